@@ -1,0 +1,49 @@
+# modern-ml-pipeline. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Stage commands run `python -m mmp.stages.*`: put the venv first so they find it.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-fast params check-params bench lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the locked dependencies (skipped when up to date)
+	@test -d .git/hooks && $(BIN)/pre-commit install --install-hooks >/dev/null 2>&1 || true
+
+run: setup ## set up (once) and reproduce the default pipeline with `dvc exp run`
+	$(BIN)/dvc exp run
+
+test: setup ## set up (once) and run the whole test suite
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-fast: setup ## unit and config tests only (no pipeline runs)
+	$(BIN)/python -m pytest -m "not slow and not integration"
+
+params: setup ## recompose params.yaml from conf/ (plain `dvc repro` does not)
+	$(BIN)/mmp params
+
+check-params: setup ## fail if params.yaml is stale against conf/
+	$(BIN)/mmp params --check
+
+bench: setup ## run the benchmarks; JSON results go to benchmarks/results/
+	$(BIN)/python -m benchmarks
+
+lint: setup ## ruff lint
+	$(BIN)/ruff check src tests benchmarks
+
+clean: ## remove caches (not .venv, not DVC outputs)
+	rm -rf .pytest_cache .ruff_cache report
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,3 @@
+from mmp.cli import main
+
+main()

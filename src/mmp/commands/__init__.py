@@ -1,0 +1,1 @@
+"""Subcommands of ``mmp``: each module defines ``register(subparsers)``."""

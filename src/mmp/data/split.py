@@ -1,0 +1,34 @@
+"""The seeded train/test split (stratified for classification)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mmp.config import TaskType
+from mmp.errors import MMPError
+
+
+def split(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    stratify = frame[targets[0]] if task != "regression" else None
+    if stratify is not None:
+        counts = stratify.value_counts()
+        if counts.min() < 2:
+            raise MMPError(f"column {targets[0]!r}", f"class {counts.idxmin()!r} has fewer than 2 rows; a stratified split needs at least 2 per class")
+    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task: TaskType) -> dict:
+    """Row counts, class balance and missing rates, for metrics/data.json."""
+    stats: dict = {"rows": {"train": len(train), "test": len(test), "total": len(train) + len(test)}}
+    full = pd.concat([train, test], ignore_index=True)
+    if task != "regression":
+        balance = full[targets[0]].value_counts(normalize=True).sort_index()
+        stats["class_balance"] = {str(k): round(float(v), 6) for k, v in balance.items()}
+    else:
+        stats["target"] = {t: {"mean": round(float(full[t].mean()), 6), "std": round(float(full[t].std()), 6)} for t in targets}
+    missing = full.isna().mean()
+    stats["missing_rate"] = {str(k): round(float(v), 6) for k, v in missing.items() if v > 0}
+    return stats

@@ -1,0 +1,102 @@
+"""The deployable model: an MLflow pyfunc directory holding the featurizer, the model, the data
+contract (schema), a signature and an input example. It takes RAW rows and returns predictions
+(with class probabilities for classifiers). Saved byte-for-byte deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.models import Model, ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from mmp.scoring import FEATURIZER, METADATA, MODEL, SCHEMA, Scorer
+
+MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category": "string", "string": "string", "datetime": "datetime"}
+BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "joblib", "pyarrow")
+
+
+class TabularModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper around :class:`mmp.scoring.Scorer`."""
+
+    def load_context(self, context: Any) -> None:
+        self.scorer = Scorer.load(context.artifacts)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.scorer.predict(model_input)
+
+
+def input_signature(schema: dict[str, Any]) -> Schema:
+    """Feature columns are required; id and time columns may be sent along and are ignored."""
+    specs = []
+    for col in schema["columns"]:
+        kind = "double" if col["dtype"] == "int" and col["nullable"] else MLFLOW_TYPES[col["dtype"]]
+        specs.append(ColSpec(kind, col["name"], required=col["role"] == "feature"))
+    return Schema(specs)
+
+
+def example_frame(schema: dict[str, Any]) -> pd.DataFrame:
+    """A one-row input example made of per-column medians/modes (no real row is stored)."""
+    row = {c["name"]: schema["example"][c["name"]] for c in schema["columns"] if c["role"] == "feature"}
+    frame = pd.DataFrame([row])
+    for col in schema["columns"]:
+        if col["name"] in frame and col["dtype"] == "datetime":
+            frame[col["name"]] = pd.to_datetime(frame[col["name"]])
+    return frame
+
+
+def pip_requirements(model: Any) -> list[str]:
+    """Pinned from the running environment (explicit pins skip MLflow's slow inference)."""
+    names = [*BASE_REQUIREMENTS, type(model).__module__.split(".")[0].replace("sklearn", "scikit-learn")]
+    pins = []
+    for name in dict.fromkeys(names):
+        try:
+            pins.append(f"{name}=={importlib_metadata.version(name)}")
+        except importlib_metadata.PackageNotFoundError:
+            continue  # e.g. a model class defined in mmp itself
+    return pins
+
+
+def created_at(repo: Path) -> datetime:
+    """SOURCE_DATE_EPOCH when set, else the commit time of HEAD: reproducible, never 'now'."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        try:
+            epoch = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            epoch = "0"
+    return datetime.fromtimestamp(int(epoch or 0), tz=timezone.utc).replace(tzinfo=None)
+
+
+def content_uuid(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> None:
+    scorer = Scorer.load({k: str(v) for k, v in artifacts.items()})
+    example = example_frame(scorer.schema)
+    outputs = mlflow.models.infer_signature(example, scorer.predict(example)).outputs
+    model_meta = Model(utc_time_created=created, model_uuid=content_uuid(list(artifacts.values())))
+    mlflow.pyfunc.save_model(
+        path=str(out),
+        python_model=TabularModel(),
+        artifacts={k: str(v) for k, v in artifacts.items()},
+        signature=ModelSignature(inputs=input_signature(scorer.schema), outputs=outputs),
+        input_example=example,
+        pip_requirements=pip_requirements(scorer.model),
+        mlflow_model=model_meta,
+        metadata={"task_type": scorer.task, **{k: v for k, v in scorer.metadata.items() if k in ("model_class", "threshold")}},
+    )
+
+

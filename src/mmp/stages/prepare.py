@@ -1,0 +1,36 @@
+"""prepare: load the configured source, check it against the data contract, and write a seeded
+train/test split, the input schema and data statistics."""
+
+from __future__ import annotations
+
+from mmp.config import load_params
+from mmp.data.contract import check_contract, coerce_dates, infer_schema, require_columns
+from mmp.data.sources import load_source
+from mmp.data.split import data_stats, split
+from mmp.errors import run_cli
+from mmp.io import atomic_path, write_json
+from mmp.stages import parser
+from mmp.summary import example_row
+
+
+def main(argv: list[str]) -> None:
+    args = parser(__doc__, out="directory for train/test splits and schema.json", stats="data statistics JSON").parse_args(argv)
+    params = load_params(args.params)
+    cfg = params.data
+    frame = load_source(cfg, params.seed)
+    require_columns(frame, cfg)
+    frame = coerce_dates(frame, cfg.contract)
+    check_contract(frame, cfg.contract, cfg.targets)
+    train, test = split(frame, cfg.targets, cfg.task_type, cfg.test_size, params.seed)
+    schema = infer_schema(train, cfg)
+    schema["example"] = example_row(train, schema)
+    with atomic_path(args.out) as out:
+        out.mkdir()
+        train.to_parquet(out / "train.parquet", index=False, compression="zstd")
+        test.to_parquet(out / "test.parquet", index=False, compression="zstd")
+        write_json(out / "schema.json", schema)
+    write_json(args.stats, data_stats(train, test, cfg.targets, cfg.task_type))
+
+
+if __name__ == "__main__":
+    run_cli(main)

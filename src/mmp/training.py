@@ -1,0 +1,24 @@
+"""Fitting an estimator, with training curves through dvclive where the model iterates."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pandas as pd
+
+
+def target(frame: pd.DataFrame, targets: list[str]) -> pd.Series | pd.DataFrame:
+    return frame[targets[0]] if len(targets) == 1 else frame[targets]
+
+
+def fit_model(estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live: Any | None = None) -> Any:
+    """Fit ``estimator``. LightGBM logs its per-round loss to ``live``; an estimator whose
+    ``fit`` takes a ``live`` argument (mmp's torch models) logs its own epochs."""
+    if live is not None and type(estimator).__module__.startswith("lightgbm"):
+        from dvclive.lgbm import DVCLiveCallback
+
+        return estimator.fit(X, y, eval_set=[(X, y)], eval_names=["train"], callbacks=[DVCLiveCallback(live=live)])
+    if live is not None and "live" in inspect.signature(estimator.fit).parameters:
+        return estimator.fit(X, y, live=live)
+    return estimator.fit(X, y)
