@@ -4,19 +4,28 @@ contract (schema), a signature and an input example. It takes RAW rows and retur
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import os
+import shutil
 import subprocess
+import tempfile
+import warnings
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+import mlflow.pyfunc  # noqa: E402
 import pandas as pd
-from mlflow.models import Model, ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.models import Model, ModelSignature  # noqa: E402
+from mlflow.types import ColSpec, Schema  # noqa: E402
 
-from mmp.scoring import FEATURIZER, METADATA, MODEL, SCHEMA, Scorer
+from mmp.scoring import Scorer  # noqa: E402
+
+logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category": "string", "string": "string", "datetime": "datetime"}
 BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "joblib", "pyarrow")
@@ -65,8 +74,6 @@ def pip_requirements(model: Any) -> list[str]:
 
 def created_at(repo: Path) -> datetime:
     """SOURCE_DATE_EPOCH when set, else the commit time of HEAD: reproducible, never 'now'."""
-    import os
-
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is None:
         try:
@@ -84,19 +91,27 @@ def content_uuid(paths: list[Path]) -> str:
 
 
 def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> None:
-    scorer = Scorer.load({k: str(v) for k, v in artifacts.items()})
-    example = example_frame(scorer.schema)
-    outputs = mlflow.models.infer_signature(example, scorer.predict(example)).outputs
-    model_meta = Model(utc_time_created=created, model_uuid=content_uuid(list(artifacts.values())))
-    mlflow.pyfunc.save_model(
-        path=str(out),
-        python_model=TabularModel(),
-        artifacts={k: str(v) for k, v in artifacts.items()},
-        signature=ModelSignature(inputs=input_signature(scorer.schema), outputs=outputs),
-        input_example=example,
-        pip_requirements=pip_requirements(scorer.model),
-        mlflow_model=model_meta,
-        metadata={"task_type": scorer.task, **{k: v for k, v in scorer.metadata.items() if k in ("model_class", "threshold")}},
-    )
-
-
+    """Save the pyfunc directory at ``out``. Artifacts are staged under fixed relative names
+    because MLflow records each artifact's source path in MLmodel: a temp path there would make
+    the package differ run to run (and leak a local path)."""
+    out = out.resolve()
+    artifacts = {name: path.resolve() for name, path in artifacts.items()}
+    with tempfile.TemporaryDirectory() as staging, contextlib.chdir(staging):
+        staged = {name: f"{name}{path.suffix}" for name, path in artifacts.items()}
+        for name, path in artifacts.items():
+            shutil.copyfile(path, staged[name])
+        scorer = Scorer.load(staged)
+        example = example_frame(scorer.schema)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MLflow's int-column hint and cloudpickle notice
+            outputs = mlflow.models.infer_signature(example, scorer.predict(example)).outputs
+            mlflow.pyfunc.save_model(
+                path=str(out),
+                python_model=TabularModel(),
+                artifacts=staged,
+                signature=ModelSignature(inputs=input_signature(scorer.schema), outputs=outputs),
+                input_example=example,
+                pip_requirements=pip_requirements(scorer.model),
+                mlflow_model=Model(utc_time_created=created, model_uuid=content_uuid(list(artifacts.values()))),
+                metadata={"task_type": scorer.task, **{k: v for k, v in scorer.metadata.items() if k in ("model_class", "threshold")}},
+            )

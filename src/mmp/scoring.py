@@ -16,7 +16,7 @@ from mmp.errors import MMPError
 from mmp.features import transform
 from mmp.metrics import predict_labels
 
-FEATURIZER, MODEL, SCHEMA, METADATA = "featurizer.joblib", "model.joblib", "schema.json", "metadata.json"
+
 
 
 @dataclass

@@ -18,7 +18,7 @@ def fit_model(estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live
     if live is not None and type(estimator).__module__.startswith("lightgbm"):
         from dvclive.lgbm import DVCLiveCallback
 
-        return estimator.fit(X, y, eval_set=[(X, y)], eval_names=["train"], callbacks=[DVCLiveCallback(live=live)])
+        return estimator.fit(X, y, eval_X=(X,), eval_y=(y,), eval_names=["train"], callbacks=[DVCLiveCallback(live=live)])
     if live is not None and "live" in inspect.signature(estimator.fit).parameters:
         return estimator.fit(X, y, live=live)
     return estimator.fit(X, y)

@@ -1,0 +1,71 @@
+"""Shared fixtures. End-to-end tests copy the repository into a temp git repo and run the real
+``dvc exp run`` there, with the copy's own ``src/`` first on the path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+# Generated outputs and local stores never travel into a copy.
+SKIP_PARTS = {".venv", ".git", ".dvc-remote", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def tracked_files(root: Path = ROOT) -> list[str]:
+    """Files git tracks plus untracked ones it does not ignore (what a commit would hold)."""
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True).stdout
+    return [p for p in out.splitlines() if (root / p).is_file() and not (set(Path(p).parts) & SKIP_PARTS)]
+
+
+def pipeline_env(repo: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(repo / "src")
+    env.pop("DVC_ROOT", None)
+    env.update(extra)
+    return env
+
+
+def run(cmd: Sequence[str], repo: Path, timeout: float = 600, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """Run a command in ``repo``; on an unexpected exit code, fail with its whole output."""
+    proc = subprocess.run(list(cmd), cwd=repo, env=pipeline_env(repo, **env), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def make_repo_copy(dest: Path) -> Path:
+    """A fresh git repo holding the project's files, committed, with DVC ready to run."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in tracked_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    for rel in ("dvc.lock",):  # a stale lock from the working tree must not steer the copy
+        (dest / rel).unlink(missing_ok=True)
+    git = ["git", "-c", "user.email=test@example.com", "-c", "user.name=test", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
+    (dest / ".git" / "config").open("a").write("[user]\n\temail = test@example.com\n\tname = test\n")
+    return dest
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    return make_repo_copy(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real ``dvc exp run`` of the default recipe, shared by read-only end-to-end tests."""
+    repo = make_repo_copy(tmp_path_factory.mktemp("default") / "repo")
+    run(["dvc", "exp", "run"], repo)
+    return repo
