@@ -17,8 +17,6 @@ from mmp.features import transform
 from mmp.metrics import predict_labels
 
 
-
-
 @dataclass
 class Scorer:
     featurizer: Any
@@ -66,7 +64,7 @@ class Scorer:
             if pred.ndim == 1:
                 return pd.DataFrame({"prediction": pred}, index=frame.index)
             return pd.DataFrame({f"prediction_{t}": pred[:, i] for i, t in enumerate(self.schema["targets"])}, index=frame.index)
-        proba = np.asarray(self.model.predict_proba(X))
+        proba = np.asarray(self.model.predict_proba(X), dtype="float64")
         classes = np.asarray(self.model.classes_)
         out = {"prediction": predict_labels(proba, classes, self.metadata.get("threshold", 0.5))}
         out.update({f"proba_{c}": proba[:, i] for i, c in enumerate(classes)})

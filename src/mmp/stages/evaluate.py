@@ -34,7 +34,8 @@ def main(argv: list[str]) -> None:
             points = pd.DataFrame({"actual": actual, "predicted": first}).round(6)
             logger.log_plot("predicted_vs_actual", points, x="actual", y="predicted", template="scatter", title="Predicted vs actual")
         else:
-            proba, classes = model.predict_proba(X), np.asarray(model.classes_)
+            # float64: float32 probabilities (models fitted on float32 features) break JSON plots
+            proba, classes = np.asarray(model.predict_proba(X), dtype="float64"), np.asarray(model.classes_)
             scores = classification_metrics(np.asarray(y), proba, classes, params.evaluate.threshold)
             pred = predict_labels(proba, classes, params.evaluate.threshold)
             logger.log_sklearn_plot("confusion_matrix", np.asarray(y).astype(str).tolist(), pred.astype(str).tolist(), name="confusion_matrix")

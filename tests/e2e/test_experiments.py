@@ -1,0 +1,91 @@
+"""Experiments as DVC users run them: overrides, selective re-runs, queues, determinism, remotes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import run
+
+pytestmark = pytest.mark.slow
+SMALL = ["-S", "data.rows=2000"]
+
+
+def ran_stages(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+
+
+def test_model_change_reruns_only_train_evaluate_package(repo_copy: Path) -> None:
+    run(["dvc", "exp", "run", *SMALL], repo_copy)
+    out = run(["dvc", "exp", "run", *SMALL, "-S", "model=random_forest", "-S", "model.hyperparameters.n_estimators=20"], repo_copy).stdout
+    assert ran_stages(out) == {"train", "evaluate", "package"}
+    assert yaml.safe_load((repo_copy / "params.yaml").read_text())["model"]["hyperparameters"]["n_estimators"] == 20
+    diff = json.loads(run(["dvc", "params", "diff", "--json"], repo_copy).stdout)
+    assert diff["params.yaml"]["model.class_path"]["new"] == "sklearn.ensemble.RandomForestClassifier"
+    assert "roc_auc" in run(["dvc", "metrics", "diff"], repo_copy).stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "metric_names"),
+    [
+        (["-S", "data=diabetes", "-S", "model=lightgbm_regressor"], {"rmse", "mae", "r2"}),
+        (["-S", "data=breast_cancer", "-S", "model=logistic_regression"], {"roc_auc", "f1"}),
+    ],
+    ids=["diabetes-regression", "breast-cancer-binary"],
+)
+def test_bundled_sklearn_datasets_run_the_same_graph(repo_copy: Path, overrides: list[str], metric_names: set[str]) -> None:
+    run(["dvc", "exp", "run", *overrides], repo_copy)
+    scores = json.loads((repo_copy / "metrics" / "evaluate.json").read_text())
+    assert metric_names <= set(scores)
+    if "r2" in scores:
+        assert scores["r2"] > 0.2
+    else:
+        assert scores["roc_auc"] > 0.95
+
+
+def test_queue_of_two_runs_in_parallel(repo_copy: Path) -> None:
+    for model in ("logistic_regression", "random_forest"):
+        run(["dvc", "exp", "run", "--queue", *SMALL, "-S", f"model={model}", "-S", "+model.hyperparameters.n_jobs=1" if model == "logistic_regression" else "model.hyperparameters.n_estimators=20"], repo_copy)
+    run(["dvc", "queue", "start", "-j", "2"], repo_copy)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo_copy).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    assert status.count("Success") == 2, status
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo_copy).stdout)
+    experiments = [e for rev in shown for e in (rev.get("experiments") or [])]
+    classes = set()
+    for exp in experiments:
+        data = exp["revs"][0]["data"]
+        classes.add(data["params"]["params.yaml"]["data"]["model"]["class_path"])
+        assert data["metrics"]["metrics/evaluate.json"]["data"]["roc_auc"] > 0.5
+    assert classes == {"sklearn.linear_model.LogisticRegression", "sklearn.ensemble.RandomForestClassifier"}
+
+
+def lock_hashes(repo: Path) -> dict[str, str]:
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def test_reproductions_are_byte_identical_and_round_trip_the_remote(repo_copy: Path) -> None:
+    run(["dvc", "exp", "run", *SMALL], repo_copy)
+    run(["dvc", "repro", "--force"], repo_copy)
+    first = lock_hashes(repo_copy)
+    run(["dvc", "repro", "--force"], repo_copy)
+    assert lock_hashes(repo_copy) == first
+    assert {"models/package", "models/model.joblib", "data/features", "metrics/evaluate.json"} <= set(first)
+
+    run(["dvc", "push"], repo_copy)
+    for path in ("data/prepared", "data/features", "models/package", "models/model.joblib", ".dvc/cache"):
+        target = repo_copy / path
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    run(["dvc", "pull"], repo_copy)
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], repo_copy).stdout
+    assert lock_hashes(repo_copy) == first

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mmp.config import Contract, DataConfig
+from mmp.data.contract import check_contract, coerce_dates, infer_schema, require_columns
+from mmp.data.split import data_stats, split
+from mmp.data.synthetic import credit_default
+from mmp.errors import MMPError, MMPErrors
+
+
+def contract(**columns: dict) -> Contract:
+    return Contract.model_validate({"allow_extra_columns": True, "columns": columns})
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({"age": [20.0, 35.0, None, 50.0], "region": ["north", "south", "north", "east"], "y": [0, 1, 0, 1]})
+
+
+def test_synthetic_data_is_seeded_realistic_and_fast_to_vary() -> None:
+    a, b = credit_default(3000, seed=1), credit_default(3000, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(credit_default(3000, seed=2))
+    assert 0.06 < a["default"].mean() < 0.14
+    assert a["income"].isna().any() and a["employment_type"].isna().any()
+    assert {"int64", "float64", "datetime64[ns]"} <= {str(t) for t in a.dtypes}
+
+
+def test_contract_accepts_valid_data() -> None:
+    check_contract(frame(), contract(age={"dtype": "float", "min": 18}, region={"dtype": "category", "allowed": ["north", "south", "east"]}), ["y"])
+
+
+def test_contract_reports_every_violation_with_column_rule_and_rows() -> None:
+    rules = contract(age={"dtype": "float", "min": 30, "nullable": False}, region={"dtype": "category", "allowed": ["north", "south"]})
+    with pytest.raises(MMPErrors) as err:
+        check_contract(frame(), rules, ["y"])
+    messages = [str(e) for e in err.value.errors]
+    assert any("column 'age': must be >= 30" in m and "rows [0]" in m for m in messages)
+    assert any("column 'age': must not be null" in m for m in messages)
+    assert any("column 'region': must be one of the allowed values" in m and "'east'" in m and "allowed: north, south" in m for m in messages)
+
+
+def test_missing_contract_column_and_null_target() -> None:
+    data = frame().assign(y=[0, None, 1, 1])
+    with pytest.raises(MMPErrors) as err:
+        check_contract(data, contract(income={"dtype": "float"}), ["y"])
+    text = str(err.value)
+    assert "column 'income': required by the data contract but missing" in text
+    assert "column 'y': must not be null" in text
+
+
+def test_wrong_dtype_is_a_violation() -> None:
+    with pytest.raises(MMPError, match="column 'region': must have dtype float"):
+        check_contract(frame(), contract(region={"dtype": "float"}), ["y"])
+
+
+def test_missing_target_names_the_key_and_available_columns() -> None:
+    cfg = DataConfig(source_uri="x.csv", target_col="label", task_type="binary")
+    with pytest.raises(MMPError) as err:
+        require_columns(frame(), cfg)
+    assert err.value.where == "data.target_col"
+    assert "age, region, y" == err.value.allowed
+
+
+def test_dates_from_text_are_parsed_or_rejected() -> None:
+    rules = contract(when={"dtype": "datetime"})
+    parsed = coerce_dates(pd.DataFrame({"when": ["2024-01-02", None]}), rules)
+    assert str(parsed["when"].dtype).startswith("datetime64")
+    with pytest.raises(MMPError, match="cannot be parsed as datetime"):
+        coerce_dates(pd.DataFrame({"when": ["not a date"]}), rules)
+
+
+def test_split_is_stratified_and_seeded() -> None:
+    data = credit_default(2000, seed=3)
+    train, test = split(data, ["default"], "binary", 0.25, seed=3)
+    assert (len(train), len(test)) == (1500, 500)
+    assert abs(train["default"].mean() - test["default"].mean()) < 0.01
+    again, _ = split(data, ["default"], "binary", 0.25, seed=3)
+    pd.testing.assert_frame_equal(train, again)
+    stats = data_stats(train, test, ["default"], "binary")
+    assert stats["rows"]["total"] == 2000 and set(stats["class_balance"]) == {"0", "1"}
+
+
+def test_schema_marks_roles_and_observed_categories() -> None:
+    cfg = DataConfig(source_uri="x.csv", target_col="y", task_type="binary", id_cols=["id"])
+    schema = infer_schema(frame().assign(id=[1, 2, 3, 4]), cfg)
+    roles = {c["name"]: (c["role"], c["dtype"]) for c in schema["columns"]}
+    assert roles == {"age": ("feature", "float"), "region": ("feature", "category"), "id": ("id", "int")}
+    assert next(c for c in schema["columns"] if c["name"] == "region")["allowed"] == ["east", "north", "south"]
