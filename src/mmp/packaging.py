@@ -25,7 +25,6 @@ from mlflow.types import ColSpec, Schema  # noqa: E402
 
 from mmp.scoring import Scorer  # noqa: E402
 
-logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category": "string", "string": "string", "datetime": "datetime"}
 BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "joblib", "pyarrow")
@@ -90,6 +89,18 @@ def content_uuid(paths: list[Path]) -> str:
     return digest.hexdigest()[:32]
 
 
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a library's INFO/WARNING chatter for one call (errors still show)."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> None:
     """Save the pyfunc directory at ``out``. Artifacts are staged under fixed relative names
     because MLflow records each artifact's source path in MLmodel: a temp path there would make
@@ -102,7 +113,7 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
             shutil.copyfile(path, staged[name])
         scorer = Scorer.load(staged)
         example = example_frame(scorer.schema)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet("mlflow"):
             warnings.simplefilter("ignore")  # MLflow's int-column hint and cloudpickle notice
             outputs = mlflow.models.infer_signature(example, scorer.predict(example)).outputs
             mlflow.pyfunc.save_model(

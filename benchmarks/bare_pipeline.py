@@ -1,0 +1,56 @@
+"""The same work as the DVC pipeline, in one process with no intermediate files: the baseline
+that `bench_pipeline` divides the pipeline's wall time by.
+
+python -m benchmarks.bare_pipeline PARAMS_YAML OUT_DIR
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mmp.config import load_params
+from mmp.data.contract import check_contract, coerce_dates, infer_schema, require_columns
+from mmp.data.sources import load_source
+from mmp.data.split import split
+from mmp.features import build_featurizer, select_columns, transform
+from mmp.metrics import classification_metrics, feature_importance
+from mmp.recipe import build_estimator
+from mmp.summary import example_row
+from mmp.training import fit_model, target
+
+
+def main(params_path: str, out_dir: str) -> None:
+    import joblib
+
+    from mmp.io import write_json
+    from mmp.packaging import created_at, save_package
+
+    params = load_params(params_path)
+    cfg, out = params.data, Path(out_dir)
+    frame = load_source(cfg, params.seed)
+    require_columns(frame, cfg)
+    frame = coerce_dates(frame, cfg.contract)
+    check_contract(frame, cfg.contract, cfg.targets)
+    train, test = split(frame, cfg.targets, cfg.task_type, cfg.test_size, params.seed)
+    featurizer = build_featurizer(params.features, select_columns(train, params.features, cfg.non_feature_cols)).fit(train)
+    X_train, X_test = transform(featurizer, train), transform(featurizer, test)
+    model = fit_model(build_estimator(params.model, params.seed), X_train, target(train, cfg.targets))
+    proba = np.asarray(model.predict_proba(X_test), dtype="float64")
+    scores = classification_metrics(np.asarray(target(test, cfg.targets)), proba, np.asarray(model.classes_), params.evaluate.threshold)
+    feature_importance(model, X_test, target(test, cfg.targets), params.seed, params.evaluate.importance_top_k)
+    schema = infer_schema(train, cfg)
+    schema["example"] = example_row(train, schema)
+    out.mkdir(parents=True, exist_ok=True)
+    joblib.dump(featurizer, out / "featurizer.joblib")
+    joblib.dump(model, out / "model.joblib")
+    write_json(out / "schema.json", schema)
+    write_json(out / "metadata.json", {"model_class": params.model.class_path, "threshold": params.evaluate.threshold, "metrics": scores})
+    artifacts = {name: out / f"{name}.{'json' if name in ('schema', 'metadata') else 'joblib'}" for name in ("featurizer", "model", "schema", "metadata")}
+    save_package(out / "package", artifacts, created_at(Path.cwd()))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
