@@ -108,3 +108,9 @@ def test_pre_commit_runs_the_params_check_and_ruff() -> None:
 def test_actionlint_accepts_the_workflows() -> None:
     proc = subprocess.run(["actionlint", *map(str, WORKFLOWS)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ci_entry_point_runs_the_guards_before_the_readme_test_command() -> None:
+    script = (ROOT / ".ci/run").read_text()
+    assert script.index("make guards") < script.index("make test")
+    assert "openssh-server" in script and 'id -u)" = 0' in script, "installs sshd for the SSH-remote test when root"
