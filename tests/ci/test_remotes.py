@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.conftest import GROUP, TwoRevisions, clone, make
+from tests.ci.conftest import TwoRevisions, clone, make
 from tests.conftest import run
 
-pytestmark = [pytest.mark.slow, GROUP]
+pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:
@@ -41,26 +41,24 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
     pytest.fail(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
-def round_trip(source: Path, dest: Path, configure: list[list[str]], **env: str) -> None:
-    """Push from ``source``, clone into ``dest``, pull there and check nothing is left to do."""
-    try:
-        make(source, "remote", **env)
-        for cmd in configure:
-            run(cmd, source, **env)
-        pushed = make(source, "push", **env).stdout
-        assert "pushed" in pushed or "file" in pushed, pushed
-        fresh = clone(source, dest)
-        make(fresh, "remote", **env)
-        for cmd in configure:
-            run(cmd, fresh, **env)
-        make(fresh, "pull", **env)
-        assert (fresh / "models/package/MLmodel").exists()
-        assert "Data and pipelines are up to date." in run(["dvc", "status"], fresh, **env).stdout
-        repro = run(["dvc", "repro"], fresh, **env).stdout
-        assert "Running stage" not in repro, repro
-        assert "Data and pipelines are up to date." in repro
-    finally:
-        (source / ".dvc/config.local").unlink(missing_ok=True)  # the shared repo keeps its default remote
+def round_trip(two: TwoRevisions, tmp_path: Path, configure: list[list[str]], **env: str) -> None:
+    """Push what ``two`` computed, clone afresh, pull there and check nothing is left to do."""
+    source = clone(two.repo, tmp_path / "source", share_cache=True)
+    make(source, "remote", **env)
+    for cmd in configure:
+        run(cmd, source, **env)
+    pushed = make(source, "push", **env).stdout
+    assert "files pushed" in pushed or "file pushed" in pushed, pushed
+    fresh = clone(source, tmp_path / "fresh")
+    make(fresh, "remote", **env)
+    for cmd in configure:
+        run(cmd, fresh, **env)
+    make(fresh, "pull", **env)
+    assert (fresh / "models/package/MLmodel").exists()
+    assert "Data and pipelines are up to date." in run(["dvc", "status"], fresh, **env).stdout
+    repro = run(["dvc", "repro"], fresh, **env).stdout
+    assert "Running stage" not in repro, repro
+    assert "Data and pipelines are up to date." in repro
 
 
 def test_cold_cache_pull_is_not_an_error(two_revisions: TwoRevisions, tmp_path: Path) -> None:
@@ -119,7 +117,7 @@ def sshd(tmp_path: Path) -> Iterator[dict[str, str]]:
 def test_ssh_remote_round_trip(two_revisions: TwoRevisions, sshd: dict[str, str], tmp_path: Path) -> None:
     """A real sshd; the client key goes in .dvc/config.local (never committed)."""
     env = {"DVC_REMOTE_URL": sshd["url"], "HOME": sshd["home"]}
-    round_trip(two_revisions.repo, tmp_path / "clone", [["dvc", "remote", "modify", "--local", "team", "keyfile", sshd["keyfile"]]], **env)
+    round_trip(two_revisions, tmp_path, [["dvc", "remote", "modify", "--local", "team", "keyfile", sshd["keyfile"]]], **env)
     assert any(p.is_file() for p in Path(sshd["store"]).rglob("*")), "objects landed on the SSH server"
 
 
@@ -153,6 +151,6 @@ def test_s3_remote_round_trip(two_revisions: TwoRevisions, s3_endpoint: str, tmp
         "AWS_DEFAULT_REGION": "us-east-1",
         "NO_PROXY": "127.0.0.1,localhost",
     }
-    round_trip(two_revisions.repo, tmp_path / "clone", [["dvc", "remote", "modify", "--local", "team", "endpointurl", s3_endpoint]], **env)
+    round_trip(two_revisions, tmp_path, [["dvc", "remote", "modify", "--local", "team", "endpointurl", s3_endpoint]], **env)
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
     assert s3.list_objects_v2(Bucket="mmp-cache", Prefix="dvc/")["KeyCount"] > 0

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.conftest import GROUP, TwoRevisions, make
+from tests.ci.conftest import TwoRevisions, clone, make
 from tests.conftest import run
 
-pytestmark = [pytest.mark.slow, GROUP]
+pytestmark = pytest.mark.slow
 
 PLOTS = ("roc", "precision-recall", "confusion-matrix", "feature-importance", "metrics-train-plots-metrics-binary_logloss")
 
@@ -21,8 +21,8 @@ def committed_metrics(repo: Path, rev: str) -> dict[str, float]:
     return json.loads(show.stdout)
 
 
-def test_make_report_compares_the_workspace_with_a_base_commit(two_revisions: TwoRevisions) -> None:
-    repo = two_revisions.repo
+def test_make_report_compares_the_workspace_with_a_base_commit(two_revisions: TwoRevisions, tmp_path: Path) -> None:
+    repo = clone(two_revisions.repo, tmp_path / "clone")  # metrics and plot data are in git
     make(repo, "report", "BASE=HEAD~1")
     text = (repo / "report/report.md").read_text()
     assert text.startswith("# Model report: `workspace` against `HEAD~1`")
@@ -34,7 +34,7 @@ def test_make_report_compares_the_workspace_with_a_base_commit(two_revisions: Tw
     assert "| model.hyperparameters.n_estimators | 300 | 120 |" in text
     assert "| model.hyperparameters.num_leaves.default | 31 | 15 |" in text
     assert "No quality gate is configured (params.evaluate.gate is absent)." in text
-    assert "`metrics/data.json`</code> (unchanged)" in text.replace("<code>", "`").replace("</code>`", "</code>")
+    assert "<summary><code>metrics/data.json</code> (unchanged)</summary>" in text
     assert "### Training curve: binary_logloss" in text
     for name in PLOTS:
         assert f"(plots/{name}.png)" in text
@@ -45,7 +45,8 @@ def test_make_report_compares_the_workspace_with_a_base_commit(two_revisions: Tw
 
 def test_report_works_between_two_experiments(two_revisions: TwoRevisions, tmp_path: Path) -> None:
     out = tmp_path / "review"
-    run(["mmp", "report", "--base", two_revisions.base_exp, "--target", two_revisions.target_exp, "--out", str(out)], two_revisions.repo)
+    repo = clone(two_revisions.repo, tmp_path / "clone")
+    run(["mmp", "report", "--base", two_revisions.base_exp, "--target", two_revisions.target_exp, "--out", str(out)], repo)
     text = (out / "report.md").read_text()
     assert f"`{two_revisions.target_exp}` against `{two_revisions.base_exp}`" in text
     assert "| model.hyperparameters.n_estimators | 300 | 120 |" in text
