@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast params check-params bench lint clean
+.PHONY: help setup run test test-fast params check-params refresh guards report pull push remote bench lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ setup: $(STAMP) ## create .venv and install the locked dependencies (skipped whe
 run: setup ## set up (once) and reproduce the default pipeline with `dvc exp run`
 	$(BIN)/dvc exp run
 
+refresh: setup ## rerun every stage on fresh source data, even when DVC sees no change (daily workflow)
+	$(BIN)/dvc exp run --force
+
 test: setup ## set up (once) and run the whole test suite
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
@@ -37,6 +40,23 @@ params: setup ## recompose params.yaml from conf/ (plain `dvc repro` does not)
 
 check-params: setup ## fail if params.yaml is stale against conf/
 	$(BIN)/mmp params --check
+
+guards: setup ## CI guards: stale params.yaml, stale dvc.lock, large files in git
+	$(BIN)/mmp guards
+
+BASE ?= HEAD
+report: setup ## report the workspace against BASE (default HEAD) into report/ (CI: BASE=origin/main)
+	$(BIN)/mmp report --base $(BASE)
+
+pull: setup ## fetch data and models from the DVC remote; missing objects (a cold cache) are not an error
+	$(BIN)/dvc pull --allow-missing
+
+push: setup ## upload data and models to the DVC remote
+	$(BIN)/dvc push
+
+remote: setup ## make the URL in env DVC_REMOTE_URL the default DVC remote, in .dvc/config.local (not committed)
+	@test -n "$$DVC_REMOTE_URL" || { echo "error: DVC_REMOTE_URL is not set (e.g. s3://bucket/path or ssh://user@host/path)" >&2; exit 2; }
+	$(BIN)/dvc remote add --local --force --default team "$$DVC_REMOTE_URL"
 
 bench: setup ## run the benchmarks; JSON results go to benchmarks/results/
 	$(BIN)/python -m benchmarks
