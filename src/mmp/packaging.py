@@ -12,19 +12,18 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-import mlflow.pyfunc  # noqa: E402
+import mlflow.pyfunc
 import pandas as pd
-from mlflow.models import Model, ModelSignature  # noqa: E402
-from mlflow.types import ColSpec, Schema  # noqa: E402
+from mlflow.models import Model, ModelSignature
+from mlflow.types import ColSpec, Schema
 
-from mmp.scoring import Scorer  # noqa: E402
-
+from mmp.scoring import Scorer
 
 MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category": "string", "string": "string", "datetime": "datetime"}
 BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "joblib", "pyarrow")
@@ -105,6 +104,7 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
     """Save the pyfunc directory at ``out``. Artifacts are staged under fixed relative names
     because MLflow records each artifact's source path in MLmodel: a temp path there would make
     the package differ run to run (and leak a local path)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in stage logs
     out = out.resolve()
     artifacts = {name: path.resolve() for name, path in artifacts.items()}
     with tempfile.TemporaryDirectory() as staging, contextlib.chdir(staging):
