@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ def created_at(repo: Path) -> datetime:
             epoch = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             epoch = "0"
-    return datetime.fromtimestamp(int(epoch or 0), tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(int(epoch or 0), tz=UTC).replace(tzinfo=None)
 
 
 def content_uuid(paths: list[Path]) -> str:

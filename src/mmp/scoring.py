@@ -17,8 +17,6 @@ from mmp.features import transform
 from mmp.metrics import predict_labels
 
 
-
-
 @dataclass
 class Scorer:
     featurizer: Any
