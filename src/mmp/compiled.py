@@ -41,7 +41,8 @@ class CompiledFeaturizer:
 
     def transform(self, columns: Columns) -> np.ndarray:
         """Raw columns (name -> values) to the float32 feature matrix sklearn would produce."""
-        return np.hstack([block(columns) for block in self.blocks]).astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # huge values become inf in float32, as in the sklearn path
+            return np.hstack([block(columns) for block in self.blocks]).astype(np.float32, copy=False)
 
 
 def compile_featurizer(featurizer: Any) -> CompiledFeaturizer:

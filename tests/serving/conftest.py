@@ -82,3 +82,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def example_record(package: Path) -> dict:
+    """The package's own input example (medians/modes), as a client would send it."""
+    import json
+
+    return json.loads((package / "artifacts" / "schema.json").read_text())["example"]
