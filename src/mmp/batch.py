@@ -67,6 +67,7 @@ def file_chunks(path: Path, chunksize: int) -> tuple[Iterator[pd.DataFrame], int
 
 def sql_chunks(url: str, query: str, params: Mapping[str, Any], chunksize: int) -> Iterator[pd.DataFrame]:
     """A SQL query with bound parameters (never pasted into the SQL text), streamed in chunks."""
+    from pandas.errors import DatabaseError
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -74,8 +75,10 @@ def sql_chunks(url: str, query: str, params: Mapping[str, Any], chunksize: int) 
     try:
         with engine.connect().execution_options(stream_results=True) as conn:
             yield from pd.read_sql_query(text(query), conn, params=dict(params), chunksize=chunksize)
-    except SQLAlchemyError as err:
-        raise MMPError("--query", f"the query failed: {str(err.orig or err).splitlines()[0]}") from None
+    except (SQLAlchemyError, DatabaseError) as err:
+        cause = err.__cause__ if isinstance(err, DatabaseError) and err.__cause__ else err
+        cause = getattr(cause, "orig", None) or cause
+        raise MMPError("--query", f"the query failed: {str(cause).strip().splitlines()[0]}") from None
     finally:
         engine.dispose()
 

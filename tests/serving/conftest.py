@@ -89,3 +89,50 @@ def example_record(package: Path) -> dict:
     import json
 
     return json.loads((package / "artifacts" / "schema.json").read_text())["example"]
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database on 127.0.0.1 for one test (dropped afterwards)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    name = f"mmp_issue6_{uuid.uuid4().hex[:10]}"
+    admin = None
+    for user in ("postgres", "root"):
+        engine = create_engine(f"postgresql+psycopg2://{user}@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin, url = engine, f"postgresql+psycopg2://{user}@127.0.0.1:5432/{name}"
+            break
+        except OperationalError:
+            engine.dispose()
+    if admin is None:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (users postgres/root, database test)")
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def redis_prefix():
+    """A unique key prefix on the local Redis; its keys are deleted afterwards."""
+    import uuid
+
+    import redis
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    prefix = f"mmp-test-{uuid.uuid4().hex[:10]}:"
+    yield "redis://127.0.0.1:6379/0", prefix
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
