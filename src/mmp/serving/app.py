@@ -93,6 +93,8 @@ class Service:
         store_cfg = settings.online_store
         self.key = enrichment.entity_key(store_cfg, schema) if store_cfg.kind != "none" else None
         self.store = enrichment.open_store(store_cfg, self.key) if self.key else None
+        if self.store is not None:
+            self.store.check()  # an unreachable store or a missing table stops the server at start
         self.Record = record_model(schema, self.key)
         self.Full = record_model(schema, None, name="EnrichedRecord")  # what a merged record must satisfy
         self.required = required_features(schema)
@@ -121,7 +123,10 @@ class Service:
 
     def enrich(self, records: list[BaseModel]) -> list[Any]:
         requested = [r.model_dump(exclude_unset=True) for r in records]
-        stored = self.store.get_many(list(dict.fromkeys(r[self.key] for r in requested)))
+        try:
+            stored = self.store.get_many(list(dict.fromkeys(r[self.key] for r in requested)))
+        except enrichment.StoreUnavailable as err:
+            raise HTTPException(503, detail=f"online feature store unavailable ({err})") from None
         missing = [r[self.key] for r in requested if r[self.key] not in stored]
         if missing:
             status = self.settings.online_store.missing_entity_status
@@ -205,6 +210,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or invalid bearer token (when MMP_API_TOKEN is set)"},
     404: {"description": "no stored features for the entity (online store, when so configured)"},
     413: {"description": "request body larger than serving.max_body_bytes"},
+    503: {"description": "the online feature store is unreachable"},
     422: {"description": "invalid input: the response names each field, the rule and the allowed values"},
 }
 

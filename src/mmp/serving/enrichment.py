@@ -31,8 +31,14 @@ class StoreSettings:
     missing_entity_status: int = 404  # 404 or 422
 
 
+class StoreUnavailable(Exception):
+    """The store could not be reached or read (a server-side condition: 503, never a 500)."""
+
+
 class OnlineStore(Protocol):
     key: str
+
+    def check(self) -> None: ...
 
     def get_many(self, keys: Sequence[Any]) -> dict[Any, dict[str, Any]]: ...
 
@@ -56,12 +62,26 @@ class SQLStore:
             self._table = Table(self.table_name, MetaData(), autoload_with=self.engine)
         return self._table
 
+    def check(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            table = self.table()
+        except SQLAlchemyError as err:
+            raise MMPError("serving.online_store", f"cannot read table {self.table_name!r}: {type(err).__name__}", "run `mmp materialize` first") from None
+        if self.key not in table.c:
+            raise MMPError("serving.online_store.key", f"{self.key!r} is not a column of {self.table_name!r}", ", ".join(table.c.keys()))
+
     def get_many(self, keys: Sequence[Any]) -> dict[Any, dict[str, Any]]:
         from sqlalchemy import select
+        from sqlalchemy.exc import SQLAlchemyError
 
         table = self.table()
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(table).where(table.c[self.key].in_(list(keys)))).mappings().all()
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(table).where(table.c[self.key].in_(list(keys)))).mappings().all()
+        except SQLAlchemyError as err:
+            raise StoreUnavailable(type(err).__name__) from None
         return {row[self.key]: dict(row) for row in rows}
 
     def write(self, frame: pd.DataFrame) -> int:
@@ -79,8 +99,21 @@ class RedisStore:
         self.client = redis.Redis.from_url(url)
         self.prefix, self.key = prefix, key
 
+    def check(self) -> None:
+        import redis
+
+        try:
+            self.client.ping()
+        except redis.RedisError as err:
+            raise MMPError("serving.online_store.url", f"cannot reach Redis: {type(err).__name__}") from None
+
     def get_many(self, keys: Sequence[Any]) -> dict[Any, dict[str, Any]]:
-        values = self.client.mget([f"{self.prefix}{k}" for k in keys])
+        import redis
+
+        try:
+            values = self.client.mget([f"{self.prefix}{k}" for k in keys])
+        except redis.RedisError as err:
+            raise StoreUnavailable(type(err).__name__) from None
         return {k: json.loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
 
     def write(self, frame: pd.DataFrame) -> int:
