@@ -100,3 +100,35 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
 
     with pytest.raises(MMPError, match="cannot fetch models:/credit-default@nope"):
         fetch("models:/credit-default@nope", uri)
+
+
+def dockerfile_cmd() -> list[str]:
+    lines = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")]
+    assert len(lines) == 1
+    return json.loads(lines[0].removeprefix("CMD "))
+
+
+def test_the_image_command_serves_the_model_named_by_env_vars(package_dir: Path) -> None:
+    """No Docker engine here: run the image's own CMD (its app factory) with the env-var contract,
+    on 127.0.0.1 and a free port instead of 0.0.0.0:8080."""
+    cmd = dockerfile_cmd()
+    assert cmd[:3] == ["uvicorn", "--factory", "mmp.serving.app:create_app"] and cmd[-4:] == ["--host", "0.0.0.0", "--port", "8080"]
+    port = free_port()
+    local = [sys.executable, "-m", *cmd[:-4], "--host", "127.0.0.1", "--port", str(port)]
+    env = pipeline_env(ROOT, APP_ENV="prod", MLFLOW_TRACKING_URI="sqlite:///unused.db", MMP_MODEL=str(package_dir), MMP_MAX_BODY_BYTES="5000")
+    proc = subprocess.Popen(local, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url, deadline, ready = f"http://127.0.0.1:{port}", time.monotonic() + 90, None
+        while ready is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ready = httpx.get(f"{url}/ready", timeout=1)
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert ready is not None and ready.status_code == 200, proc.stdout.read() if proc.poll() is not None else "not ready"
+        assert httpx.post(f"{url}/predict", json=example_record(package_dir), timeout=10).status_code == 200
+        assert httpx.post(f"{url}/predict", json=[example_record(package_dir)] * 30, timeout=10).status_code == 413  # MMP_MAX_BODY_BYTES
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    failed = subprocess.run(local, cwd=ROOT, env=pipeline_env(ROOT, APP_ENV="prod", MLFLOW_TRACKING_URI="sqlite:///unused.db"), capture_output=True, text=True, timeout=90)
+    assert failed.returncode != 0 and "no model given" in failed.stderr
