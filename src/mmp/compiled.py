@@ -152,20 +152,39 @@ class _Lookup:
     def __init__(self, known: list[str], table: np.ndarray, fill: str):
         self.index = {k: i for i, k in enumerate(known)}
         self.pandas_index = pd.Index(known)
-        self.table, self.fill, self.unseen = table, fill, len(known)
+        self.known, self.table, self.fill, self.unseen = known, table, fill, len(known)
 
     def __call__(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
-        text = [self.fill if _missing(v) else str(v) for v in values] if len(values) < SMALL else _as_text(values, self.fill)
-        if isinstance(text, list):
-            codes = np.fromiter((self.index.get(v, self.unseen) for v in text), dtype=np.intp, count=len(text))
+        if len(values) < SMALL:
+            codes = np.fromiter((self.index.get(self.fill if _missing(v) else str(v), self.unseen) for v in values), dtype=np.intp, count=len(values))
         else:
-            codes = self.pandas_index.get_indexer(text)
-            codes[codes < 0] = self.unseen
+            codes = self._arrow_codes(values)
+            if codes is None:
+                codes = self.pandas_index.get_indexer(_as_text(values, self.fill))
+                codes[codes < 0] = self.unseen
         rows = self.table[codes]
         if np.isnan(rows).any():
-            bad = sorted({str(v) for v, c in zip(text, codes, strict=True) if c == self.unseen})
+            bad = sorted({str(v) for v, c in zip(values, codes, strict=True) if c == self.unseen})
             raise ValueError(f"unknown categories {bad[:5]}")
         return rows
+
+    def _arrow_codes(self, values: Any) -> np.ndarray | None:
+        """Vectorised lookup for string columns (pandas' Arrow-backed text); None otherwise,
+        because Arrow's text for numbers and booleans differs from Python's ``str``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = getattr(values, "_pa_array", None)
+        if arr is None:
+            try:
+                arr = pa.array(np.asarray(values, dtype=object), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return None
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return None
+        arr = pc.fill_null(arr.cast(pa.string()), self.fill)
+        index = pc.index_in(arr, value_set=pa.array(self.known, type=pa.string()))
+        return np.asarray(pc.fill_null(index, self.unseen).to_numpy(zero_copy_only=False), dtype=np.intp)
 
 
 def _missing(value: Any) -> bool:

@@ -110,6 +110,6 @@ def frame_columns(frame: pd.DataFrame, input_columns: list[dict[str, Any]]) -> d
             out[name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         elif col["dtype"] == "datetime":
             out[name] = pd.to_datetime(values, errors="coerce").to_numpy(dtype="datetime64[ns]")
-        else:
-            out[name] = values.to_numpy(dtype=object)
+        else:  # text stays as pandas holds it (Arrow strings are looked up without a copy)
+            out[name] = values.array
     return out
