@@ -57,11 +57,12 @@ def file_chunks(path: Path, chunksize: int) -> tuple[Iterator[pd.DataFrame], int
     """Chunks of the input and its row count when known cheaply (Parquet footers)."""
     fmt, files = input_files(path)
     if fmt == "parquet":
-        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
 
-        dataset = ds.dataset([str(f) for f in files], format="parquet")
-        batches = dataset.to_batches(batch_size=chunksize)
-        return (batch.to_pandas() for batch in batches), dataset.count_rows()
+        # one row group at a time (no read-ahead across the file): memory is bounded by the
+        # largest row group, not by the file size
+        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        return (batch.to_pandas() for f in files for batch in pq.ParquetFile(f).iter_batches(batch_size=chunksize)), total
     return (chunk for f in files for chunk in pd.read_csv(f, chunksize=chunksize)), None
 
 

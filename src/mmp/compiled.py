@@ -49,9 +49,11 @@ def compile_featurizer(featurizer: Any) -> CompiledFeaturizer:
     if not isinstance(featurizer, ColumnTransformer):
         raise NotCompilable(f"{type(featurizer).__name__} is not a ColumnTransformer")
     blocks = []
-    for name, pipe, cols in featurizer.transformers_:
-        if pipe == "drop" or name == "remainder" and pipe == "drop":
+    for _, pipe, cols in featurizer.transformers_:
+        if pipe == "drop":
             continue
+        if pipe == "passthrough":
+            raise NotCompilable(f"passthrough columns {list(cols)}")
         steps = [s for _, s in pipe.steps] if isinstance(pipe, Pipeline) else [pipe]
         blocks.append(_compile_block(list(cols), steps))
     return CompiledFeaturizer(blocks, [str(n) for n in featurizer.get_feature_names_out()])

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from mmp.errors import MMPError
 from mmp.serving.app import ServeSettings, create_app
-from mmp.serving.loader import load_scorer, fetch
+from mmp.serving.loader import fetch, load_scorer
 from tests.serving.conftest import example_record
 
 

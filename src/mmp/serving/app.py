@@ -6,8 +6,6 @@ Endpoints: ``POST /predict`` (one record or a list), ``POST /invoke`` (alias), `
 ``GET /ready``, ``GET /metadata``, ``/docs``. Bearer auth when ``MMP_API_TOKEN`` is set.
 """
 
-
-
 import gc
 import hmac
 import json
@@ -144,7 +142,10 @@ class Service:
 
     def predict(self, records: list[Any]) -> dict[str, Any]:
         columns = {name: [getattr(r, name) for r in records] for name in self.scorer.features}
-        out = self.scorer.predict_columns(columns, len(records))
+        try:
+            out = self.scorer.predict_columns(columns, len(records))
+        except (ValueError, MMPError) as err:  # e.g. a category the fitted encoder refuses
+            raise HTTPException(422, detail={"message": str(err), "fields": []}) from None
         response: dict[str, Any] = {"model_name": self.ref.name, "model_version": self.ref.version}
         if "prediction" in out:
             response["predictions"] = out["prediction"].tolist()

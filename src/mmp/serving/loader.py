@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -157,7 +156,3 @@ def resolve(given: str | None, env: Mapping[str, str] | None = None) -> ModelRef
 
         tracking_uri = env.get("MLFLOW_TRACKING_URI") or str(load_settings().mlflow.tracking_uri)
     return fetch(spec, tracking_uri)
-
-
-def describe(ref: ModelRef) -> dict[str, Any]:
-    return {"name": ref.name, "version": ref.version, "source": ref.source}
