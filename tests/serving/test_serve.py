@@ -74,7 +74,7 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("serving-test")
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment("serving-test", artifact_location=(tmp_path / "artifacts").as_uri()))
     with mlflow.start_run() as run:
         mlflow.log_artifacts(str(package_dir), "model")
     client = MlflowClient(uri)
