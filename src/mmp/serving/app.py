@@ -1,0 +1,244 @@
+"""The serving app factory: ``uvicorn --factory mmp.serving.app:create_app`` (the Docker image) or
+``mmp serve``. The model is loaded once, when the app is built, so a model that cannot load stops
+the server at start instead of answering 503 forever.
+
+Endpoints: ``POST /predict`` (one record or a list), ``POST /invoke`` (alias), ``GET /health``,
+``GET /ready``, ``GET /metadata``, ``/docs``. Bearer auth when ``MMP_API_TOKEN`` is set.
+"""
+
+import gc
+import hmac
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from mmp.errors import MMPError
+from mmp.fast_scorer import FastScorer
+from mmp.serving import enrichment
+from mmp.serving.loader import ModelRef, load_scorer, resolve
+from mmp.serving.request import record_model, required_features
+
+log = logging.getLogger("mmp.serving")
+THREADPOOL_ROWS = 64  # bigger requests are scored off the event loop
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    max_body_bytes: int = 1_048_576
+    max_records: int = 10_000
+    online_store: enrichment.StoreSettings = field(default_factory=enrichment.StoreSettings)
+
+
+class PredictResponse(BaseModel):
+    model_name: str
+    model_version: str
+    predictions: list[Any] = Field(description="one prediction per input record, in order")
+    probabilities: list[dict[str, float]] | None = Field(None, description="class -> probability per record (classifiers)")
+
+
+def serve_settings(cfg: Any) -> ServeSettings:
+    """``serving`` from the runtime settings (conf/env/<APP_ENV>.yaml); every key optional."""
+    node = dict(cfg) if cfg is not None else {}
+    unknown = sorted(set(node) - set(ServeSettings.__dataclass_fields__))
+    if unknown:
+        raise MMPError("serving", f"unknown setting(s) {unknown}", ", ".join(ServeSettings.__dataclass_fields__))
+    store = enrichment.store_settings(node.pop("online_store", None))
+    try:
+        values = {k: int(v) for k, v in node.items() if v is not None}
+    except (TypeError, ValueError) as err:
+        raise MMPError("serving", f"limits must be integers ({err})") from None
+    return ServeSettings(online_store=store, **values)
+
+
+def runtime_settings() -> ServeSettings:
+    from mmp.settings import load_settings
+
+    return serve_settings(load_settings().get("serving"))
+
+
+def create_app(model: str | None = None, settings: ServeSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
+    """Build the app around a loaded model (``model`` or the env-var contract, see loader)."""
+    env = os.environ if env is None else env
+    settings = settings or runtime_settings()
+    ref = resolve(model, env)
+    scorer = FastScorer(load_scorer(ref))
+    service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None)
+    app = build_app(service)
+    gc.collect()
+    gc.freeze()  # the loaded model is long-lived: keep the collector from rescanning it (p99)
+    log.info("serving %s version %s (featurizer path: %s)", ref.name, ref.version, scorer.fast_path)
+    return app
+
+
+class Service:
+    """The loaded model plus what the endpoints need around it."""
+
+    def __init__(self, ref: ModelRef, scorer: FastScorer, settings: ServeSettings, token: str | None):
+        self.ref, self.scorer, self.settings = ref, scorer, settings
+        self.token = token.encode() if token else None
+        schema = scorer.scorer.schema
+        self.columns = {c["name"] for c in schema["columns"]}
+        store_cfg = settings.online_store
+        self.key = enrichment.entity_key(store_cfg, schema) if store_cfg.kind != "none" else None
+        self.store = enrichment.open_store(store_cfg, self.key) if self.key else None
+        if self.store is not None:
+            self.store.check()  # an unreachable store or a missing table stops the server at start
+        self.Record = record_model(schema, self.key)
+        self.Full = record_model(schema, None, name="EnrichedRecord")  # what a merged record must satisfy
+        self.required = required_features(schema)
+
+    def metadata(self) -> dict[str, Any]:
+        meta = self.scorer.scorer.metadata
+        schema = {k: v for k, v in self.scorer.scorer.schema.items() if k != "example"}
+        return {
+            "name": self.ref.name,
+            "version": self.ref.version,
+            "source": self.ref.source,
+            "model_class": meta.get("model_class"),
+            "threshold": meta.get("threshold"),
+            "metrics": meta.get("metrics", {}),
+            "gate": self.ref.gate,
+            "schema": schema,
+            "featurizer_path": self.scorer.fast_path,
+            "online_store": self.settings.online_store.kind,
+        }
+
+    async def records(self, body: Any) -> list[Any]:
+        records = body if isinstance(body, list) else [body]
+        if self.store is None:
+            return records
+        return await run_in_threadpool(self.enrich, records)
+
+    def enrich(self, records: list[BaseModel]) -> list[Any]:
+        requested = [r.model_dump(exclude_unset=True) for r in records]
+        try:
+            stored = self.store.get_many(list(dict.fromkeys(r[self.key] for r in requested)))
+        except enrichment.StoreUnavailable as err:
+            raise HTTPException(503, detail=f"online feature store unavailable ({err})") from None
+        missing = [r[self.key] for r in requested if r[self.key] not in stored]
+        if missing:
+            status = self.settings.online_store.missing_entity_status
+            raise HTTPException(status, detail={"message": f"no stored features for {self.key} {missing[:10]}", "fields": [self.key]})
+        valid, errors = [], []
+        for i, record in enumerate(enrichment.merge(requested, stored, self.key, self.columns)):
+            try:
+                valid.append(self.Full.model_validate(record))
+            except ValidationError as err:
+                prefix = (i,) if len(records) > 1 else ()
+                errors.extend({**e, "loc": (*prefix, *e["loc"])} for e in err.errors(include_input=False, include_url=False))
+        if errors:
+            raise RequestValidationError(errors)
+        return valid
+
+    def predict(self, records: list[Any]) -> dict[str, Any]:
+        columns = {name: [getattr(r, name) for r in records] for name in self.scorer.features}
+        try:
+            out = self.scorer.predict_columns(columns, len(records))
+        except (ValueError, MMPError) as err:  # e.g. a category the fitted encoder refuses
+            raise HTTPException(422, detail={"message": str(err), "fields": []}) from None
+        response: dict[str, Any] = {"model_name": self.ref.name, "model_version": self.ref.version}
+        if "prediction" in out:
+            response["predictions"] = out["prediction"].tolist()
+        else:
+            response["predictions"] = [dict(zip(out, row, strict=True)) for row in zip(*(v.tolist() for v in out.values()), strict=True)]
+        probas = [k for k in out if k.startswith("proba_")]
+        if probas:
+            values = [out[k].tolist() for k in probas]
+            names = [k.removeprefix("proba_") for k in probas]
+            response["probabilities"] = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        return response
+
+
+def build_app(service: Service) -> FastAPI:
+    app = FastAPI(
+        title="mmp model server",
+        version=service.ref.version,
+        description=f"Model {service.ref.name} version {service.ref.version}. Typed from the model's data contract.",
+        max_body_size=service.settings.max_body_bytes,
+    )
+    app.state.service = service
+    bearer = HTTPBearer(auto_error=False, description="required when the server has MMP_API_TOKEN set")
+
+    def authorize(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if service.token is None:
+            return
+        given = credentials.credentials.encode() if credentials else b""
+        if not hmac.compare_digest(given, service.token):  # constant time: no timing oracle
+            raise HTTPException(401, detail="missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    Record = service.Record
+    Body = Record | Annotated[list[Record], Field(min_length=1, max_length=service.settings.max_records)]
+
+    async def predict(body: Body) -> Response:  # type: ignore[valid-type]
+        records = await service.records(body)
+        if len(records) > THREADPOOL_ROWS:
+            result = await run_in_threadpool(service.predict, records)
+        else:
+            result = service.predict(records)
+        return Response(json.dumps(result), media_type="application/json")
+
+    common = {"response_model": PredictResponse, "dependencies": [Depends(authorize)], "responses": ERROR_RESPONSES}
+    app.post("/predict", summary="Predict one record or a list of records", **common)(predict)
+    app.post("/invoke", summary="Alias of /predict", **common)(predict)
+
+    @app.get("/health", summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="Readiness: the model is loaded")
+    async def ready() -> dict[str, Any]:
+        return {"ready": True, "model_name": service.ref.name, "model_version": service.ref.version}
+
+    @app.get("/metadata", summary="Model name, version, metrics, schema and gate result", dependencies=[Depends(authorize)])
+    async def metadata() -> dict[str, Any]:
+        return service.metadata()
+
+    app.add_exception_handler(RequestValidationError, validation_error)
+    return app
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or invalid bearer token (when MMP_API_TOKEN is set)"},
+    404: {"description": "no stored features for the entity (online store, when so configured)"},
+    413: {"description": "request body larger than serving.max_body_bytes"},
+    503: {"description": "the online feature store is unreachable"},
+    422: {"description": "invalid input: the response names each field, the rule and the allowed values"},
+}
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming every bad field. The offending input is not echoed back: it may hold NaN (not
+    JSON) or be large."""
+    errors = field_errors(exc.errors(), exc.body)
+    return JSONResponse({"detail": "invalid request", "fields": sorted({e["field"] for e in errors}), "errors": errors}, status_code=422)
+
+
+def field_errors(raw: Any, body: Any) -> list[dict[str, str]]:
+    """pydantic errors as {field, message, type}. The body is a union (one record | a list), and
+    pydantic reports both branches: keep only the branch matching what was sent."""
+    errors = []
+    for err in raw:
+        loc = list(err.get("loc", ()))
+        loc = loc[1:] if loc[:1] == ["body"] else loc
+        if err.get("type") == "json_invalid":
+            errors.append({"field": "body", "message": f"malformed JSON at position {loc[0] if loc else '?'}", "type": "json_invalid"})
+            continue
+        if loc and isinstance(loc[0], str) and (loc[0].startswith("list[") or loc[0] in ("Record", "EnrichedRecord")):
+            branch, loc = loc[0], loc[1:]
+            if not isinstance(body, list | dict):
+                errors.append({"field": "body", "message": "must be a JSON object (one record) or a non-empty list of objects", "type": "body_type"})
+                continue
+            if isinstance(body, list) != branch.startswith("list["):
+                continue
+        errors.append({"field": ".".join(map(str, loc)) or "body", "message": err.get("msg", "invalid"), "type": err.get("type", "invalid")})
+    return list({(e["field"], e["message"]): e for e in errors}.values())

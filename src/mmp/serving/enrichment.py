@@ -1,0 +1,173 @@
+"""Online feature stores: a request may carry only an entity key (e.g. ``customer_id``); the
+server looks up that entity's stored features and merges them, the request's own values winning.
+
+Two stores are built in: a SQL table through SQLAlchemy and Redis (one JSON document per entity
+under ``<prefix><key>``). ``mmp materialize`` fills either from the prepared data. Settings (URLs,
+table, prefix, what a missing entity gets) come from ``serving.online_store`` in conf/env/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import pandas as pd
+
+from mmp.errors import MMPError
+
+StoreKind = Literal["none", "sql", "redis"]
+KINDS = ("none", "sql", "redis")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    kind: StoreKind = "none"
+    url: str | None = None
+    table: str = "mmp_online_features"
+    prefix: str = "mmp:features:"
+    key: str | None = None  # default: the model's first id column
+    missing_entity_status: int = 404  # 404 or 422
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached or read (a server-side condition: 503, never a 500)."""
+
+
+class OnlineStore(Protocol):
+    key: str
+
+    def check(self) -> None: ...
+
+    def get_many(self, keys: Sequence[Any]) -> dict[Any, dict[str, Any]]: ...
+
+    def write(self, frame: pd.DataFrame) -> int: ...
+
+
+class SQLStore:
+    """One row per entity in ``table``; the key column is the lookup (bound parameters only)."""
+
+    def __init__(self, url: str, table: str, key: str):
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(url, pool_pre_ping=True)
+        self.table_name, self.key = table, key
+        self._table: Any = None
+
+    def table(self) -> Any:
+        if self._table is None:
+            from sqlalchemy import MetaData, Table
+
+            self._table = Table(self.table_name, MetaData(), autoload_with=self.engine)
+        return self._table
+
+    def check(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            table = self.table()
+        except SQLAlchemyError as err:
+            raise MMPError("serving.online_store", f"cannot read table {self.table_name!r}: {type(err).__name__}", "run `mmp materialize` first") from None
+        if self.key not in table.c:
+            raise MMPError("serving.online_store.key", f"{self.key!r} is not a column of {self.table_name!r}", ", ".join(table.c.keys()))
+
+    def get_many(self, keys: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+        from sqlalchemy import select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        table = self.table()
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(table).where(table.c[self.key].in_(list(keys)))).mappings().all()
+        except SQLAlchemyError as err:
+            raise StoreUnavailable(type(err).__name__) from None
+        return {row[self.key]: dict(row) for row in rows}
+
+    def write(self, frame: pd.DataFrame) -> int:
+        """Replace the table in one transaction (readers never see a half-filled table)."""
+        with self.engine.begin() as conn:
+            frame.to_sql(self.table_name, conn, if_exists="replace", index=False, chunksize=5000)
+        self._table = None
+        return len(frame)
+
+
+class RedisStore:
+    def __init__(self, url: str, prefix: str, key: str):
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.prefix, self.key = prefix, key
+
+    def check(self) -> None:
+        import redis
+
+        try:
+            self.client.ping()
+        except redis.RedisError as err:
+            raise MMPError("serving.online_store.url", f"cannot reach Redis: {type(err).__name__}") from None
+
+    def get_many(self, keys: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+        import redis
+
+        try:
+            values = self.client.mget([f"{self.prefix}{k}" for k in keys])
+        except redis.RedisError as err:
+            raise StoreUnavailable(type(err).__name__) from None
+        return {k: json.loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
+
+    def write(self, frame: pd.DataFrame) -> int:
+        records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        with self.client.pipeline(transaction=True) as pipe:
+            for record in records:
+                pipe.set(f"{self.prefix}{record[self.key]}", json.dumps(record))
+            pipe.execute()
+        return len(records)
+
+
+def store_settings(cfg: Any) -> StoreSettings:
+    """Typed settings from the ``serving.online_store`` node of the runtime settings."""
+    node = dict(cfg) if cfg is not None else {}
+    unknown = sorted(set(node) - set(StoreSettings.__dataclass_fields__))
+    if unknown:
+        raise MMPError("serving.online_store", f"unknown setting(s) {unknown}", ", ".join(StoreSettings.__dataclass_fields__))
+    values = {k: v for k, v in node.items() if v is not None}
+    if "missing_entity_status" in values:  # from the environment it arrives as text
+        status = str(values["missing_entity_status"])
+        values["missing_entity_status"] = int(status) if status.isdigit() else status
+    settings = StoreSettings(**values)
+    if settings.kind not in KINDS:
+        raise MMPError("serving.online_store.kind", f"unknown store {settings.kind!r}", ", ".join(KINDS))
+    if settings.missing_entity_status not in (404, 422):
+        raise MMPError("serving.online_store.missing_entity_status", f"got {settings.missing_entity_status}", "404, 422")
+    if settings.kind != "none" and not settings.url:
+        raise MMPError("serving.online_store.url", f"is required for the {settings.kind} store", "a SQLAlchemy URL or redis://host:port/db")
+    return settings
+
+
+def entity_key(settings: StoreSettings, schema: dict[str, Any]) -> str:
+    key = settings.key or (schema.get("id_cols") or [None])[0]
+    names = [c["name"] for c in schema["columns"]]
+    if key not in names:
+        raise MMPError("serving.online_store.key", f"{key!r} is not an input column of the model", ", ".join(names))
+    return key
+
+
+def open_store(settings: StoreSettings, key: str) -> OnlineStore | None:
+    if settings.kind == "sql":
+        return SQLStore(settings.url, settings.table, key)
+    if settings.kind == "redis":
+        return RedisStore(settings.url, settings.prefix, key)
+    return None
+
+
+def merge(requested: Iterable[dict[str, Any]], stored: dict[Any, dict[str, Any]], key: str, columns: set[str]) -> list[dict[str, Any]]:
+    """Stored features under the request's own values (only the fields the request set)."""
+    return [{**{k: v for k, v in stored.get(r[key], {}).items() if k in columns}, **r} for r in requested]
+
+
+def latest_per_entity(frame: pd.DataFrame, key: str, time_col: str | None) -> pd.DataFrame:
+    """One row per entity: the most recent by the time column when there is one."""
+    if time_col and time_col in frame:
+        frame = frame.sort_values(time_col, kind="stable")
+    return frame.drop_duplicates(key, keep="last").reset_index(drop=True)

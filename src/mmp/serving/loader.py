@@ -1,0 +1,158 @@
+"""Where the served (or batch-scored) model comes from, and loading it once.
+
+A model source is one of: a local pyfunc directory (``models/package``), a registry URI
+(``models:/name@alias`` or ``models:/name/3``), a run URI (``runs:/<run_id>/model``) or a bare run
+id. With no ``--model``, the environment decides: ``MMP_MODEL`` (any of the above), else
+``MLFLOW_MODEL_NAME`` with ``MLFLOW_MODEL_ALIAS`` (or ``MLFLOW_MODEL_STAGE`` mapped to an alias).
+Remote models are downloaded once with ``mlflow.artifacts.download_artifacts``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from mmp.errors import MMPError
+from mmp.scoring import Scorer
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+# Registry stages are deprecated in MLflow; a stage name still given is read as this alias.
+STAGE_ALIASES = {"production": "champion", "staging": "challenger"}
+SOURCES = "a models/package directory, models:/name@alias, models:/name/version, runs:/<run_id>/model or a run id"
+RESOLVED_ENV = "MMP_RESOLVED_MODEL"  # set by `mmp serve` for its workers: the model already fetched
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model fetched to a local pyfunc directory, with the identity the API reports."""
+
+    source: str
+    path: str
+    name: str
+    version: str
+    gate: dict[str, str] | str = "unknown"
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls, value: str) -> ModelRef:
+        return cls(**json.loads(value))
+
+
+def model_spec(given: str | None, env: Mapping[str, str]) -> str:
+    """The model source from ``--model``, else from the environment variables."""
+    if given:
+        return given
+    if env.get("MMP_MODEL"):
+        return env["MMP_MODEL"]
+    name = env.get("MLFLOW_MODEL_NAME")
+    if not name:
+        raise MMPError("model", "no model given", f"--model or MMP_MODEL ({SOURCES}), or MLFLOW_MODEL_NAME with MLFLOW_MODEL_ALIAS")
+    alias = env.get("MLFLOW_MODEL_ALIAS") or stage_alias(env.get("MLFLOW_MODEL_STAGE"))
+    if not alias:
+        raise MMPError("MLFLOW_MODEL_NAME", "is set but neither MLFLOW_MODEL_ALIAS nor MLFLOW_MODEL_STAGE is", "an alias such as champion")
+    return f"models:/{name}@{alias}"
+
+
+def stage_alias(stage: str | None) -> str | None:
+    if not stage:
+        return None
+    return STAGE_ALIASES.get(stage.lower(), stage.lower())
+
+
+def fetch(spec: str, tracking_uri: str | None = None) -> ModelRef:
+    """Resolve ``spec`` to a local pyfunc directory (downloading remote models once)."""
+    local = Path(spec)
+    if local.is_dir():
+        if not (local / "MLmodel").is_file():
+            raise MMPError("--model", f"{spec} is a directory without an MLmodel file", SOURCES)
+        return ModelRef(source=spec, path=str(local.resolve()), name=local.resolve().name, version=_model_uuid(local))
+    if RUN_ID.match(spec):
+        spec = f"runs:/{spec}/model"
+    if not spec.startswith(("models:/", "runs:/")):
+        raise MMPError("--model", f"{spec!r} is neither an existing directory nor a model URI", SOURCES)
+    return _fetch_remote(spec, tracking_uri)
+
+
+def _fetch_remote(uri: str, tracking_uri: str | None) -> ModelRef:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    try:
+        name, version, gate = _registry_identity(uri) if uri.startswith("models:/") else _run_identity(uri)
+        path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp(prefix="mmp-model-"))
+    except (MlflowException, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise MMPError("--model", f"cannot fetch {uri}: {first}", SOURCES) from None
+    if not (Path(path) / "MLmodel").is_file():
+        raise MMPError("--model", f"{uri} holds no MLmodel file (not an MLflow model)", SOURCES)
+    return ModelRef(source=uri, path=path, name=name, version=version, gate=gate)
+
+
+def _registry_identity(uri: str) -> tuple[str, str, dict[str, str] | str]:
+    from mlflow import MlflowClient
+
+    ref = uri.removeprefix("models:/")
+    client = MlflowClient()
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        mv = client.get_model_version_by_alias(name, alias)
+    elif "/" in ref:
+        name, number = ref.split("/", 1)
+        mv = client.get_model_version(name, number)
+    else:
+        raise MMPError("--model", f"{uri} names no alias or version", "models:/name@alias or models:/name/version")
+    return name, str(mv.version), gate_from_tags(mv.tags or {})
+
+
+def _run_identity(uri: str) -> tuple[str, str, str]:
+    run_id = uri.removeprefix("runs:/").split("/", 1)[0]
+    return f"run-{run_id}", run_id, "unknown"
+
+
+def gate_from_tags(tags: Mapping[str, str]) -> dict[str, str] | str:
+    """The quality-gate result recorded on a model version (tags whose name mentions the gate),
+    or ``"unknown"`` when the version carries none."""
+    gate = {k: v for k, v in tags.items() if "gate" in k.lower()}
+    return gate or "unknown"
+
+
+def _model_uuid(path: Path) -> str:
+    """A local package's version: MLflow's content-derived model_uuid from MLmodel."""
+    meta = yaml.safe_load((path / "MLmodel").read_text()) or {}
+    return str(meta.get("model_uuid") or "local")
+
+
+def load_scorer(ref: ModelRef) -> Scorer:
+    """Load the package's artifacts through the one shared scoring path."""
+    root = Path(ref.path)
+    try:
+        meta = yaml.safe_load((root / "MLmodel").read_text())
+        artifacts = meta["flavors"]["python_function"]["artifacts"]
+        return Scorer.load({name: str(root / spec["path"]) for name, spec in artifacts.items()})
+    except (KeyError, TypeError, OSError, ValueError, yaml.YAMLError) as err:
+        raise MMPError("--model", f"{ref.source} is not an mmp model package ({type(err).__name__}: {err})", SOURCES) from None
+
+
+def resolve(given: str | None, env: Mapping[str, str] | None = None) -> ModelRef:
+    """The model to serve: one already fetched by the parent process, else fetch it now."""
+    env = os.environ if env is None else env
+    if not given and env.get(RESOLVED_ENV):
+        return ModelRef.from_env(env[RESOLVED_ENV])
+    spec = model_spec(given, env)
+    tracking_uri = None
+    if not Path(spec).is_dir():
+        from mmp.settings import load_settings
+
+        tracking_uri = env.get("MLFLOW_TRACKING_URI") or str(load_settings().mlflow.tracking_uri)
+    return fetch(spec, tracking_uri)
