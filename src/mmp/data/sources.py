@@ -1,7 +1,8 @@
 """Load the configured source into a DataFrame. ``data.source_uri`` picks the loader by scheme:
 
 - ``synthetic://credit_default``: the embedded generator (``data.rows`` rows);
-- ``sklearn://breast_cancer`` / ``sklearn://diabetes``: datasets that ship with scikit-learn;
+- ``sklearn://<name>``: datasets that ship with scikit-learn (breast_cancer, diabetes, iris,
+  wine, linnerud);
 - a local path or fsspec URL ending in .csv, .parquet or .json.
 """
 
@@ -14,7 +15,7 @@ import pandas as pd
 from mmp.config import DataConfig
 from mmp.errors import MMPError
 
-SKLEARN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine")
+SKLEARN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine", "linnerud")
 FILE_FORMATS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}
 
 
