@@ -154,7 +154,9 @@ def _categorical(cfg: FeaturesConfig, seed: int) -> Pipeline:
     elif cat.encode == "ordinal":
         encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, **rare)
     else:  # target: cross-fitted on the train split (fit_transform), so a row never sees its own target
-        encoder = TargetEncoder(random_state=seed)
+        from sklearn.model_selection import KFold
+
+        encoder = TargetEncoder(cv=KFold(5, shuffle=True, random_state=seed))
     impute = SimpleImputer(strategy=cat.impute, fill_value=cat.fill_value)
     return Pipeline([("text", AsText()), ("impute", impute), ("encode", encoder)])
 
@@ -182,8 +184,9 @@ def fit_transform(featurizer: Pipeline, frame: pd.DataFrame, y: pd.Series | pd.D
     import warnings
 
     with warnings.catch_warnings():
-        # SelectKBest warns on constant columns; they simply score last.
-        warnings.simplefilter("ignore", RuntimeWarning)
+        # SelectKBest warns on constant columns (e.g. a one-year date part); they score last.
+        warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="sklearn.feature_selection")
         return featurizer.fit_transform(frame, y).astype("float32")
 
 

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
 
 
 def evaluate_regression(logger: Any, model: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame) -> dict[str, Any]:
-    pred = np.asarray(model.predict(X))
+    pred = np.asarray(model.predict(X), dtype="float64")
     scores: dict[str, Any] = regression_metrics(y, pred)
     frame = y.to_frame() if isinstance(y, pd.Series) else y
     pred2d = pred.reshape(len(frame), -1)
@@ -56,7 +56,8 @@ def evaluate_regression(logger: Any, model: Any, X: pd.DataFrame, y: pd.Series |
 
 
 def evaluate_classification(logger: Any, model: Any, X: pd.DataFrame, y: pd.Series, threshold: float) -> dict[str, Any]:
-    proba, classes, truth = model.predict_proba(X), np.asarray(model.classes_), np.asarray(y)
+    # float64: a float32 matrix makes some models return float32, which JSON cannot write.
+    proba, classes, truth = np.asarray(model.predict_proba(X), dtype="float64"), np.asarray(model.classes_), np.asarray(y)
     scores: dict[str, Any] = classification_metrics(truth, proba, classes, threshold)
     pred = predict_labels(proba, classes, threshold)
     logger.log_sklearn_plot("confusion_matrix", truth.astype(str).tolist(), pred.astype(str).tolist(), name="confusion_matrix")
