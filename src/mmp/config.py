@@ -36,6 +36,9 @@ class Contract(Strict):
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
 
 
+Scalar = str | int | float | bool | None
+
+
 class DataConfig(Strict):
     source_uri: str
     rows: int | None = Field(None, gt=0)
@@ -45,6 +48,11 @@ class DataConfig(Strict):
     time_col: str | None = None
     test_size: float = Field(0.2, gt=0, lt=1)
     contract: Contract = Field(default_factory=Contract)
+    # SQL sources: values bound as query parameters (never pasted into SQL text), identifiers
+    # the query template may paste, and the allowlist each identifier must be in.
+    params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    allowed_identifiers: dict[str, list[str]] = Field(default_factory=dict)
 
     @property
     def targets(self) -> list[str]:

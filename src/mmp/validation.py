@@ -71,9 +71,12 @@ def feature_config_problems(features: FeaturesConfig, data: DataConfig) -> list[
 
 
 def data_config_problems(data: DataConfig) -> list[MMPError]:
+    from mmp.data.sql import check_identifiers
+
+    errors = collect(check_identifiers, data.identifiers, data.allowed_identifiers)[1]
     if data.task_type != "regression" and len(data.targets) > 1:
-        return [MMPError("data.target_col", f"a list of targets is multi-output regression but data.task_type is {data.task_type}", "regression, or a single target column")]
-    return []
+        errors.append(MMPError("data.target_col", f"a list of targets is multi-output regression but data.task_type is {data.task_type}", "regression, or a single target column"))
+    return errors
 
 
 def model_problems(spec: ModelConfig, task: str | None, seed: int = 42) -> list[MMPError]:

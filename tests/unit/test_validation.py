@@ -199,3 +199,8 @@ def test_regression_on_a_text_target() -> None:
 
 def test_listed_feature_column_missing_from_the_data() -> None:
     assert "['weight'] are not in the data" in data_errors(frame(), {"numeric": {"columns": ["x", "weight"]}})["features.numeric.columns"]
+
+
+def test_sql_identifier_outside_its_allowlist() -> None:
+    raw = recipe(data={"identifiers": {"table": "users; --"}, "allowed_identifiers": {"table": ["loans"]}})
+    assert "not an allowed identifier" in problems(raw)["data.identifiers.table"]

@@ -3,7 +3,8 @@
 - ``synthetic://credit_default``: the embedded generator (``data.rows`` rows);
 - ``sklearn://<name>``: datasets that ship with scikit-learn (breast_cancer, diabetes, iris,
   wine, linnerud);
-- a local path or fsspec URL ending in .csv, .parquet or .json.
+- a local path or fsspec URL ending in .csv, .parquet or .json;
+- ``sql://<database>/<query.sql or .sql.j2>``: SQL through SQLAlchemy (see ``mmp.data.sql``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ def load_source(cfg: DataConfig, seed: int) -> pd.DataFrame:
         return _synthetic(rest, cfg.rows or 20_000, seed)
     if scheme == "sklearn":
         return _sklearn(rest)
+    if scheme == "sql":
+        from mmp.data.sql import read_sql
+        from mmp.settings import load_settings, repo_root
+
+        return read_sql(uri, cfg.params, cfg.identifiers, cfg.allowed_identifiers, load_settings(), repo_root())
     return _file(uri)
 
 
