@@ -122,3 +122,24 @@ def test_a_planted_secret_never_reaches_any_output(repo_copy: Path) -> None:
         assert json.loads((repo_copy / "metrics/data.json").read_text())["rows"]["total"] == 400
     finally:
         gen.close()
+
+
+def test_sql_snapshot_reruns_downstream_only_when_the_rows_change(repo_copy: Path) -> None:
+    """Forcing prepare re-reads the query; its snapshot (data/prepared) hashes the same when the
+    rows did not change, so featurize stays up to date; new rows make it stale."""
+    import sqlalchemy as sa
+
+    db = repo_copy / "warehouse.db"
+    rows = pd.DataFrame({"id": range(300), "region": ["north", "south", "east"] * 100, "amount": [float(i % 29) for i in range(300)], "label": [int(i % 29 > 14) for i in range(300)]})
+    engine = sa.create_engine(f"sqlite:///{db}")
+    rows.assign(created=pd.date_range("2024-01-01", periods=300, freq="D").astype(str)).to_sql("loans", engine, index=False)
+    env = {"MMP_WAREHOUSE_URL": f"sqlite:///{db}"}
+    run(["mmp", "params", "data=loans_sql", "model=logistic_regression"], repo_copy)
+    run(["dvc", "repro"], repo_copy, **env)
+    run(["dvc", "repro", "--force", "--single-item", "prepare"], repo_copy, **env)
+    assert "up to date" in run(["dvc", "status"], repo_copy, **env).stdout
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO loans VALUES (999, 'north', 3.0, 1, '2025-01-01')"))
+    engine.dispose()
+    run(["dvc", "repro", "--force", "--single-item", "prepare"], repo_copy, **env)
+    assert "featurize" in run(["dvc", "status"], repo_copy, **env).stdout

@@ -137,3 +137,9 @@ def test_the_url_comes_from_the_environment_through_settings(tmp_path: Path, mon
     cfg = DataConfig(source_uri="sql://warehouse/queries/loans.sql.j2", target_col="label", task_type="binary", params={"region": "north"}, identifiers={"table": "t"}, allowed_identifiers={"table": ["t"]})
     assert load_source(cfg, seed=0).id.tolist() == [1, 3, 7]
     assert os.environ["MMP_WAREHOUSE_URL"] not in cfg.model_dump_json()
+
+
+def test_a_missing_sqlite_file_is_reported_not_created(tmp_path: Path) -> None:
+    with pytest.raises(MMPError, match="SQLite database of 'warehouse' does not exist"):
+        load(sqlite_url(tmp_path))
+    assert not (tmp_path / "warehouse.db").exists()

@@ -111,6 +111,10 @@ def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allo
         raise MMPError("data.source_uri", f"query file not found: {query}", "a .sql or .sql.j2 file relative to the repo root")
     stmt = render_query(path.read_text(), query.endswith(".j2"), params, identifiers, allowed)
     engine = create_engine(str(url))
+    sqlite_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
+        # SQLite would silently create an empty database file; say what is missing instead.
+        raise MMPError("data.source_uri", f"the SQLite database of {database!r} does not exist", f"create it, or point databases.{database}.url elsewhere")
     try:
         with engine.connect() as conn:
             return pd.read_sql(stmt, conn)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mmp.models.torch_base import TorchClassifierMixin, TorchEstimator, TorchRegressorMixin
+from mmp.models.torch_base import TorchClassifierMixin, TorchEstimator, TorchRegressorMixin, store_params
 
 
 def mlp_layers(n_inputs: int, hidden: Sequence[int], dropout: float, n_outputs: int) -> Any:
@@ -36,17 +36,7 @@ class _MLP(TorchEstimator):
         n_threads: int = 1,
         random_state: int | None = None,
     ):
-        self.hidden_layers = hidden_layers
-        self.dropout = dropout
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.n_threads = n_threads
-        self.random_state = random_state
+        store_params(self, locals())
 
     def _build(self, n_inputs: int, n_outputs: int) -> Any:
         return mlp_layers(n_inputs, list(self.hidden_layers), self.dropout, n_outputs)

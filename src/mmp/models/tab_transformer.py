@@ -16,7 +16,7 @@ import numpy as np
 
 from mmp.errors import MMPError
 from mmp.models.mlp import mlp_layers
-from mmp.models.torch_base import TorchClassifierMixin, TorchEstimator, TorchRegressorMixin
+from mmp.models.torch_base import TorchClassifierMixin, TorchEstimator, TorchRegressorMixin, store_params
 
 
 def _network(cardinalities: list[int], cat_idx: list[int], num_idx: list[int], est: _TabTransformer, n_outputs: int) -> Any:
@@ -70,22 +70,7 @@ class _TabTransformer(TorchEstimator):
         n_threads: int = 1,
         random_state: int | None = None,
     ):
-        self.categorical_features = categorical_features
-        self.max_auto_cardinality = max_auto_cardinality
-        self.embedding_dim = embedding_dim
-        self.n_heads = n_heads
-        self.n_layers = n_layers
-        self.hidden_layers = hidden_layers
-        self.dropout = dropout
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.n_threads = n_threads
-        self.random_state = random_state
+        store_params(self, locals())
 
     def _inspect(self, X: np.ndarray, columns: list[str]) -> None:
         key = "model.hyperparameters.categorical_features"

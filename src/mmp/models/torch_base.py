@@ -16,6 +16,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 EpochCallback = Callable[[int, float], None]
 
 
+def store_params(estimator: BaseEstimator, values: dict[str, Any]) -> None:
+    """scikit-learn's convention: ``__init__`` stores each argument unchanged, under its name."""
+    for name, value in values.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 def pick_device(device: str) -> str:
     import torch
 
