@@ -49,12 +49,23 @@ def _config_problems(raw: Mapping[str, Any], sections: tuple[str, ...]) -> tuple
     checked = parsed_sections(raw) if params is None else {"data": params.data, "features": params.features, "model": params.model}
     if checked.get("data"):
         errors += data_config_problems(checked["data"])
+        errors += tune_metric_problems(raw.get("tune"), checked["data"].task_type)
     if "features" in sections and checked.get("features") and checked.get("data"):
         errors += feature_config_problems(checked["features"], checked["data"])
     if "model" in sections and checked.get("model"):
         task = checked["data"].task_type if checked.get("data") else None
         errors += model_problems(checked["model"], task, int(raw.get("seed", 42)) if isinstance(raw.get("seed"), int) else 42)
     return checked, _unique(errors)
+
+
+def tune_metric_problems(tune: Any, task: str) -> list[MMPError]:
+    """The tuning metric must be one the task's evaluation produces."""
+    from mmp.metrics import metric_names
+
+    metric = tune.get("metric") if isinstance(tune, Mapping) else None
+    if metric is not None and metric not in metric_names(task):
+        return [MMPError("tune.metric", f"{metric!r} is not a {task} metric", ", ".join(metric_names(task)))]
+    return []
 
 
 def feature_config_problems(features: FeaturesConfig, data: DataConfig) -> list[MMPError]:

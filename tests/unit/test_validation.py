@@ -204,3 +204,8 @@ def test_listed_feature_column_missing_from_the_data() -> None:
 def test_sql_identifier_outside_its_allowlist() -> None:
     raw = recipe(data={"identifiers": {"table": "users; --"}, "allowed_identifiers": {"table": ["loans"]}})
     assert "not an allowed identifier" in problems(raw)["data.identifiers.table"]
+
+
+def test_tune_metric_must_belong_to_the_task() -> None:
+    msg = problems(recipe(tune={"metric": "rmse"}))["tune.metric"]
+    assert "'rmse' is not a binary metric" in msg and "roc_auc" in msg
