@@ -103,12 +103,10 @@ def test_a_planted_secret_never_reaches_any_output(repo_copy: Path) -> None:
     trust auth accepts any password); no file the pipeline writes may contain it."""
     import sqlalchemy as sa
 
-    from tests.unit.test_sql_source import postgres_url
+    from tests.unit.test_sql_source import fresh_postgres
 
     secret = f"planted-secret-{uuid.uuid4().hex}"
-    gen = postgres_url.__wrapped__()
-    url = next(gen)
-    try:
+    with fresh_postgres() as url:
         engine = sa.create_engine(url)
         rows = pd.DataFrame({"id": range(400), "region": ["north", "south"] * 200, "amount": [float(i % 37) for i in range(400)], "label": [int(i % 37 > 20) for i in range(400)]})
         rows.assign(created=pd.date_range("2024-01-01", periods=400, freq="D")).to_sql("loans", engine, index=False)
@@ -120,9 +118,6 @@ def test_a_planted_secret_never_reaches_any_output(repo_copy: Path) -> None:
         leaks = [str(p.relative_to(repo_copy)) for p in repo_copy.rglob("*") if p.is_file() and ".git" not in p.parts and secret.encode() in p.read_bytes()]
         assert leaks == []
         assert json.loads((repo_copy / "metrics/data.json").read_text())["rows"]["total"] == 400
-    finally:
-        gen.close()
-
 
 def test_sql_snapshot_reruns_downstream_only_when_the_rows_change(repo_copy: Path) -> None:
     """Forcing prepare re-reads the query; its snapshot (data/prepared) hashes the same when the
