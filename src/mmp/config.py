@@ -36,6 +36,9 @@ class Contract(Strict):
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
 
 
+Scalar = str | int | float | bool | None
+
+
 class DataConfig(Strict):
     source_uri: str
     rows: int | None = Field(None, gt=0)
@@ -45,6 +48,11 @@ class DataConfig(Strict):
     time_col: str | None = None
     test_size: float = Field(0.2, gt=0, lt=1)
     contract: Contract = Field(default_factory=Contract)
+    # SQL sources: values bound as query parameters (never pasted into SQL text), identifiers
+    # the query template may paste, and the allowlist each identifier must be in.
+    params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    allowed_identifiers: dict[str, list[str]] = Field(default_factory=dict)
 
     @property
     def targets(self) -> list[str]:
@@ -61,14 +69,21 @@ Columns = Literal["auto"] | list[str]
 class NumericFeatures(Strict):
     columns: Columns = "auto"
     impute: Literal["mean", "median", "most_frequent", "constant"] = "median"
+    fill_value: float = 0.0  # used by impute: constant
+    clip: Literal["none", "iqr", "zscore"] = "none"
+    clip_factor: float | None = Field(None, gt=0)  # iqr: 1.5 by default, zscore: 3.0
     scale: Literal["standard", "minmax", "robust", "none"] = "standard"
 
 
 class CategoricalFeatures(Strict):
     columns: Columns = "auto"
     impute: Literal["most_frequent", "constant"] = "most_frequent"
-    encode: Literal["onehot", "ordinal"] = "onehot"
-    min_frequency: float | None = Field(None, ge=0, lt=1)
+    fill_value: str = "missing"  # used by impute: constant
+    encode: Literal["onehot", "ordinal", "target"] = "onehot"
+    # onehot: categories rarer than this (a fraction of the rows, or a count) are merged into
+    # one "infrequent" column, and so are categories never seen in training.
+    min_frequency: float | int | None = Field(None, ge=0)
+    max_categories: int | None = Field(None, gt=1)
 
 
 DatePart = Literal["year", "month", "day", "dayofweek", "dayofyear", "hour", "quarter"]
@@ -79,11 +94,42 @@ class DateFeatures(Strict):
     parts: list[DatePart] = Field(default_factory=lambda: ["year", "month", "dayofweek"])
 
 
+class InteractionFeatures(Strict):
+    """Polynomial/interaction terms of the numeric columns (after imputation and scaling)."""
+
+    enabled: bool = False
+    degree: int = Field(2, ge=2, le=3)
+    interaction_only: bool = True
+
+
+class FeatureSelection(Strict):
+    """Keep the best features: ``kbest`` (univariate F-test) or ``model`` (tree importances)."""
+
+    method: Literal["none", "kbest", "model"] = "none"
+    k: int | None = Field(None, gt=0)  # kbest: required; model: at most k features
+    threshold: str | float = "median"  # model: sklearn SelectFromModel threshold
+
+
 class FeaturesConfig(Strict):
     numeric: NumericFeatures = Field(default_factory=NumericFeatures)
     categorical: CategoricalFeatures = Field(default_factory=CategoricalFeatures)
     date: DateFeatures = Field(default_factory=DateFeatures)
+    interactions: InteractionFeatures = Field(default_factory=InteractionFeatures)
+    selection: FeatureSelection = Field(default_factory=FeatureSelection)
     drop: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> FeaturesConfig:
+        if self.selection.method == "kbest" and self.selection.k is None:
+            raise ValueError("selection.method kbest needs selection.k (the number of features to keep)")
+        listed = self.explicit_columns()
+        twice = sorted({c for c in listed if listed.count(c) > 1})
+        if twice:
+            raise ValueError(f"columns {twice} are listed under more than one of numeric/categorical/date")
+        return self
+
+    def explicit_columns(self) -> list[str]:
+        return [c for kind in ("numeric", "categorical", "date") if isinstance(cols := getattr(self, kind).columns, list) for c in cols]
 
 
 class ModelConfig(Strict):

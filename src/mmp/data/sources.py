@@ -1,8 +1,10 @@
 """Load the configured source into a DataFrame. ``data.source_uri`` picks the loader by scheme:
 
 - ``synthetic://credit_default``: the embedded generator (``data.rows`` rows);
-- ``sklearn://breast_cancer`` / ``sklearn://diabetes``: datasets that ship with scikit-learn;
-- a local path or fsspec URL ending in .csv, .parquet or .json.
+- ``sklearn://<name>``: datasets that ship with scikit-learn (breast_cancer, diabetes, iris,
+  wine, linnerud);
+- a local path or fsspec URL ending in .csv, .parquet or .json;
+- ``sql://<database>/<query.sql or .sql.j2>``: SQL through SQLAlchemy (see ``mmp.data.sql``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pandas as pd
 from mmp.config import DataConfig
 from mmp.errors import MMPError
 
-SKLEARN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine")
+SKLEARN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine", "linnerud")
 FILE_FORMATS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}
 
 
@@ -25,6 +27,11 @@ def load_source(cfg: DataConfig, seed: int) -> pd.DataFrame:
         return _synthetic(rest, cfg.rows or 20_000, seed)
     if scheme == "sklearn":
         return _sklearn(rest)
+    if scheme == "sql":
+        from mmp.data.sql import read_sql
+        from mmp.settings import load_settings, repo_root
+
+        return read_sql(uri, cfg.params, cfg.identifiers, cfg.allowed_identifiers, load_settings(), repo_root())
     return _file(uri)
 
 

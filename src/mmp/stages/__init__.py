@@ -5,6 +5,7 @@ dvc.yaml, where each is declared once."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def parser(doc: str | None, **paths: str) -> argparse.ArgumentParser:
@@ -21,3 +22,12 @@ def live(directory: str):  # noqa: ANN201 - dvclive is imported lazily
     from dvclive import Live
 
     return Live(dir=directory, dvcyaml=None, save_dvc_exp=False, report=None)
+
+
+def checked_params(path: str, *sections: str, frame: Any = None) -> Any:
+    """params.yaml parsed and validated the way ``mmp validate`` does it, limited to the
+    sections this stage depends on (so prepare never imports a model library)."""
+    from mmp.config import read_params
+    from mmp.validation import validate
+
+    return validate(read_params(path), frame, sections)

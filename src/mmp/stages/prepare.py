@@ -3,24 +3,22 @@ train/test split, the input schema and data statistics."""
 
 from __future__ import annotations
 
-from mmp.config import load_params
-from mmp.data.contract import check_contract, coerce_dates, infer_schema, require_columns
+from mmp.data.contract import coerce_dates, infer_schema
 from mmp.data.sources import load_source
 from mmp.data.split import data_stats, split
 from mmp.errors import run_cli
 from mmp.io import atomic_path, write_json
-from mmp.stages import parser
+from mmp.stages import checked_params, parser
 from mmp.summary import example_row
 
 
 def main(argv: list[str]) -> None:
     args = parser(__doc__, out="directory for train/test splits and schema.json", stats="data statistics JSON").parse_args(argv)
-    params = load_params(args.params)
+    params = checked_params(args.params, "data")
     cfg = params.data
     frame = load_source(cfg, params.seed)
-    require_columns(frame, cfg)
+    checked_params(args.params, "data", frame=frame)  # target, columns, contract: all problems at once
     frame = coerce_dates(frame, cfg.contract)
-    check_contract(frame, cfg.contract, cfg.targets)
     train, test = split(frame, cfg.targets, cfg.task_type, cfg.test_size, params.seed)
     schema = infer_schema(train, cfg)
     schema["example"] = example_row(train, schema)

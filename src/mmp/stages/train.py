@@ -8,17 +8,16 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from mmp.config import load_params
 from mmp.errors import run_cli
 from mmp.io import atomic_path
 from mmp.recipe import build_estimator, check_task
-from mmp.stages import live, parser
+from mmp.stages import checked_params, live, parser
 from mmp.training import fit_model, target
 
 
 def main(argv: list[str]) -> None:
     args = parser(__doc__, features="feature matrices directory", out="fitted model file", live="dvclive directory for training curves").parse_args(argv)
-    params = load_params(args.params)
+    params = checked_params(args.params, "data", "model")
     estimator = build_estimator(params.model, params.seed)
     check_task(estimator, params.data.task_type)
     train = pd.read_parquet(Path(args.features) / "train.parquet")

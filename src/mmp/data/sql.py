@@ -1,0 +1,125 @@
+"""SQL sources: ``data.source_uri: sql://<database>/<query file>``.
+
+- The connection URL comes from the runtime settings (``databases.<database>.url`` in
+  conf/env/<APP_ENV>.yaml, typically ``${oc.env:...}``), never from params.
+- The query lives in a ``.sql`` file (plain SQL with ``:name`` placeholders) or a ``.sql.j2``
+  file rendered by a *sandboxed* Jinja environment. Jinja may shape the structure (optional
+  columns and conditions), but a user value never becomes SQL text: ``{{ params.start_date }}``
+  renders as the placeholder ``:start_date`` and the value is sent as a bound parameter.
+- Identifiers (table/column names) are the one thing a template pastes as text; they come from
+  ``data.identifiers``, and each must be listed in ``data.allowed_identifiers`` for its name.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mmp.errors import MMPError
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+class Placeholder:
+    """What ``{{ params.x }}`` renders to: ``:x``. Truthiness follows the value, so a template
+    can write ``{% if params.region %} AND region = {{ params.region }}{% endif %}``."""
+
+    def __init__(self, name: str, value: Any, used: set[str], known: dict[str, Any]):
+        self.name, self.value, self.used, self.known = name, value, used, known
+
+    def __str__(self) -> str:
+        if self.name not in self.known:
+            raise MMPError(f"data.params.{self.name}", "is used by the query template but not set", f"-S +data.params.{self.name}=...")
+        self.used.add(self.name)
+        return f":{self.name}"
+
+    def __bool__(self) -> bool:
+        return self.value is not None and self.value != "" and self.value != []
+
+
+class Placeholders(dict):
+    """``params`` in a template: an unset parameter is falsy (``{% if params.x %}``), and
+    rendering it is an error that names it."""
+
+    def __init__(self, values: dict[str, Any], used: set[str]):
+        super().__init__()
+        self.values, self.used = values, used
+
+    def __missing__(self, name: str) -> Placeholder:
+        return Placeholder(name, self.values.get(name), self.used, self.values)
+
+
+def check_identifiers(identifiers: dict[str, str], allowed: dict[str, list[str]]) -> dict[str, str]:
+    """Every identifier must be in its allowlist (and look like an identifier at all)."""
+    errors = []
+    for name, value in identifiers.items():
+        options = allowed.get(name)
+        if options is None:
+            errors.append(MMPError(f"data.identifiers.{name}", "has no allowlist", f"add data.allowed_identifiers.{name}: [...]"))
+        elif value not in options or not IDENTIFIER.match(str(value)):
+            errors.append(MMPError(f"data.identifiers.{name}", f"{value!r} is not an allowed identifier", ", ".join(map(str, options))))
+    if errors:
+        from mmp.errors import raise_all
+
+        raise_all(errors)
+    return dict(identifiers)
+
+
+def render_query(template: str, is_jinja: bool, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]]) -> Any:
+    """The query as a SQLAlchemy ``TextClause`` with every user value bound, never inlined."""
+    from sqlalchemy import bindparam, text
+
+    used: set[str] = set()
+    sql = template
+    if is_jinja:
+        from jinja2 import StrictUndefined, TemplateError
+        from jinja2.sandbox import SandboxedEnvironment
+
+        env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        placeholders = Placeholders(params, used)
+        try:
+            sql = env.from_string(template).render(params=placeholders, ident=check_identifiers(identifiers, allowed))
+        except TemplateError as err:
+            raise MMPError("data.source_uri", f"cannot render the query template: {err}", "data.params / data.identifiers it uses") from None
+    else:
+        used = {k for k in params if re.search(rf"(?<!:):{re.escape(k)}\b", sql)}
+    binds = [bindparam(k, params[k], expanding=isinstance(params[k], list)) for k in sorted(used)]
+    return text(sql).bindparams(*binds)
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """``sql://warehouse/queries/loans.sql.j2`` -> (``warehouse``, ``queries/loans.sql.j2``)."""
+    database, _, query = uri.removeprefix("sql://").partition("/")
+    if not database or not query.endswith((".sql", ".sql.j2")):
+        raise MMPError("data.source_uri", f"bad SQL source {uri!r}", "sql://<database>/<path/to/query.sql or .sql.j2>")
+    return database, query
+
+
+def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: Any, root: Path) -> pd.DataFrame:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    database, query = parse_uri(uri)
+    url = (settings.get("databases") or {}).get(database, {}).get("url") if settings is not None else None
+    if not url:
+        raise MMPError("data.source_uri", f"no connection for database {database!r}", f"set databases.{database}.url in conf/env/<APP_ENV>.yaml")
+    path = root / query
+    if not path.exists():
+        raise MMPError("data.source_uri", f"query file not found: {query}", "a .sql or .sql.j2 file relative to the repo root")
+    stmt = render_query(path.read_text(), query.endswith(".j2"), params, identifiers, allowed)
+    engine = create_engine(str(url))
+    sqlite_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
+        # SQLite would silently create an empty database file; say what is missing instead.
+        raise MMPError("data.source_uri", f"the SQLite database of {database!r} does not exist", f"create it, or point databases.{database}.url elsewhere")
+    try:
+        with engine.connect() as conn:
+            return pd.read_sql(stmt, conn)
+    except SQLAlchemyError as err:
+        # The message names the database, never the URL (it may hold a password).
+        raise MMPError("data.source_uri", f"query on database {database!r} failed: {type(err.orig or err).__name__}: {str(err.orig or err).splitlines()[0]}") from None
+    finally:
+        engine.dispose()

@@ -1,0 +1,135 @@
+"""Feature recipes: every strategy is one Pipeline fitted on train only; id, time and target
+columns never leak into the features."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmp.config import FeaturesConfig
+from mmp.errors import MMPError
+from mmp.features import build_featurizer, fit_transform, select_columns, transform
+
+EXCLUDED = ["customer_id", "signup", "y"]
+
+
+def frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    income = rng.normal(50, 10, n)
+    income[0] = 10_000.0  # one wild outlier
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
+            "income": np.where(rng.random(n) < 0.1, np.nan, income),
+            "age": rng.integers(18, 80, n).astype(float),
+            "city": rng.choice(["a", "b", "c"], n, p=[0.6, 0.395, 0.005]),
+            "joined": pd.date_range("2020-01-01", periods=n, freq="7D"),
+            "y": (rng.random(n) < 0.4).astype(int),
+        }
+    )
+
+
+def featurize(cfg: dict[str, Any], train: pd.DataFrame, task: str = "binary") -> tuple[Any, pd.DataFrame]:
+    features = FeaturesConfig(**cfg)
+    columns = select_columns(train, features, EXCLUDED)
+    featurizer = build_featurizer(features, columns, task, seed=0)
+    return featurizer, fit_transform(featurizer, train, train["y"])
+
+
+def test_columns_by_dtype_exclude_id_time_and_target() -> None:
+    chosen = select_columns(frame(), FeaturesConfig(), EXCLUDED)
+    assert chosen == {"numeric": ["income", "age"], "categorical": ["city"], "date": ["joined"]}
+
+
+@pytest.mark.parametrize("encode", ["onehot", "ordinal", "target"])
+def test_id_time_and_target_never_leak(encode: str) -> None:
+    _, out = featurize({"categorical": {"encode": encode}, "interactions": {"enabled": True}}, frame())
+    leaked = [c for c in out.columns for part in c.split(" ") if any(part == x or part.startswith(f"{x}_") for x in EXCLUDED)]
+    assert leaked == [] and len(out.columns) > 3
+
+
+def test_explicit_columns_win_and_leaks_are_rejected() -> None:
+    chosen = select_columns(frame(), FeaturesConfig(numeric={"columns": ["age"]}, categorical={"columns": ["income"]}), EXCLUDED)
+    assert chosen["numeric"] == ["age"] and chosen["categorical"] == ["income"]
+    with pytest.raises(MMPError, match="id, time or target"):
+        select_columns(frame(), FeaturesConfig(numeric={"columns": ["age", "customer_id"]}), EXCLUDED)
+
+
+@pytest.mark.parametrize("clip", ["iqr", "zscore"])
+def test_outliers_are_clipped_to_train_bounds(clip: str) -> None:
+    train = frame()
+    _, out = featurize({"numeric": {"clip": clip, "scale": "none"}}, train)
+    income = train["income"].dropna()
+    q1, q3 = income.quantile([0.25, 0.75])
+    upper = q3 + 1.5 * (q3 - q1) if clip == "iqr" else income.mean() + 3 * income.std(ddof=0)
+    assert out["income"].max() == pytest.approx(upper, rel=1e-5), "the 10,000 outlier is clipped to the train bound"
+    observed = train["income"].notna()
+    unchanged = np.isclose(out.loc[observed, "income"], train.loc[observed, "income"], atol=1e-3)
+    assert unchanged.mean() > 0.8, "ordinary values pass through"
+
+
+def test_imputation_constant_fills_the_value() -> None:
+    train = frame()
+    _, out = featurize({"numeric": {"impute": "constant", "fill_value": -1.0, "scale": "none"}}, train)
+    assert (out.loc[train["income"].isna(), "income"] == -1.0).all()
+
+
+@pytest.mark.parametrize("strategy", ["mean", "median", "most_frequent"])
+def test_imputation_strategies_leave_no_missing_values(strategy: str) -> None:
+    _, out = featurize({"numeric": {"impute": strategy}}, frame())
+    assert not out.isna().any().any()
+
+
+@pytest.mark.parametrize(("scale", "check"), [("standard", lambda s: abs(s.mean()) < 1e-5), ("minmax", lambda s: s.min() == 0 and s.max() == 1), ("robust", lambda s: abs(s.median()) < 1e-6)])
+def test_scaling(scale: str, check: Any) -> None:
+    _, out = featurize({"numeric": {"scale": scale}}, frame())
+    assert check(out["age"])
+
+
+def test_fitted_on_train_only() -> None:
+    train, test = frame(seed=0), frame(seed=1).assign(age=lambda d: d.age + 100)
+    featurizer, _ = featurize({"numeric": {"scale": "minmax"}}, train)
+    assert transform(featurizer, test)["age"].min() > 1, "test rows are scaled with train's min/max"
+
+
+def test_onehot_merges_rare_and_unseen_categories() -> None:
+    featurizer, out = featurize({"categorical": {"encode": "onehot", "min_frequency": 0.05}}, frame())
+    assert "city_infrequent_sklearn" in out.columns and "city_c" not in out.columns
+    unseen = transform(featurizer, frame(5).assign(city="zzz"))
+    assert (unseen["city_infrequent_sklearn"] == 1).all()
+
+
+def test_ordinal_and_target_encoding_give_one_column() -> None:
+    _, ordinal = featurize({"categorical": {"encode": "ordinal"}}, frame())
+    assert set(ordinal["city"].unique()) <= {0.0, 1.0, 2.0}
+    _, target = featurize({"categorical": {"encode": "target"}}, frame())
+    assert "city" in target.columns and target["city"].between(0, 1).all() and target["city"].nunique() > 3, "cross-fitted means"
+
+
+def test_date_parts() -> None:
+    _, out = featurize({"date": {"parts": ["year", "quarter"]}}, frame())
+    assert {"joined_year", "joined_quarter"} <= set(out.columns) and out["joined_year"].min() == 2020
+
+
+def test_interactions_add_products_of_numeric_columns() -> None:
+    _, out = featurize({"interactions": {"enabled": True, "degree": 2}}, frame())
+    assert "income age" in out.columns
+
+
+@pytest.mark.parametrize("selection", [{"method": "kbest", "k": 3}, {"method": "model", "k": 3}])
+def test_feature_selection_keeps_k(selection: dict[str, Any]) -> None:
+    featurizer, out = featurize({"selection": selection}, frame())
+    assert out.shape[1] == 3
+    assert list(transform(featurizer, frame(seed=2)).columns) == list(out.columns)
+
+
+def test_featurizer_pickles() -> None:
+    featurizer, out = featurize({"numeric": {"clip": "iqr"}, "categorical": {"encode": "target"}, "selection": {"method": "kbest", "k": 4}}, frame())
+    again = pickle.loads(pickle.dumps(featurizer))
+    test = frame(seed=3)
+    pd.testing.assert_frame_equal(transform(again, test), transform(featurizer, test))
