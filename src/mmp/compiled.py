@@ -38,14 +38,38 @@ class NotCompilable(Exception):
 class CompiledFeaturizer:
     blocks: list[Callable[[Columns], np.ndarray]]
     feature_names: list[str]
+    keep: np.ndarray | None = None  # boolean mask of a fitted feature selector, if any
 
     def transform(self, columns: Columns) -> np.ndarray:
         """Raw columns (name -> values) to the float32 feature matrix sklearn would produce."""
         with np.errstate(over="ignore"):  # huge values become inf in float32, as in the sklearn path
-            return np.hstack([block(columns) for block in self.blocks]).astype(np.float32, copy=False)
+            X = np.hstack([block(columns) for block in self.blocks]).astype(np.float32, copy=False)
+        return X if self.keep is None else X[:, self.keep]
+
+    def select(self, support: np.ndarray) -> CompiledFeaturizer:
+        """Keep the columns a fitted selector supports (``get_support()``), after this one's."""
+        keep = support if self.keep is None else _chain(self.keep, support)
+        names = [n for n, k in zip(self.feature_names, support, strict=True) if k]
+        return CompiledFeaturizer(self.blocks, names, keep)
+
+
+def _chain(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    keep = first.copy()
+    keep[np.flatnonzero(first)] = second
+    return keep
 
 
 def compile_featurizer(featurizer: Any) -> CompiledFeaturizer:
+    """Compile mmp's featurizer: a ColumnTransformer, optionally inside a Pipeline whose later
+    steps are fitted feature selectors (anything with ``get_support``)."""
+    if isinstance(featurizer, Pipeline):
+        first, *selectors = [step for _, step in featurizer.steps]
+        compiled = compile_featurizer(first)
+        for selector in selectors:
+            if not hasattr(selector, "get_support"):
+                raise NotCompilable(f"{type(selector).__name__} after the column transformer is not a feature selector")
+            compiled = compiled.select(np.asarray(selector.get_support()))
+        return compiled
     if not isinstance(featurizer, ColumnTransformer):
         raise NotCompilable(f"{type(featurizer).__name__} is not a ColumnTransformer")
     blocks = []

@@ -53,6 +53,17 @@ def test_compiled_featurizer_equals_sklearn(cfg: dict) -> None:
     np.testing.assert_array_equal(one, want.to_numpy()[7:8])
 
 
+def test_compiled_featurizer_applies_the_fitted_selection() -> None:
+    train, test = credit_default(600, 3), credit_default(300, 4)
+    features = FeaturesConfig.model_validate({"selection": {"method": "kbest", "k": 6}})
+    featurizer = build_featurizer(features, select_columns(train, features, EXCLUDED))
+    featurizer.fit(train.drop(columns=["default"]), train["default"])
+    compiled = compile_featurizer(featurizer)
+    want = transform(featurizer, test)
+    assert compiled.feature_names == list(want.columns) and len(want.columns) == 6
+    np.testing.assert_array_equal(compiled.transform({c: test[c].to_numpy() for c in test.columns}), want.to_numpy())
+
+
 def schema_for(frame: pd.DataFrame, task: str, targets: list[str]) -> dict:
     from mmp.config import DataConfig
     from mmp.data.contract import infer_schema
@@ -83,7 +94,7 @@ def test_fast_scorer_equals_the_shared_scoring_path(model: object) -> None:
 
 def test_unknown_transformer_falls_back_to_sklearn_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
     featurizer, train, test = fitted({})
-    numeric = featurizer.named_transformers_["numeric"]
+    numeric = featurizer.named_steps["columns"].named_transformers_["numeric"]
     numeric.steps[1] = ("scale", QuantileTransformer(n_quantiles=50).fit(numeric.steps[0][1].transform(train[numeric.feature_names_in_])))
     with pytest.raises(NotCompilable, match="QuantileTransformer"):
         compile_featurizer(featurizer)
