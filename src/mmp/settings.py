@@ -36,9 +36,11 @@ def app_env() -> str:
 
 
 def load_settings(env: str | None = None, root: Path | None = None) -> Any:
-    """The resolved settings of ``env`` as an OmegaConf DictConfig (never logged whole)."""
+    """The settings of ``env`` as an OmegaConf DictConfig, resolved lazily: a value is resolved
+    when it is read, so a missing variable fails only the feature that needs it (serving in
+    prod must not need the warehouse password). ``run_cli`` reports such a failure as one
+    clean error line (see :func:`as_user_error`)."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
 
     env = env or app_env()
     root = root or repo_root()
@@ -47,10 +49,17 @@ def load_settings(env: str | None = None, root: Path | None = None) -> Any:
         raise MMPError("APP_ENV", f"no settings file conf/env/{env}.yaml", ", ".join(ENVIRONMENTS))
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(repo_root()))
-    cfg = OmegaConf.load(path)
-    try:
-        OmegaConf.resolve(cfg)
-    except OmegaConfBaseException as err:
-        # The message names the key and the missing variable, never a value.
-        raise MMPError(f"conf/env/{env}.yaml", f"cannot resolve a setting: {str(err).splitlines()[0]}", "set the environment variable it references") from None
-    return cfg
+    return OmegaConf.load(path)
+
+
+def as_user_error(err: BaseException) -> MMPError | None:
+    """An unresolvable runtime setting as a user error naming the key and the variable (never
+    a value), or None when ``err`` is something else."""
+    import sys
+
+    errors = sys.modules.get("omegaconf.errors")
+    if errors is None or not isinstance(err, errors.InterpolationResolutionError):
+        return None
+    key = getattr(err, "full_key", None) or "a runtime setting"
+    reason = str(err).splitlines()[0]
+    return MMPError(f"conf/env/{app_env()}.yaml: {key}", f"cannot be resolved: {reason}", "set the environment variable it references")
