@@ -101,7 +101,7 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
                     payload.steps[name if column == Path(path).stem else f"{name}/{column}"] = points
     for prefix in (paths.get("train_live"), paths.get("eval_live")):
         for path in files.files_under(f"{prefix}/plots") if prefix else []:
-            payload.artifacts[f"plots/{path}"] = files.read(path)
+            payload.artifacts[f"plots/{Path(prefix).name}/{Path(path).relative_to(f'{prefix}/plots').as_posix()}"] = files.read(path)
     payload.datasets = _datasets(files, lock, paths.get("prepared", "data/prepared"), payload.metrics)
     packaged = files.package(paths.get("package", "models/package"), lock, scratch)
     outs = lock_entries(lock, "outs")
