@@ -90,7 +90,7 @@ def test_exp_run_is_mirrored_once_with_everything(tracked: Path) -> None:
     assert {a.path for a in client.list_artifacts(mirrored.info.run_id, "plots/evaluate/sklearn")} >= {"plots/evaluate/sklearn/roc.json"}
     [version] = versions(client)
     assert version.run_id == mirrored.info.run_id
-    assert client.get_model_version_by_alias(MODEL, "candidate").version == version.version
+    assert str(client.get_model_version_by_alias(MODEL, "candidate").version) == str(version.version)
     card = Path(client.download_artifacts(mirrored.info.run_id, "MODEL_CARD.md", str(tracked.parent / "dl")))
     assert card.read_text() == (tracked / "models/package/MODEL_CARD.md").read_text()
 
@@ -121,13 +121,13 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
     out = run(["mmp", "promote"], tracked).stdout
     assert "promoted: credit-default@champion -> version 1" in out and "no champion yet" in out
     champion = client.get_model_version_by_alias(MODEL, "champion")
-    assert champion.version == "1" and champion.tags["mmp.gate.passed"] == "true"
+    assert str(champion.version) == "1" and champion.tags["mmp.gate.passed"] == "true"
     small_package = dir_size(tracked / "models/package")
     champion_uuid = yaml.safe_load((tracked / "models/package/MLmodel").read_text())["model_uuid"]
 
     # A second experiment on 10x the rows becomes the candidate; a strict gate refuses it.
     assert "mirrored second" in run(["dvc", "exp", "run", "-S", "data.rows=20000", "-n", "second"], tracked).stdout
-    assert client.get_model_version_by_alias(MODEL, "candidate").version == "2"
+    assert str(client.get_model_version_by_alias(MODEL, "candidate").version) == "2"
     assert abs(dir_size(tracked / "models/package") - small_package) < 256 * 1024, "the model holds no training rows"
     strict = yaml.safe_load((tracked / "params.yaml").read_text())
     strict["evaluate"]["gate"] = {"rules": [{"metric": "roc_auc", "op": ">=", "value": 0.99}], "beat_champion": {"metric": "f1", "min_delta": 0.5}}
@@ -136,7 +136,7 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "FAIL  roc_auc >= 0.99: got 0.8" in refused.stdout
     assert "error: not promoted: FAIL  roc_auc >= 0.99" in refused.stdout and "f1 beats the champion by >= 0.5" in refused.stdout
-    assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     rejected = client.get_model_version(MODEL, "2")
     assert rejected.tags["mmp.gate.passed"] == "false" and rejected.tags["mmp.gate.champion_version"] == "1"
     assert float(rejected.tags["mmp.gate.roc_auc"]) > 0.7
@@ -252,7 +252,7 @@ def mlflow_server(tmp_path: Path) -> Any:
     db = f"mmp_mlflow_{uuid.uuid4().hex[:12]}"
     with engine.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{db}"')
-    server = MlflowServer(engine.url.set(database=db, drivername="postgresql").render_as_string(hide_password=False), tmp_path / "artifacts", tmp_path / "server.log")
+    server = MlflowServer(engine.url.set(database=db).render_as_string(hide_password=False), tmp_path / "artifacts", tmp_path / "server.log")
     server.start()
     try:
         yield server
@@ -287,7 +287,7 @@ def test_catching_up_after_the_server_was_down_and_nothing_leaks(repo_copy: Path
     client = client_for(mlflow_server.uri)
     mirrored = runs(client)
     assert sorted(r.info.run_name for r in mirrored) == ["down", "up"]
-    assert [v.version for v in versions(client)] == ["1", "2"]
+    assert [str(v.version) for v in versions(client)] == ["1", "2"]
 
     texts = [json.dumps([r.data.params, r.data.tags, r.data.metrics, [d.dataset.source for d in r.inputs.dataset_inputs]]) for r in mirrored]
     texts += [json.dumps(v.tags) for v in versions(client)]

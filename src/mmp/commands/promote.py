@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def record(client: Any, name: str, version: str, result: Any, champion: str | None) -> None:
-    tags = {"mmp.gate.passed": str(result.passed).lower(), "mmp.gate.summary": result.summary()[:5000], "mmp.gate.champion_version": champion or "none"}
+def record(client: Any, name: str, version: Any, result: Any, champion: Any) -> None:
+    tags = {"mmp.gate.passed": str(result.passed).lower(), "mmp.gate.summary": result.summary()[:5000], "mmp.gate.champion_version": "none" if champion is None else str(champion)}
     for check in result.checks:
         if check.value is not None:
             tags[f"mmp.gate.{check.metric}{'.improvement' if 'champion' in check.rule else ''}"] = f"{check.value:.6g}"
