@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast params check-params refresh guards report pull push remote bench lint clean
+.PHONY: help setup run test test-fast params check-params refresh guards report pull push remote bench lint clean mlflow-server
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,13 @@ remote: setup ## make the URL in env DVC_REMOTE_URL the default DVC remote, in .
 
 bench: setup ## run the benchmarks; JSON results go to benchmarks/results/
 	$(BIN)/python -m benchmarks
+
+# PostgreSQL database of the tracking server (create it once: createdb -h 127.0.0.1 -U postgres mlflow).
+MLFLOW_BACKEND ?= postgresql://postgres@127.0.0.1:5432/mlflow
+MLFLOW_PORT ?= 5000
+
+mlflow-server: setup ## MLflow server on 127.0.0.1:5000 (MLFLOW_PORT), PostgreSQL backend (MLFLOW_BACKEND), local artifacts
+	$(BIN)/mlflow server --backend-store-uri $(MLFLOW_BACKEND) --artifacts-destination $(abspath mlartifacts/server) --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 lint: setup ## ruff lint
 	$(BIN)/ruff check src tests benchmarks

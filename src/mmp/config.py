@@ -144,9 +144,41 @@ class TuneConfig(Strict):
     metric: str | None = None
 
 
+class GateRule(Strict):
+    """An absolute rule on one test metric, e.g. ``{metric: roc_auc, op: '>=', value: 0.7}``."""
+
+    metric: str
+    op: Literal[">=", ">", "<=", "<"]
+    value: float
+
+
+class BeatChampion(Strict):
+    """The candidate must beat the current champion's ``metric`` by at least ``min_delta`` on the
+    same test data ("beat" follows the metric's direction: lower log_loss/rmse/mae is better)."""
+
+    metric: str
+    min_delta: float = 0.0
+
+
+class GateConfig(Strict):
+    """The quality gate `mmp promote` applies before moving the champion alias."""
+
+    rules: list[GateRule] = Field(default_factory=list)
+    beat_champion: BeatChampion | None = None
+
+
 class EvaluateConfig(Strict):
     threshold: float = Field(0.5, ge=0, le=1)
     importance_top_k: int = Field(20, gt=0)
+    gate: GateConfig = Field(default_factory=GateConfig)
+
+
+class RegistryConfig(Strict):
+    """The registered model the package stage adds versions to, and the model card's prose."""
+
+    model_name: str = Field("credit-default", pattern=r"^[A-Za-z0-9][\w.\-]*$")
+    intended_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
 
 
 class Params(Strict):
@@ -158,6 +190,7 @@ class Params(Strict):
     model: ModelConfig
     tune: TuneConfig = Field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
     @model_validator(mode="after")
     def _targets_are_not_features(self) -> Params:
