@@ -167,10 +167,23 @@ class GateConfig(Strict):
     beat_champion: BeatChampion | None = None
 
 
+class TaskGates(Strict):
+    """One gate per kind of task, so one recipe serves classifiers and regressors alike:
+    binary and multiclass tasks use ``classification``."""
+
+    classification: GateConfig = Field(default_factory=GateConfig)
+    regression: GateConfig = Field(default_factory=GateConfig)
+
+
 class EvaluateConfig(Strict):
     threshold: float = Field(0.5, ge=0, le=1)
     importance_top_k: int = Field(20, gt=0)
-    gate: GateConfig = Field(default_factory=GateConfig)
+    gate: TaskGates = Field(default_factory=TaskGates)
+
+    def gate_for(self, task: TaskType) -> tuple[str, GateConfig]:
+        """The gate that applies to ``task``, with its params key for error messages."""
+        kind = "regression" if task == "regression" else "classification"
+        return f"evaluate.gate.{kind}", getattr(self.gate, kind)
 
 
 class RegistryConfig(Strict):

@@ -48,10 +48,11 @@ class GateResult:
         return "\n".join([head, *(f"  {c.line()}" for c in self.checks)])
 
 
-def evaluate_gate(gate: GateConfig, metrics: dict[str, float], champion_metrics: dict[str, float] | None) -> GateResult:
+def evaluate_gate(gate: GateConfig, metrics: dict[str, float], champion_metrics: dict[str, float] | None, key: str = "evaluate.gate") -> GateResult:
     """Check ``metrics`` against the absolute rules and, when a champion exists, against the
-    champion's metrics. A rule naming a metric that was not computed is a recipe error."""
-    _check_metrics_exist(gate, metrics, champion_metrics)
+    champion's metrics. A rule naming a metric that was not computed is a recipe error
+    reported under ``key`` (see ``EvaluateConfig.gate_for``)."""
+    _check_metrics_exist(gate, metrics, champion_metrics, key)
     checks = [_rule_check(r.metric, r.op, r.value, metrics[r.metric]) for r in gate.rules]
     if gate.beat_champion is not None:
         checks.append(_champion_check(gate.beat_champion.metric, gate.beat_champion.min_delta, metrics, champion_metrics))
@@ -73,11 +74,10 @@ def _champion_check(metric: str, min_delta: float, metrics: dict[str, float], ch
     return GateCheck(f"{rule}; champion {champion[metric]:.6g}", metric, float(improvement), float(min_delta), improvement >= min_delta)
 
 
-def _check_metrics_exist(gate: GateConfig, metrics: dict[str, float], champion: dict[str, float] | None) -> None:
-    allowed = ", ".join(sorted(metrics))
-    hint = f"{allowed} (a regression recipe wants -S evaluate=regression)"
-    errors = [MMPError(f"evaluate.gate.rules[{i}].metric", f"{r.metric!r} is not a computed metric", hint) for i, r in enumerate(gate.rules) if r.metric not in metrics]
+def _check_metrics_exist(gate: GateConfig, metrics: dict[str, float], champion: dict[str, float] | None, key: str) -> None:
+    hint = ", ".join(sorted(metrics))
+    errors = [MMPError(f"{key}.rules[{i}].metric", f"{r.metric!r} is not a computed metric", hint) for i, r in enumerate(gate.rules) if r.metric not in metrics]
     beat = gate.beat_champion
     if beat is not None and (beat.metric not in metrics or (champion is not None and beat.metric not in champion)):
-        errors.append(MMPError("evaluate.gate.beat_champion.metric", f"{beat.metric!r} is not a computed metric", hint))
+        errors.append(MMPError(f"{key}.beat_champion.metric", f"{beat.metric!r} is not a computed metric", hint))
     raise_all(errors)

@@ -33,7 +33,7 @@ def test_make_report_compares_the_workspace_with_a_base_commit(two_revisions: Tw
         assert row.startswith(f"| {name} | {old[name]:.6g} | {new[name]:.6g} | "), row
     assert "| model.hyperparameters.n_estimators | 300 | 120 |" in text
     assert "| model.hyperparameters.num_leaves.default | 31 | 15 |" in text
-    assert "No quality gate is configured (params.evaluate.gate is absent)." in text
+    assert "## Quality gate" in text and "| `roc_auc >= 0.7` |" in text
     assert "<summary><code>metrics/data.json</code> (unchanged)</summary>" in text
     assert "### Training curve: binary_logloss" in text
     for name in PLOTS:

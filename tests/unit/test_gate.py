@@ -69,15 +69,25 @@ def test_a_metric_that_was_not_computed_is_a_recipe_error() -> None:
 
 
 def test_bad_gate_config_names_the_key() -> None:
-    with pytest.raises(MMPError, match=r"evaluate\.gate\.rules\.0\.op"):
-        parse(EvaluateConfig, {"gate": {"rules": [{"metric": "f1", "op": "=>", "value": 1}]}}, "evaluate")
-    with pytest.raises(MMPError, match=r"evaluate\.gate\.beat_champion\.margin: unknown key"):
-        parse(EvaluateConfig, {"gate": {"beat_champion": {"metric": "f1", "margin": 1}}}, "evaluate")
+    with pytest.raises(MMPError, match=r"evaluate\.gate\.classification\.rules\.0\.op"):
+        parse(EvaluateConfig, {"gate": {"classification": {"rules": [{"metric": "f1", "op": "=>", "value": 1}]}}}, "evaluate")
+    with pytest.raises(MMPError, match=r"evaluate\.gate\.regression\.beat_champion\.margin: unknown key"):
+        parse(EvaluateConfig, {"gate": {"regression": {"beat_champion": {"metric": "f1", "margin": 1}}}}, "evaluate")
 
 
 def test_the_default_gate_passes_the_default_pipelines_metrics() -> None:
     params = load_params(ROOT / "params.yaml")
     metrics = json.loads((ROOT / "metrics" / "evaluate.json").read_text())
-    result = evaluate_gate(params.evaluate.gate, metrics, None)
+    key, gate = params.evaluate.gate_for(params.data.task_type)
+    result = evaluate_gate(gate, metrics, None, key)
     assert result.passed, result.summary()
-    assert params.evaluate.gate.rules, "the default gate has at least one absolute rule"
+    assert gate.rules, "the default gate has at least one absolute rule"
+
+
+def test_each_task_gets_its_own_gate_and_errors_name_it() -> None:
+    evaluate = load_params(ROOT / "params.yaml").evaluate
+    key, regression = evaluate.gate_for("regression")
+    assert key == "evaluate.gate.regression" and evaluate_gate(regression, {"rmse": 50.0, "mae": 40.0, "r2": 0.45}, None, key).passed
+    assert evaluate.gate_for("multiclass")[0] == "evaluate.gate.classification"
+    with pytest.raises(MMPError, match=r"^evaluate\.gate\.classification\.rules\[0\]\.metric: 'roc_auc' is not a computed metric"):
+        evaluate_gate(evaluate.gate_for("binary")[1], {"rmse": 1.0, "mae": 1.0, "r2": 0.5}, None, "evaluate.gate.classification")

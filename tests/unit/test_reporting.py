@@ -58,14 +58,18 @@ def test_params_section_lists_changes_or_says_there_are_none() -> None:
     assert "No params changed between `origin/main` and `workspace`." in params_section({}, REVS)
 
 
-def test_gate_section_without_a_gate_says_so() -> None:
-    assert "No quality gate is configured (params.evaluate.gate is absent)." in gate_section({"evaluate": {"threshold": 0.5}}, {"roc_auc": 0.8})
-    assert "params.evaluate.gate is absent" in gate_section({}, {})
+def test_gate_section_without_rules_says_so() -> None:
+    assert "No absolute rules are configured (`evaluate.gate.classification.rules` is empty)." in gate_section({"evaluate": {"threshold": 0.5}}, {"roc_auc": 0.8})
+    assert "`evaluate.gate.regression.rules` is empty" in gate_section({"data": {"task_type": "regression"}}, {})
 
 
-def test_gate_section_refuses_a_gate_it_cannot_evaluate_yet() -> None:
-    with pytest.raises(MMPError, match="params.evaluate.gate"):
-        gate_section({"evaluate": {"gate": {"min": {"roc_auc": 0.7}}}}, {"roc_auc": 0.8})
+def test_gate_section_gives_the_verdict_of_the_tasks_gate() -> None:
+    gate = {"classification": {"rules": [{"metric": "roc_auc", "op": ">=", "value": 0.7}], "beat_champion": {"metric": "roc_auc"}}}
+    passed = gate_section({"evaluate": {"gate": gate}}, {"roc_auc": 0.8})
+    assert "**✅ passed**" in passed and "| `roc_auc >= 0.7` | 0.8 | ✅ |" in passed and "mmp promote" in passed
+    assert "**❌ FAILED**" in gate_section({"evaluate": {"gate": gate}}, {"roc_auc": 0.6})
+    with pytest.raises(MMPError, match=r"evaluate\.gate\.bogus: unknown key"):
+        gate_section({"evaluate": {"gate": {"bogus": {}}}}, {"roc_auc": 0.8})
 
 
 def test_target_metrics_are_the_new_numeric_values() -> None:

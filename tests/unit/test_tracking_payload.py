@@ -82,8 +82,9 @@ def test_model_card_is_deterministic_and_complete() -> None:
     metrics = {"roc_auc": 0.81, "f1": 0.27}
     schema = {"columns": [{"name": "age", "dtype": "float", "nullable": True, "role": "feature"}, {"name": "customer_id", "dtype": "int", "nullable": False, "role": "id"}]}
     data = [DataFile("train", "data/prepared/train.parquet", 16000, "ab" * 16)]
-    card = render_card(params, metrics, evaluate_gate(params.evaluate.gate, metrics, None), data, schema)
-    assert card == render_card(params, metrics, evaluate_gate(params.evaluate.gate, metrics, None), data, schema)
+    gate = params.evaluate.gate_for(params.data.task_type)[1]
+    card = render_card(params, metrics, evaluate_gate(gate, metrics, None), data, schema)
+    assert card == render_card(params, metrics, evaluate_gate(gate, metrics, None), data, schema)
     for expected in ("## Intended use", params.registry.intended_use.strip(), "ab" * 16, "| roc_auc | 0.81 |", "gate passed", "class_path: lightgbm.LGBMClassifier", "| age | float | yes |", *params.registry.limitations):
         assert expected in card
     assert "customer_id" not in card, "id columns are not features"

@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     targets = params.data.targets
     cand_metrics = score(f"models:/{name}/{candidate.version}", test, targets)
     champ_metrics = score(f"models:/{name}/{champion.version}", test, targets) if champion is not None else None
-    result = evaluate_gate(params.evaluate.gate, cand_metrics, champ_metrics)
+    key, gate = params.evaluate.gate_for(params.data.task_type)
+    result = evaluate_gate(gate, cand_metrics, champ_metrics, key)
     record(client, name, candidate.version, result, champion.version if champion is not None else None)
     print(f"{name} version {candidate.version} vs {alias} " + (f"version {champion.version}" if champion is not None else "(none yet)"))
     print(result.summary())

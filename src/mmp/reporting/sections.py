@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mmp.errors import MMPError
 from mmp.reporting.dvc_data import Revisions
 from mmp.reporting.tables import is_unchanged, metrics_table, params_table
 
@@ -40,17 +39,22 @@ def target_metrics(diff: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
 
 
 def gate_section(params: dict, metrics: dict) -> str:
-    """The quality-gate verdict for the target revision.
+    """The quality-gate verdict on the target revision's metrics: the absolute rules of
+    ``evaluate.gate.<kind>``. Beating the champion needs the registry, so `mmp promote` checks
+    that part and the report says so."""
+    from mmp.config import EvaluateConfig, parse
+    from mmp.gate import evaluate_gate
 
-    MERGE NOTE: the quality gate (``mmp.gate.evaluate_gate(gate, metrics, champion_metrics) ->
-    GateResult`` with ``passed``, ``checks`` and ``summary()``, rules under params
-    ``evaluate.gate``) is built on another branch. The lead wires it in HERE when merging; until
-    then a configured gate is refused rather than silently reported as passed.
-    """
-    gate = (params.get("evaluate") or {}).get("gate")
-    if gate is None:
-        return "## Quality gate\n\nNo quality gate is configured (params.evaluate.gate is absent)."
-    raise MMPError("params.evaluate.gate", "this build of `mmp report` cannot evaluate a quality gate yet", "no evaluate.gate until mmp.gate is wired in")
+    evaluate = parse(EvaluateConfig, params.get("evaluate") or {}, "evaluate")
+    key, gate = evaluate.gate_for((params.get("data") or {}).get("task_type", "binary"))
+    if not gate.rules:
+        return f"## Quality gate\n\nNo absolute rules are configured (`{key}.rules` is empty)."
+    result = evaluate_gate(gate.model_copy(update={"beat_champion": None}), metrics, None, key)
+    rows = [f"| `{c.rule}` | {c.value:.6g} | {'✅' if c.passed else '❌'} |" for c in result.checks]
+    lines = ["## Quality gate", "", f"**{'✅ passed' if result.passed else '❌ FAILED'}** (`{key}`)", "", "| rule | value | holds |", "|---|---|---|", *rows]
+    if gate.beat_champion is not None:
+        lines += ["", f"Beating the champion on `{gate.beat_champion.metric}` is checked against the registry by `mmp promote`."]
+    return "\n".join(lines)
 
 
 def plots_section(images: Sequence[tuple[str, str]], missing: Sequence[str]) -> str:

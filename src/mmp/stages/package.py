@@ -29,7 +29,8 @@ def main(argv: list[str]) -> None:
     ).parse_args(argv)
     params = load_params(args.params)
     metrics = read_json(args.metrics)
-    card = render_card(params, metrics, evaluate_gate(params.evaluate.gate, metrics, None), [data_file("train", args.train), data_file("test", args.test)], read_json(args.schema))
+    key, gate = params.evaluate.gate_for(params.data.task_type)
+    card = render_card(params, metrics, evaluate_gate(gate, metrics, None, key), [data_file("train", args.train), data_file("test", args.test)], read_json(args.schema))
     from mmp.packaging import created_at, save_package  # mlflow is heavy: import only here
 
     with tempfile.TemporaryDirectory() as scratch:
