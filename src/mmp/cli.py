@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from mmp import __version__
 from mmp.errors import run_cli
 
-COMMANDS = ("params",)
+COMMANDS = ("params", "tune_worker")
 
 
 def build_parser() -> argparse.ArgumentParser:
