@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import pipeline_env, run
+from tests.conftest import make_repo_copy, pipeline_env, run
 
 pytestmark = pytest.mark.slow
 
