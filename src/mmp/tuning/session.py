@@ -20,7 +20,7 @@ from mmp.tuning.cv import make_folds, resolve_strategy
 from mmp.tuning.objective import Objective, Problem
 from mmp.tuning.search import make_pruner, make_sampler, open_study, resolve_objective, study_name
 from mmp.tuning.space import search_space
-from mmp.tuning.storage import StorageSettings, open_storage
+from mmp.tuning.storage import StorageSettings, open_storage, scrub
 
 
 @dataclass(frozen=True)
@@ -90,5 +90,5 @@ def open_session(params: Params, features: Path, prepared: Path, storage: Storag
     try:
         study = open_study(open_storage(storage), name, direction, sampler, make_pruner(params.tune.pruner))
     except SQLAlchemyError as err:
-        raise MMPError("tune.storage", f"cannot open study {name} in {storage.label}: {type(err).__name__}", "a reachable SQLAlchemy URL") from None
+        raise MMPError("tune.storage", f"cannot open study {name} in {storage.label}: {scrub(err, storage.url)}", "a reachable SQLAlchemy URL") from None
     return Session(study, Objective(params.model, params.seed, problem), metric, storage)
