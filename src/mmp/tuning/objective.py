@@ -128,7 +128,7 @@ def fit_fold(model: Any, X: pd.DataFrame, y: Any, X_val: pd.DataFrame, y_val: An
     """Fit one fold, reporting as the model iterates; False when it cannot report per step."""
     if is_lightgbm(model):
         name = LGBM_METRICS.get((task, metric), LGBM_LOSS[task])
-        model.fit(X, y, eval_set=[(X_val, y_val)], eval_metric=name, callbacks=[lightgbm_callback(name, report)])
+        model.fit(X, y, eval_X=(X_val,), eval_y=(y_val,), eval_metric=name, callbacks=[lightgbm_callback(name, report)])
         return True
     if takes_epoch_callback(model):
         model.fit(X, y, epoch_callback=lambda epoch, loss: report(int(epoch), float(loss), False))
