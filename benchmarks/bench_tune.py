@@ -17,14 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 N_TRIALS = 10
 FOLDS = 3
 CAP_SECONDS = 150  # tune.timeout of each run: bounds the benchmark on a slow machine
+WORKER = [sys.executable, "-m", "mmp", "tune-worker"]
 
 
 def run() -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-tune-") as tmp:
         ws = workspace(Path(tmp))
-        single = timed(ws, "single", [stage(ws)], pruner="none")
-        workers = timed(ws, "workers", [worker(ws), worker(ws)], pruner="none")
-        pruned = timed(ws, "pruned", [stage(ws)], pruner="median")
+        single = timed(ws, "single", [stage()], pruner="none")
+        workers = timed(ws, "workers", [WORKER, WORKER], pruner="none")
+        pruned = timed(ws, "pruned", [stage()], pruner="median")
     return {
         "data": "synthetic://credit_default, 20000 rows (16000 train), default lightgbm recipe",
         "n_trials": N_TRIALS,
@@ -61,13 +62,9 @@ def env(ws: Path, db: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MMP_TUNE_STORAGE": f"sqlite:///{ws / db}"}
 
 
-def stage(ws: Path) -> list[str]:
+def stage() -> list[str]:
     out = ["--best-params", "best.json", "--metrics", "tune.json", "--live", "live"]
     return [sys.executable, "-m", "mmp.stages.tune", "--features", "data/features", "--prepared", "data/prepared", *out]
-
-
-def worker(ws: Path) -> list[str]:
-    return [sys.executable, "-m", "mmp", "tune-worker"]
 
 
 def timed(ws: Path, name: str, commands: list[list[str]], pruner: str) -> dict:
