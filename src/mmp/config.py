@@ -137,11 +137,28 @@ class ModelConfig(Strict):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class CVConfig(Strict):
+    """How each trial is scored on the train split. ``auto``: a time-series split when
+    ``data.time_col`` is set, else stratified k-fold for classification, else k-fold."""
+
+    strategy: Literal["auto", "kfold", "stratified", "timeseries"] = "auto"
+    folds: int = Field(5, ge=2, le=20)
+
+
 class TuneConfig(Strict):
+    """Optuna search over the recipe's ranges. ``metric``/``direction`` are checked against the
+    task when tuning runs (``metric: null`` is the task's default, ``direction: null`` follows
+    the metric). Where the study is stored is a runtime setting (conf/env), never a param."""
+
     enabled: bool = False
     n_trials: int = Field(20, gt=0)
     timeout: float | None = Field(None, gt=0)
     metric: str | None = None
+    direction: Literal["maximize", "minimize"] | None = None
+    cv: CVConfig = Field(default_factory=CVConfig)
+    sampler: Literal["tpe", "random"] = "tpe"
+    pruner: Literal["none", "median", "hyperband"] = "median"
+    n_jobs: int = Field(1, ge=1)
 
 
 class GateRule(Strict):

@@ -9,9 +9,10 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the caller that has a frame; stages that write JSON stay light
+    import pandas as pd
 
 
 @contextmanager

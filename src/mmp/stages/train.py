@@ -1,4 +1,5 @@
-"""train: build the estimator from the model recipe and fit it on the train features. Training
+"""train: build the estimator from the model recipe, with the tune stage's best values for its
+search ranges (their defaults when tuning is off), and fit it on the train features. Training
 curves go to dvclive where the model iterates."""
 
 from __future__ import annotations
@@ -9,16 +10,20 @@ import joblib
 import pandas as pd
 
 from mmp.errors import run_cli
-from mmp.io import atomic_path
-from mmp.recipe import build_estimator, check_task
+from mmp.io import atomic_path, read_json
+from mmp.recipe import build_estimator, check_task, find_ranges
 from mmp.stages import checked_params, live, parser
 from mmp.training import fit_model, target
+from mmp.tuning.space import tuned_chooser
 
 
 def main(argv: list[str]) -> None:
-    args = parser(__doc__, features="feature matrices directory", out="fitted model file", live="dvclive directory for training curves").parse_args(argv)
+    args = parser(
+        __doc__, features="feature matrices directory", best_params="the tune stage's best values", out="fitted model file", live="dvclive directory for training curves"
+    ).parse_args(argv)
     params = checked_params(args.params, "data", "model")
-    estimator = build_estimator(params.model, params.seed)
+    chooser = tuned_chooser(read_json(args.best_params), find_ranges(params.model.hyperparameters))
+    estimator = build_estimator(params.model, params.seed, chooser)
     check_task(estimator, params.data.task_type)
     train = pd.read_parquet(Path(args.features) / "train.parquet")
     targets = params.data.targets

@@ -1,0 +1,108 @@
+"""Tuning throughput on the default data: trials per minute with one process (n_jobs=1) against
+two ``mmp tune-worker`` processes sharing one study, and the wall time the median pruner saves
+at an equal number of trials. Every run is a real subprocess on a fresh SQLite study store;
+each is capped by ``tune.timeout`` so the benchmark stays within a few minutes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+N_TRIALS = 8
+FOLDS = 3
+ROUNDS = 100  # boosting rounds per fit (the recipe's 300 would take minutes per trial on 2 busy cores)
+CAP_SECONDS = 90  # tune.timeout of each run: no new trial starts after it, bounding the benchmark
+WORKER = [sys.executable, "-m", "mmp", "tune-worker"]
+
+
+def run() -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-tune-") as tmp:
+        ws = workspace(Path(tmp))
+        single = timed(ws, "single", [stage()], pruner="none")
+        workers = timed(ws, "workers", [WORKER, WORKER], pruner="none")
+        pruned = timed(ws, "pruned", [stage()], pruner="median")
+    return {
+        "data": f"synthetic://credit_default, 20000 rows (16000 train), default lightgbm recipe with n_estimators={ROUNDS}",
+        "n_trials": N_TRIALS,
+        "cv_folds": FOLDS,
+        "single_process": single,
+        "two_workers": workers,
+        "median_pruner": pruned,
+        "speedup_two_workers": ratio(workers["trials_per_minute"], single["trials_per_minute"]),
+        # Per finished trial, so the figure holds even when the time cap cut a run short.
+        "pruning_wall_time_saved": round(1 - pruned["seconds_per_trial"] / single["seconds_per_trial"], 3),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def workspace(tmp: Path) -> Path:
+    """A repo-shaped directory with the default data prepared and featurized by the real stages."""
+    ws = tmp / "ws"
+    shutil.copytree(ROOT / "conf", ws / "conf")
+    (ws / "dvc.yaml").write_text("stages: {}\n")  # marks the root for mmp.settings.repo_root()
+    for name, args in (("prepare", ["--out", "data/prepared", "--stats", "data.json"]),
+                       ("featurize", ["--prepared", "data/prepared", "--out", "data/features", "--featurizer", "featurizer.joblib"])):  # fmt: skip
+        write_params(ws, "none")
+        subprocess.run([sys.executable, "-m", f"mmp.stages.{name}", *args], cwd=ws, env=env(ws, "unused.db"), check=True, capture_output=True)
+    return ws
+
+
+def write_params(ws: Path, pruner: str) -> None:
+    from mmp.commands.params import compose
+
+    overrides = [f"model.hyperparameters.n_estimators={ROUNDS}", "tune.enabled=true", f"tune.n_trials={N_TRIALS}", f"tune.cv.folds={FOLDS}", f"tune.pruner={pruner}", f"tune.timeout={CAP_SECONDS}"]
+    (ws / "params.yaml").write_text(compose(ws, overrides))
+
+
+def env(ws: Path, db: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MMP_TUNE_STORAGE": f"sqlite:///{ws / db}"}
+
+
+def stage() -> list[str]:
+    out = ["--best-params", "best.json", "--metrics", "tune.json", "--live", "live"]
+    return [sys.executable, "-m", "mmp.stages.tune", "--features", "data/features", "--prepared", "data/prepared", *out]
+
+
+def timed(ws: Path, name: str, commands: list[list[str]], pruner: str) -> dict:
+    """Start ``commands`` together on one fresh study; wall time until the last one exits."""
+    import optuna
+
+    write_params(ws, pruner)
+    db = f"{name}.db"
+    started = time.perf_counter()
+    procs = [subprocess.Popen(cmd, cwd=ws, env=env(ws, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in commands]
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=CAP_SECONDS + 300)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+            raise
+        if proc.returncode:
+            raise RuntimeError(f"{name} exited {proc.returncode}: {err[-2000:]}")
+    wall = time.perf_counter() - started
+    url = f"sqlite:///{ws / db}"
+    (study_name,) = optuna.get_all_study_names(url)
+    trials = [t for t in optuna.load_study(study_name=study_name, storage=url).trials if t.datetime_complete]
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
+    return {
+        "processes": len(commands),
+        "finished_trials": len(finished),
+        "pruned": sum(t.state.name == "PRUNED" for t in trials),
+        "wall_seconds": round(wall, 1),
+        "trial_span_seconds": round(span, 1),
+        "trials_per_minute": round(60 * len(finished) / span, 2),
+        "seconds_per_trial": round(span / max(1, len(finished)), 2),
+        "trials_per_minute_incl_startup": round(60 * len(finished) / wall, 2),
+    }
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 2) if b else float("nan")

@@ -1,0 +1,94 @@
+"""The edge shared by the tune stage and ``mmp tune-worker``: check the recipe, read the train
+split, cut the folds, open the storage and the study. Everything a user can get wrong is
+reported here, before any trial runs and before the storage is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mmp.config import Params
+from mmp.errors import MMPError
+from mmp.recipe import build_estimator, check_task
+from mmp.training import target
+from mmp.tuning.cv import make_folds, resolve_strategy
+from mmp.tuning.objective import Objective, Problem
+from mmp.tuning.search import make_pruner, make_sampler, open_study, resolve_objective, study_name
+from mmp.tuning.space import search_space
+from mmp.tuning.storage import StorageSettings, open_storage, scrub
+
+
+@dataclass(frozen=True)
+class Session:
+    study: Any
+    objective: Objective
+    metric: str
+    storage: StorageSettings
+
+
+def prepare_problem(params: Params, features: Path, prepared: Path) -> tuple[Problem, str]:
+    """The checked search problem on the train split, and a digest of the data it reads."""
+    search_space(params.model)
+    metric, direction = resolve_objective(params.tune, params.data.task_type)
+    check_task(build_estimator(params.model, params.seed), params.data.task_type)
+    train_file = Path(features) / "train.parquet"
+    if not train_file.exists():
+        raise MMPError(str(train_file), "train features not found", "run `dvc exp run` (or `dvc pull`) first")
+    train = pd.read_parquet(train_file)
+    targets = params.data.targets
+    strategy = resolve_strategy(params.tune.cv.strategy, params.data.task_type, params.data.time_col, len(targets))
+    digest = hashlib.sha256(train_file.read_bytes())
+    times = None
+    if strategy == "timeseries":
+        times = read_times(Path(prepared) / "train.parquet", params.data.time_col, len(train))
+        digest.update(pd.util.hash_pandas_object(times, index=False).to_numpy().tobytes())
+    y = target(train, targets)
+    folds = make_folds(y, strategy, params.tune.cv.folds, params.seed, times)
+    problem = Problem(train.drop(columns=targets), y, params.data.task_type, folds, metric, direction == "maximize", params.evaluate.threshold)
+    return problem, digest.hexdigest()
+
+
+def read_times(path: Path, time_col: str, n_rows: int) -> pd.Series:
+    """The time column of the prepared train split, row-aligned with the train features."""
+    if not path.exists():
+        raise MMPError(str(path), "prepared train split not found (a time-series split needs its time column)", "run `dvc exp run` first")
+    times = pd.read_parquet(path, columns=[time_col])[time_col]
+    if len(times) != n_rows:
+        raise MMPError(str(path), f"has {len(times)} rows but the train features have {n_rows}", "re-run prepare and featurize")
+    return times
+
+
+def study_recipe(params: Params) -> dict[str, Any]:
+    """What defines a study: everything that changes a trial or the search, not ``n_jobs``
+    (how many trials run at once) nor ``enabled``."""
+    return {
+        "seed": params.seed,
+        "data": params.data.model_dump(include={"target_col", "task_type", "time_col"}),
+        "threshold": params.evaluate.threshold,
+        "model": params.model.model_dump(),
+        "tune": params.tune.model_dump(exclude={"n_jobs", "enabled"}),
+    }
+
+
+def open_session(params: Params, features: Path, prepared: Path, storage: StorageSettings, sampler_seed: int | None = None) -> Session:
+    """Check everything, then create (or join) the study named after the recipe and data."""
+    import optuna
+
+    problem, digest = prepare_problem(params, features, prepared)
+    metric = problem.metric
+    direction = "maximize" if problem.maximize else "minimize"
+    optuna.logging.set_verbosity(logging.WARNING)  # the progress bar reports trials
+    sampler = make_sampler(params.tune.sampler, params.seed if sampler_seed is None else sampler_seed)
+    name = study_name(params.model.class_path, study_recipe(params), digest)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        study = open_study(open_storage(storage), name, direction, sampler, make_pruner(params.tune.pruner))
+    except SQLAlchemyError as err:
+        raise MMPError("tune.storage", f"cannot open study {name} in {storage.label}: {scrub(err, storage.url)}", "a reachable SQLAlchemy URL") from None
+    return Session(study, Objective(params.model, params.seed, problem), metric, storage)

@@ -1,0 +1,64 @@
+"""The search space of a recipe and the choosers that resolve its ranges. Imports no Optuna, so
+the train stage can use ``tuned_chooser`` cheaply."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mmp.config import ModelConfig
+from mmp.errors import MMPError, raise_all
+from mmp.recipe import Chooser, SearchRange, find_ranges
+
+# Optuna stores categorical choices only of these types.
+CHOICE_TYPES = (type(None), bool, int, float, str)
+
+
+def search_space(spec: ModelConfig) -> dict[str, SearchRange]:
+    """The recipe's ranges, checked before any trial: an empty/inverted range, a log range that
+    reaches 0 and a categorical without choices are errors (from ``find_ranges``); so is a recipe
+    with nothing to search."""
+    ranges = find_ranges(spec.hyperparameters)
+    if not ranges:
+        raise MMPError(
+            "model.hyperparameters",
+            "tune.enabled=true but the recipe has no search range to tune",
+            "a range such as `max_depth: {type: int, low: 3, high: 20}`, or -S tune.enabled=false",
+        )
+    errors = [
+        MMPError(f"model.hyperparameters.{name}", "Optuna cannot combine `log: true` with a `step`", "drop `step` or `log`")
+        for name, r in ranges.items()
+        if r.log and r.step not in (None, 1)
+    ]
+    raise_all(
+        errors
+        + [
+            MMPError(f"model.hyperparameters.{name}.choices", f"choice {c!r} cannot be stored by Optuna", "null, bool, int, float or str")
+            for name, r in ranges.items()
+            for c in r.choices or []
+            if not isinstance(c, CHOICE_TYPES)
+        ]
+    )
+    return ranges
+
+
+def trial_chooser(trial: Any) -> Chooser:
+    """A chooser that asks an Optuna trial (``suggest_int/float/categorical``) for each range."""
+
+    def choose(name: str, r: SearchRange) -> Any:
+        if r.type == "categorical":
+            return trial.suggest_categorical(name, r.choices)
+        if r.type == "int":
+            return trial.suggest_int(name, int(r.low), int(r.high), step=int(r.step or 1), log=r.log)
+        return trial.suggest_float(name, r.low, r.high, step=r.step, log=r.log)
+
+    return choose
+
+
+def tuned_chooser(best: Mapping[str, Any], ranges: Mapping[str, SearchRange]) -> Chooser:
+    """The chooser of the final fit: a tuned value where the search produced one, else the
+    range's documented default. Values for ranges the recipe no longer has are an error."""
+    stale = sorted(set(best) - set(ranges))
+    if stale:
+        raise MMPError("best params", f"values for ranges the recipe does not have: {stale}", "re-run the tune stage (dvc exp run)")
+    return lambda name, r: best[name] if name in best else r.midpoint()

@@ -1,0 +1,135 @@
+"""Distributed tuning against the real PostgreSQL on 127.0.0.1: two ``mmp tune-worker``
+processes share one study; a worker killed mid-trial leaves a study that a restarted worker
+completes. Each test creates (and drops) its own database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+
+from mmp.stages import tune as tune_stage
+from mmp.tuning.storage import with_driver
+from tests.conftest import ROOT, pipeline_env
+from tests.tuning_helpers import make_workspace, params_dict, stage_args
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("tune-postgres")]
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    psycopg2 = pytest.importorskip("psycopg2")
+    from psycopg2 import sql
+
+    try:
+        admin = psycopg2.connect(f"{SERVER}/postgres", connect_timeout=3)
+    except psycopg2.OperationalError as err:
+        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {str(err).strip()}")
+    admin.autocommit = True
+    name = f"mmp_optuna_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+
+
+def start_worker(root: Path, url: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mmp", "tune-worker"],
+        cwd=root,
+        env=pipeline_env(ROOT, MMP_TUNE_STORAGE=url, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> dict:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"worker exited {proc.returncode}\n{out[-3000:]}\n{err[-3000:]}"
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def only_study(url: str) -> optuna.Study:
+    url = with_driver(url)  # workers get plain postgresql://, which mmp maps to psycopg2
+    (name,) = optuna.get_all_study_names(url)
+    return optuna.load_study(study_name=name, storage=url)
+
+
+def test_two_workers_split_the_trials_without_losing_or_duplicating_any(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    n_trials = 12
+    root = make_workspace(tmp_path, params_dict(n_trials=n_trials, pruner="none"))
+    workers = [start_worker(root, postgres_url) for _ in range(2)]
+    reports = [finish(w) for w in workers]
+
+    study = only_study(postgres_url)
+    trials = study.trials
+    assert all(t.state in FINISHED for t in trials), [t.state.name for t in trials]
+    assert [t.number for t in trials] == list(range(len(trials))), "no trial lost"
+    assert n_trials <= len(trials) <= n_trials + 1, "the budget is shared (at most one trial of overlap)"
+    ran = [set(r["ran"]) for r in reports]
+    assert all(ran), f"both workers ran trials: {ran}"
+    assert not ran[0] & ran[1], "no trial ran twice"
+    assert ran[0] | ran[1] == {t.number for t in trials}
+    by_worker = {t.number: t.user_attrs["worker"] for t in trials}
+    assert len({by_worker[n] for n in ran[0]}) == 1 and len({by_worker[n] for n in ran[1]}) == 1
+    last = max(reports, key=lambda r: r["finished_in_study"])
+    assert last["best_params"] == study.best_params
+
+    # The stage joins the same study (same recipe, same data), runs nothing more, reads the best.
+    monkeypatch.setenv("MMP_TUNE_STORAGE", postgres_url)
+    monkeypatch.chdir(root)
+    tune_stage.main(stage_args(root))
+    assert json.loads((root / "models/best_params.json").read_text()) == study.best_params
+    assert json.loads((root / "metrics/tune.json").read_text())["n_trials"] == len(trials)
+    assert len(only_study(postgres_url).trials) == len(trials)
+
+
+def wait_for_running_trial(url: str, proc: subprocess.Popen, limit: float = 240) -> optuna.trial.FrozenTrial:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"worker ended early: {proc.communicate()}"
+        names = optuna.get_all_study_names(with_driver(url))
+        if names:
+            running = only_study(url).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+            if running:
+                return running[0]
+        time.sleep(0.1)
+    pytest.fail("no trial started")
+
+
+def test_a_killed_worker_leaves_a_study_that_a_restarted_worker_completes(tmp_path: Path, postgres_url: str) -> None:
+    n_trials = 6
+    root = make_workspace(tmp_path, params_dict(n_trials=n_trials, pruner="none"))
+    fast_heartbeat = {"MMP_TUNE_HEARTBEAT": "1", "MMP_TUNE_GRACE": "2"}
+    doomed = start_worker(root, postgres_url, **fast_heartbeat)
+    killed = wait_for_running_trial(postgres_url, doomed)
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(timeout=30)
+    assert only_study(postgres_url).trials[killed.number].state == optuna.trial.TrialState.RUNNING, "left behind"
+
+    report = finish(start_worker(root, postgres_url, **fast_heartbeat))
+    study = only_study(postgres_url)
+    states = {t.number: t.state for t in study.trials}
+    assert states[killed.number] == optuna.trial.TrialState.FAIL, "the stale trial is failed by heartbeat"
+    retries = [t for t in study.trials if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == killed.number]
+    assert len(retries) == 1 and retries[0].state in FINISHED
+    assert retries[0].params == killed.params, "the killed trial is run again with its values"
+    assert sum(s in FINISHED for s in states.values()) == n_trials
+    assert optuna.trial.TrialState.RUNNING not in states.values()
+    assert report["best_params"] == study.best_params
