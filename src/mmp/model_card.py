@@ -54,7 +54,8 @@ def render_card(params: Params, metrics: dict[str, float], gate: GateResult, dat
         "",
         "| metric | value |",
         "|---|---|",
-        *(f"| {k} | {v:.6g} |" for k, v in sorted(metrics.items())),
+        # scalar metrics only: multiclass adds a nested per-class report, multi-output per-target
+        *(f"| {k} | {v:.6g} |" for k, v in sorted(metrics.items()) if isinstance(v, int | float) and not isinstance(v, bool)),
         "",
         "## Quality gate",
         "",

@@ -46,19 +46,24 @@ RECIPES = [
 
 
 def run_stages(params: Path, out: Path) -> None:
-    """The five stages, in process, with the paths dvc.yaml would give them."""
-    from mmp.stages import evaluate, featurize, package, prepare, train
+    """Every stage of dvc.yaml, in order and in process, with its own command line and each
+    ``${paths.x}`` moved under ``out`` (so this test follows the graph as it changes)."""
+    import importlib
+    import shlex
 
-    p = ["--params", str(params)]
-    prepare.main(["--out", str(out / "prepared"), "--stats", str(out / "data.json"), *p])
-    featurize.main(["--prepared", str(out / "prepared"), "--out", str(out / "features"), "--featurizer", str(out / "featurizer.joblib"), *p])
-    train.main(["--features", str(out / "features"), "--out", str(out / "model.joblib"), "--live", str(out / "train"), *p])
-    evaluate.main(["--features", str(out / "features"), "--model", str(out / "model.joblib"), "--metrics", str(out / "evaluate.json"), "--live", str(out / "evaluate"), *p])
-    package.main(["--schema", str(out / "prepared/schema.json"), "--featurizer", str(out / "featurizer.joblib"), "--model", str(out / "model.joblib"), "--metrics", str(out / "evaluate.json"), "--out", str(out / "package"), *p])
+    graph = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    paths = next(v["paths"] for v in graph["vars"] if "paths" in v)
+    for stage in graph["stages"].values():
+        cmd = stage["cmd"]
+        for name, path in paths.items():
+            cmd = cmd.replace(f"${{paths.{name}}}", str(out / path))
+        _python, _m, module, *args = shlex.split(cmd)
+        importlib.import_module(module).main([*args, "--params", str(params)])
 
 
 @pytest.mark.parametrize("overrides", RECIPES, ids=lambda o: " ".join(o))
-def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Path) -> None:
+def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMP_MIRROR", "false")  # in-process runs have no DVC experiment to mirror
     raw = yaml.safe_load(compose(ROOT, [*FAST, *overrides]))
     library = raw["model"]["class_path"].split(".")[0]
     if library in ("xgboost", "catboost"):
@@ -67,12 +72,12 @@ def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Pa
     run_stages(tmp_path / "params.yaml", tmp_path)
 
     task, targets = raw["data"]["task_type"], raw["data"]["target_col"]
-    scores = json.loads((tmp_path / "evaluate.json").read_text())
+    scores = json.loads((tmp_path / "metrics/evaluate.json").read_text())
     assert set(metric_names(task)) <= set(scores)
     if task == "multiclass":
-        assert len(scores["per_class"]) == 3 and len(list((tmp_path / "evaluate/plots/sklearn/roc_ovr").glob("*.json"))) == 3
+        assert len(scores["per_class"]) == 3 and len(list((tmp_path / "metrics/evaluate/plots/sklearn/roc_ovr").glob("*.json"))) == 3
     if task == "regression":
-        assert (tmp_path / "evaluate/plots/custom/residuals.json").exists()
+        assert (tmp_path / "metrics/evaluate/plots/custom/residuals.json").exists()
         if isinstance(targets, list):
             assert set(scores["per_target"]) == set(targets)
     else:
@@ -80,9 +85,9 @@ def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Pa
 
     from mmp.scoring import Scorer  # the packaged artifacts score raw rows
 
-    art = tmp_path / "package" / "artifacts"
+    art = tmp_path / "models" / "package" / "artifacts"
     scorer = Scorer.load({name: str(art / f"{name}.{'json' if name in ('schema', 'metadata') else 'joblib'}") for name in ("featurizer", "model", "schema", "metadata")})
-    raw_rows = pd.read_parquet(tmp_path / "prepared" / "test.parquet").head(5)
+    raw_rows = pd.read_parquet(tmp_path / "data" / "prepared" / "test.parquet").head(5)
     assert len(scorer.predict(raw_rows)) == 5
 
 

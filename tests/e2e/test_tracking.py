@@ -130,7 +130,7 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
     assert str(client.get_model_version_by_alias(MODEL, "candidate").version) == "2"
     assert abs(dir_size(tracked / "models/package") - small_package) < 256 * 1024, "the model holds no training rows"
     strict = yaml.safe_load((tracked / "params.yaml").read_text())
-    strict["evaluate"]["gate"] = {"rules": [{"metric": "roc_auc", "op": ">=", "value": 0.99}], "beat_champion": {"metric": "f1", "min_delta": 0.5}}
+    strict["evaluate"]["gate"]["classification"] = {"rules": [{"metric": "roc_auc", "op": ">=", "value": 0.99}], "beat_champion": {"metric": "f1", "min_delta": 0.5}}
     (tracked / "strict.yaml").write_text(yaml.safe_dump(strict))
     refused = run(["mmp", "promote", "--params", "strict.yaml"], tracked, check=False)
     assert refused.returncode == 1, refused.stdout + refused.stderr

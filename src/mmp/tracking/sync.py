@@ -42,6 +42,9 @@ def mirror_after_stage(root: Path) -> None:
     required = False
     try:
         settings = load_settings()
+        if not settings.mlflow.get("mirror", True):
+            print("MLflow mirroring is off (MMP_MIRROR=false): catch up later with `mmp mirror --all`")
+            return
         required = bool(settings.mlflow.get("mirror_required", False))
         payload, mirrored = mirror_one(connect(settings), WorkspaceFiles(root), stage_identity(root))
         print(describe(payload, mirrored))
