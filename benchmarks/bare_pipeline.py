@@ -15,7 +15,7 @@ from mmp.config import load_params
 from mmp.data.contract import check_contract, coerce_dates, infer_schema, require_columns
 from mmp.data.sources import load_source
 from mmp.data.split import split
-from mmp.features import build_featurizer, select_columns, transform
+from mmp.features import build_featurizer, fit_transform, select_columns, transform
 from mmp.metrics import classification_metrics, feature_importance
 from mmp.recipe import build_estimator
 from mmp.summary import example_row
@@ -35,8 +35,8 @@ def main(params_path: str, out_dir: str) -> None:
     frame = coerce_dates(frame, cfg.contract)
     check_contract(frame, cfg.contract, cfg.targets)
     train, test = split(frame, cfg.targets, cfg.task_type, cfg.test_size, params.seed)
-    featurizer = build_featurizer(params.features, select_columns(train, params.features, cfg.non_feature_cols)).fit(train)
-    X_train, X_test = transform(featurizer, train), transform(featurizer, test)
+    featurizer = build_featurizer(params.features, select_columns(train, params.features, cfg.non_feature_cols), cfg.task_type, params.seed)
+    X_train, X_test = fit_transform(featurizer, train, target(train, cfg.targets)), transform(featurizer, test)
     model = fit_model(build_estimator(params.model, params.seed), X_train, target(train, cfg.targets))
     proba = np.asarray(model.predict_proba(X_test), dtype="float64")
     scores = classification_metrics(np.asarray(target(test, cfg.targets)), proba, np.asarray(model.classes_), params.evaluate.threshold)

@@ -1,6 +1,7 @@
 """Pipeline overhead: `dvc exp run` on the default, a no-op `dvc repro`, the ratio of the DVC
-pipeline's wall time to a bare single-process run of the same work (20k and 2M rows), and the
-peak memory (largest single process) at 2M rows. Goals: <= 30 s, <= 2 s, ratio <= 1.3 at 2M."""
+pipeline's wall time to a bare single-process run of the same work (20k and 2M rows; MLflow
+mirroring off on both sides), and the peak memory (largest single process) at 2M rows.
+Goals: <= 30 s (mirroring on, as users run it), <= 2 s, ratio <= 1.3 at 2M."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from tests.conftest import make_repo_copy, pipeline_env  # noqa: E402
 SIZES = (20_000, 2_000_000)
 
 
-def timed(cmd: list[str], repo: Path) -> tuple[float, int]:
+def timed(cmd: list[str], repo: Path, **env: str) -> tuple[float, int]:
     """Wall seconds and the peak RSS (MiB) of the largest process the command waited for."""
     script = "import resource,subprocess,sys,time;t=time.perf_counter();subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL);" \
              "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     # A fresh wrapper process per measurement, so RUSAGE_CHILDREN covers this command only.
-    out = subprocess.run([sys.executable, "-c", script, *cmd], cwd=repo, env=pipeline_env(repo), capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run([sys.executable, "-c", script, *cmd], cwd=repo, env=pipeline_env(repo, **env), capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), int(out[1]) // 1024
 
 
@@ -33,7 +34,8 @@ def run() -> dict:
         results["exp_run_default_s"], _ = timed(["dvc", "exp", "run"], repo)
         results["noop_repro_s"], _ = timed(["dvc", "repro"], repo)
         for rows in SIZES:
-            pipeline_s, pipeline_mb = timed(["dvc", "exp", "run", "-S", f"data.rows={rows}"], repo)
+            # The bare script does not mirror to MLflow, so neither does the pipeline it is compared with.
+            pipeline_s, pipeline_mb = timed(["dvc", "exp", "run", "-S", f"data.rows={rows}"], repo, MMP_MIRROR="false")
             bare_s, bare_mb = timed([sys.executable, "-m", "benchmarks.bare_pipeline", "params.yaml", str(Path(tmp) / f"bare{rows}")], repo)
             results[f"rows_{rows}"] = {
                 "pipeline_s": round(pipeline_s, 2),
