@@ -59,12 +59,17 @@ def _config_problems(raw: Mapping[str, Any], sections: tuple[str, ...]) -> tuple
 
 
 def tune_metric_problems(tune: Any, task: str) -> list[MMPError]:
-    """The tuning metric must be one the task's evaluation produces."""
-    from mmp.metrics import metric_names
+    """The tuning metric must be one the task's evaluation produces (the tune stage's own rule)."""
+    from mmp.config import TuneConfig
+    from mmp.tuning.search import resolve_objective
 
     metric = tune.get("metric") if isinstance(tune, Mapping) else None
-    if metric is not None and metric not in metric_names(task):
-        return [MMPError("tune.metric", f"{metric!r} is not a {task} metric", ", ".join(metric_names(task)))]
+    if metric is None:
+        return []
+    try:
+        resolve_objective(TuneConfig(metric=metric), task)
+    except MMPError as err:
+        return [err]
     return []
 
 

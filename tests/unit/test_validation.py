@@ -208,4 +208,4 @@ def test_sql_identifier_outside_its_allowlist() -> None:
 
 def test_tune_metric_must_belong_to_the_task() -> None:
     msg = problems(recipe(tune={"metric": "rmse"}))["tune.metric"]
-    assert "'rmse' is not a binary metric" in msg and "roc_auc" in msg
+    assert "'rmse' is not a metric the evaluator produces for a binary task" in msg and "roc_auc" in msg

@@ -4,6 +4,7 @@ never duplicates a run, a metric point, a dataset input or a logged model."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,26 @@ def connect(settings: Any) -> Tracker:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     if uri.startswith(("http://", "https://")):
         _check_reachable(uri)
+    with _store_lock(uri):
+        return _open(uri, cfg)
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Two queued experiments that open a new SQLite store at once both run MLflow's schema
+    migrations and leave it half-migrated; a file lock beside the database serialises them."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    from filelock import FileLock
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(db) + ".lock", timeout=300):
+        yield
+
+
+def _open(uri: str, cfg: Any) -> Tracker:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
