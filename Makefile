@@ -30,7 +30,7 @@ refresh: setup ## rerun every stage on fresh source data, even when DVC sees no 
 	$(BIN)/dvc exp run --force
 
 test: setup ## set up (once) and run the whole test suite
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 
 test-fast: setup ## unit and config tests only (no pipeline runs)
 	$(BIN)/python -m pytest -m "not slow and not integration"

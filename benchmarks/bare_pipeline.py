@@ -7,6 +7,7 @@ python -m benchmarks.bare_pipeline PARAMS_YAML OUT_DIR
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,11 @@ def main(params_path: str, out_dir: str) -> None:
     train, test = split(frame, cfg.targets, cfg.task_type, cfg.test_size, params.seed)
     featurizer = build_featurizer(params.features, select_columns(train, params.features, cfg.non_feature_cols), cfg.task_type, params.seed)
     X_train, X_test = fit_transform(featurizer, train, target(train, cfg.targets)), transform(featurizer, test)
-    model = fit_model(build_estimator(params.model, params.seed), X_train, target(train, cfg.targets))
+    with tempfile.TemporaryDirectory() as curves:  # the same training curve the train stage logs
+        from dvclive import Live
+
+        with Live(dir=curves, dvcyaml=None, save_dvc_exp=False, report=None) as live:
+            model = fit_model(build_estimator(params.model, params.seed), X_train, target(train, cfg.targets), live)
     proba = np.asarray(model.predict_proba(X_test), dtype="float64")
     scores = classification_metrics(np.asarray(target(test, cfg.targets)), proba, np.asarray(model.classes_), params.evaluate.threshold)
     feature_importance(model, X_test, target(test, cfg.targets), params.seed, params.evaluate.importance_top_k)

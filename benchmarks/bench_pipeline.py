@@ -35,7 +35,7 @@ def run() -> dict:
         results["noop_repro_s"], _ = timed(["dvc", "repro"], repo)
         for rows in SIZES:
             # The bare script does not mirror to MLflow, so neither does the pipeline it is compared with.
-            pipeline_s, pipeline_mb = timed(["dvc", "exp", "run", "-S", f"data.rows={rows}"], repo, MMP_MIRROR="false")
+            pipeline_s, pipeline_mb = timed(["dvc", "exp", "run", "--force", "-S", f"data.rows={rows}"], repo, MMP_MIRROR="false")
             bare_s, bare_mb = timed([sys.executable, "-m", "benchmarks.bare_pipeline", "params.yaml", str(Path(tmp) / f"bare{rows}")], repo)
             results[f"rows_{rows}"] = {
                 "pipeline_s": round(pipeline_s, 2),

@@ -7,6 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+# LightGBM's training curve is the loss on a seeded sample of at most this many train rows:
+# scoring every train row each round nearly doubled the fit at 2M rows (16 s -> 30 s); a 50k
+# sample draws the same curve for about 1 s.
+CURVE_ROWS = 50_000
+
 
 def target(frame: pd.DataFrame, targets: list[str]) -> pd.Series | pd.DataFrame:
     return frame[targets[0]] if len(targets) == 1 else frame[targets]
@@ -18,7 +23,8 @@ def fit_model(estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live
     if live is not None and type(estimator).__module__.startswith("lightgbm"):
         from dvclive.lgbm import DVCLiveCallback
 
-        return estimator.fit(X, y, eval_X=(X,), eval_y=(y,), eval_names=["train"], callbacks=[DVCLiveCallback(live=live)])
+        sample = X.sample(n=CURVE_ROWS, random_state=0) if len(X) > CURVE_ROWS else X
+        return estimator.fit(X, y, eval_X=(sample,), eval_y=(y.loc[sample.index],), eval_names=["train"], callbacks=[DVCLiveCallback(live=live)])
     if live is not None and "live" in inspect.signature(estimator.fit).parameters:
         return estimator.fit(X, y, live=live)
     return estimator.fit(X, y)
