@@ -70,12 +70,19 @@ def pip_requirements(model: Any) -> list[str]:
     return pins
 
 
+# What defines a model: the recipe and the code. A commit touching only docs or dvc.lock must
+# not change the package (a fresh clone then reproduces the committed dvc.lock exactly).
+DEFINITION = ("params.yaml", "dvc.yaml", "conf", "src")
+
+
 def created_at(repo: Path) -> datetime:
-    """SOURCE_DATE_EPOCH when set, else the commit time of HEAD: reproducible, never 'now'."""
+    """SOURCE_DATE_EPOCH when set, else the time of the last commit that changed the pipeline's
+    definition (recipe or code): reproducible, never 'now'."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is None:
         try:
-            epoch = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+            cmd = ["git", "log", "-1", "--format=%ct", "--", *DEFINITION]
+            epoch = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             epoch = "0"
     return datetime.fromtimestamp(int(epoch or 0), tz=UTC).replace(tzinfo=None)
