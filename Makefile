@@ -62,7 +62,7 @@ bench: setup ## run the benchmarks; JSON results go to benchmarks/results/
 	$(BIN)/python -m benchmarks
 
 # PostgreSQL database of the tracking server (create it once: createdb -h 127.0.0.1 -U postgres mlflow).
-MLFLOW_BACKEND ?= postgresql://postgres@127.0.0.1:5432/mlflow
+MLFLOW_BACKEND ?= postgresql+psycopg2://postgres@127.0.0.1:5432/mlflow
 MLFLOW_PORT ?= 5000
 
 mlflow-server: setup ## MLflow server on 127.0.0.1:5000 (MLFLOW_PORT), PostgreSQL backend (MLFLOW_BACKEND), local artifacts

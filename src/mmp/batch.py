@@ -69,10 +69,12 @@ def file_chunks(path: Path, chunksize: int) -> tuple[Iterator[pd.DataFrame], int
 def sql_chunks(url: str, query: str, params: Mapping[str, Any], chunksize: int) -> Iterator[pd.DataFrame]:
     """A SQL query with bound parameters (never pasted into the SQL text), streamed in chunks."""
     from pandas.errors import DatabaseError
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
-    engine = create_engine(url)
+    from mmp.db import engine as make_engine
+
+    engine = make_engine(url, "--db-url")
     try:
         with engine.connect().execution_options(stream_results=True) as conn:
             yield from pd.read_sql_query(text(query), conn, params=dict(params), chunksize=chunksize)

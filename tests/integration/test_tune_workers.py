@@ -17,8 +17,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from mmp.db import with_driver
 from mmp.stages import tune as tune_stage
-from mmp.tuning.storage import with_driver
 from tests.conftest import ROOT, pipeline_env
 from tests.tuning_helpers import make_workspace, params_dict, stage_args
 
@@ -66,7 +66,7 @@ def finish(proc: subprocess.Popen, timeout: float = 300) -> dict:
 
 
 def only_study(url: str) -> optuna.Study:
-    url = with_driver(url)  # workers get plain postgresql://, which mmp maps to psycopg2
+    url = with_driver(url, "tune.storage")  # workers get plain postgresql://, which mmp maps to psycopg2
     (name,) = optuna.get_all_study_names(url)
     return optuna.load_study(study_name=name, storage=url)
 
@@ -104,7 +104,7 @@ def wait_for_running_trial(url: str, proc: subprocess.Popen, limit: float = 240)
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"worker ended early: {proc.communicate()}"
-        names = optuna.get_all_study_names(with_driver(url))
+        names = optuna.get_all_study_names(with_driver(url, "tune.storage"))
         if names:
             running = only_study(url).get_trials(states=(optuna.trial.TrialState.RUNNING,))
             if running:

@@ -123,3 +123,14 @@ def test_a_killed_scorer_leaves_no_output_file(package_dir: Path, tmp_path: Path
     assert not out.exists(), "a killed scorer must not leave an output file"
     if sig == signal.SIGTERM:  # catchable: the temporary file is cleaned up as well
         assert not list(tmp_path.glob(".out.parquet.tmp-*"))
+
+
+@pytest.mark.integration
+def test_a_plain_postgresql_url_uses_the_installed_driver(pg_url: str) -> None:
+    """`postgresql://` (as users and the README write it) must not ask SQLAlchemy 2.1 for
+    psycopg 3, which is not installed."""
+    from mmp.batch import sql_chunks
+
+    plain = pg_url.replace("postgresql+psycopg2://", "postgresql://")
+    chunks = list(sql_chunks(plain, "SELECT :x AS x", {"x": 7}, chunksize=10))
+    assert chunks[0]["x"].tolist() == [7]

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from mmp.config import load_params
+from mmp.db import redact
 from mmp.errors import MMPError
 from mmp.gate import evaluate_gate
 from mmp.model_card import DataFile, render_card
-from mmp.tracking.mirror import redact
 from mmp.tracking.payload import build_payload, dvc_paths, flatten, param_value, step_series
 from mmp.tracking.registry import champion_alias
 from mmp.tracking.state import WorkspaceFiles, exp_identity, md5_file

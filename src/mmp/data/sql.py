@@ -99,8 +99,9 @@ def parse_uri(uri: str) -> tuple[str, str]:
 
 
 def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: Any, root: Path) -> pd.DataFrame:
-    from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
+
+    from mmp.db import engine as make_engine
 
     database, query = parse_uri(uri)
     url = (settings.get("databases") or {}).get(database, {}).get("url") if settings is not None else None
@@ -110,7 +111,7 @@ def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allo
     if not path.exists():
         raise MMPError("data.source_uri", f"query file not found: {query}", "a .sql or .sql.j2 file relative to the repo root")
     stmt = render_query(path.read_text(), query.endswith(".j2"), params, identifiers, allowed)
-    engine = create_engine(str(url))
+    engine = make_engine(str(url), f"databases.{database}.url")
     sqlite_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
         # SQLite would silently create an empty database file; say what is missing instead.

@@ -49,9 +49,9 @@ class SQLStore:
     """One row per entity in ``table``; the key column is the lookup (bound parameters only)."""
 
     def __init__(self, url: str, table: str, key: str):
-        from sqlalchemy import create_engine
+        from mmp.db import engine
 
-        self.engine = create_engine(url, pool_pre_ping=True)
+        self.engine = engine(url, "serving.online_store.url", pool_pre_ping=True)
         self.table_name, self.key = table, key
         self._table: Any = None
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import tempfile
 import time
 import urllib.error
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmp.db import redact
 from mmp.errors import MMPError
 from mmp.tracking.payload import RunPayload
 
@@ -38,11 +38,6 @@ class Mirrored:
     model_id: str | None
     version: str | None = None
     new_version: bool = False
-
-
-def redact(uri: str) -> str:
-    """A tracking URI with any password removed, for messages."""
-    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", uri)
 
 
 def connect(settings: Any) -> Tracker:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mmp.db import redact, with_driver
 from mmp.errors import MMPError
 
 
@@ -36,32 +37,7 @@ def storage_settings(settings: Any) -> StorageSettings:
         raise MMPError("tune.heartbeat_interval", "heartbeat_interval and grace_period must be whole seconds") from None
     if heartbeat < 1 or grace < heartbeat:
         raise MMPError("tune.grace_period", f"need heartbeat_interval >= 1 and grace_period >= heartbeat_interval (got {heartbeat}, {grace})")
-    return StorageSettings(with_driver(str(url)), heartbeat, grace)
-
-
-def with_driver(url: str) -> str:
-    """``postgresql://`` means the project's locked driver, psycopg2: SQLAlchemy 2.1 would
-    otherwise pick psycopg 3, which is not installed. An explicit ``+driver`` is kept."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise MMPError("tune.storage", "not a SQLAlchemy database URL", "e.g. sqlite:///optuna.db or postgresql://user@host/db") from None
-    if parsed.drivername == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
-    return url
-
-
-def redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable storage URL>"
+    return StorageSettings(with_driver(str(url), "tune.storage"), heartbeat, grace)
 
 
 def open_storage(cfg: StorageSettings, attempts: int = 3) -> Any:
