@@ -9,10 +9,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pandas is imported by the caller that has a frame; stages that write JSON stay light
-    import pandas as pd
+from typing import Any
 
 
 @contextmanager
@@ -56,8 +53,3 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
-
-
-def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False, compression="zstd")
