@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Stage commands run `python -m mmp.stages.*`: put the venv first so they find it.
+# Stage commands run `python -m mmp.pipeline.stages.*`: put the venv first so they find it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help

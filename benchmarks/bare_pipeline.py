@@ -12,22 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from mmp.config import load_params
-from mmp.data.contract import check_contract, coerce_dates, infer_schema, require_columns
+from mmp.core.config import load_params
+from mmp.data.contract import check_contract, coerce_dates, require_columns
+from mmp.data.schema import infer_schema
 from mmp.data.sources import load_source
 from mmp.data.split import split
-from mmp.features import build_featurizer, fit_transform, select_columns, transform
-from mmp.metrics import classification_metrics, feature_importance
-from mmp.recipe import build_estimator
-from mmp.summary import example_row
-from mmp.training import fit_model, target
+from mmp.modeling.features import build_featurizer, fit_transform, select_columns, transform
+from mmp.modeling.metrics import classification_metrics, feature_importance
+from mmp.modeling.recipe import build_estimator
+from mmp.modeling.training import fit_model, target
 
 
 def main(params_path: str, out_dir: str) -> None:
     import joblib
 
-    from mmp.io import write_json
-    from mmp.packaging import created_at, save_package
+    from mmp.core.io import write_json
+    from mmp.inference.pyfunc import created_at, save_package
 
     params = load_params(params_path)
     cfg, out = params.data, Path(out_dir)
@@ -47,11 +47,10 @@ def main(params_path: str, out_dir: str) -> None:
     scores = classification_metrics(np.asarray(target(test, cfg.targets)), proba, np.asarray(model.classes_), params.evaluate.threshold)
     feature_importance(model, X_test, target(test, cfg.targets), params.seed, params.evaluate.importance_top_k)
     schema = infer_schema(train, cfg)
-    schema["example"] = example_row(train, schema)
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(featurizer, out / "featurizer.joblib")
     joblib.dump(model, out / "model.joblib")
-    write_json(out / "schema.json", schema)
+    write_json(out / "schema.json", schema.to_json())
     write_json(out / "metadata.json", {"model_class": params.model.class_path, "threshold": params.evaluate.threshold, "metrics": scores})
     artifacts = {name: out / f"{name}.{'json' if name in ('schema', 'metadata') else 'joblib'}" for name in ("featurizer", "model", "schema", "metadata")}
     save_package(out / "package", artifacts, created_at(Path.cwd()))

@@ -4,7 +4,7 @@
    (models/package, from ``dvc repro``), one worker each, single-record requests at concurrency
    1, 8 and 32: requests/s, p50 and p99. The load generator keeps one HTTP/1.1 keep-alive
    connection per concurrent client and is bounded by a request count and a time limit.
-2. Batch scoring rows/s (``mmp.batch``: read Parquet, contract check, score, write Parquet) vs
+2. Batch scoring rows/s (``mmp.inference.batch``: read Parquet, contract check, score, write Parquet) vs
    the packaged model's own ``predict`` on the same 1M rows in memory, and vs the raw estimator's
    ``predict_proba`` on pre-featurized rows.
 3. Peak memory (max RSS) of ``mmp predict`` on 1M rows vs 10M rows.
@@ -173,9 +173,9 @@ def batch_throughput(rows: int = 1_000_000) -> dict[str, Any]:
     import mlflow.pyfunc
     import pandas as pd
 
-    from mmp.batch import Identity, file_chunks, now, score_to_file
-    from mmp.fast_scorer import FastScorer
-    from mmp.features import transform
+    from mmp.inference.batch import Identity, file_chunks, now, score_to_file
+    from mmp.inference.fast_scorer import FastScorer
+    from mmp.modeling.features import transform
     from mmp.serving.loader import fetch, load_scorer
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -45,16 +45,16 @@ def workspace(tmp: Path) -> Path:
     """A repo-shaped directory with the default data prepared and featurized by the real stages."""
     ws = tmp / "ws"
     shutil.copytree(ROOT / "conf", ws / "conf")
-    (ws / "dvc.yaml").write_text("stages: {}\n")  # marks the root for mmp.settings.repo_root()
+    (ws / "dvc.yaml").write_text("stages: {}\n")  # marks the root for mmp.core.settings.repo_root()
     for name, args in (("prepare", ["--out", "data/prepared", "--stats", "data.json"]),
                        ("featurize", ["--prepared", "data/prepared", "--out", "data/features", "--featurizer", "featurizer.joblib"])):  # fmt: skip
         write_params(ws, "none")
-        subprocess.run([sys.executable, "-m", f"mmp.stages.{name}", *args], cwd=ws, env=env(ws, "unused.db"), check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", f"mmp.pipeline.stages.{name}", *args], cwd=ws, env=env(ws, "unused.db"), check=True, capture_output=True)
     return ws
 
 
 def write_params(ws: Path, pruner: str) -> None:
-    from mmp.commands.params import compose
+    from mmp.ops.params import compose
 
     overrides = [f"model.hyperparameters.n_estimators={ROUNDS}", "tune.enabled=true", f"tune.n_trials={N_TRIALS}", f"tune.cv.folds={FOLDS}", f"tune.pruner={pruner}", f"tune.timeout={CAP_SECONDS}"]
     (ws / "params.yaml").write_text(compose(ws, overrides))
@@ -66,7 +66,7 @@ def env(ws: Path, db: str) -> dict[str, str]:
 
 def stage() -> list[str]:
     out = ["--best-params", "best.json", "--metrics", "tune.json", "--live", "live"]
-    return [sys.executable, "-m", "mmp.stages.tune", "--features", "data/features", "--prepared", "data/prepared", *out]
+    return [sys.executable, "-m", "mmp.pipeline.stages.tune", "--features", "data/features", "--prepared", "data/prepared", *out]
 
 
 def timed(ws: Path, name: str, commands: list[list[str]], pruner: str) -> dict:

@@ -54,7 +54,7 @@ def make_workspace(root: Path, params: dict[str, Any], frame: pd.DataFrame | Non
         pd.DataFrame({"when": times}).to_parquet(root / "data" / "prepared" / "train.parquet", index=False)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copytree(ROOT / "conf" / "env", root / "conf" / "env", dirs_exist_ok=True)
-    (root / "dvc.yaml").write_text("stages: {}\n")  # marks the repo root for mmp.settings.repo_root()
+    (root / "dvc.yaml").write_text("stages: {}\n")  # marks the repo root for mmp.core.settings.repo_root()
     return root
 
 

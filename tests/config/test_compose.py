@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from mmp.commands.params import compose
-from mmp.config import Params, parse
-from mmp.recipe import build_estimator, find_ranges
+from mmp.core.config import Params, parse
+from mmp.modeling.recipe import build_estimator, find_ranges
+from mmp.ops.params import compose
 from tests.conftest import ROOT
 
 GROUPS = ("data", "features", "model", "tune", "evaluate")

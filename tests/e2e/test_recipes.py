@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mmp.commands.params import compose
-from mmp.metrics import metric_names
+from mmp.modeling.metrics import metric_names
+from mmp.ops.params import compose
 from tests.conftest import ROOT, run
 
 pytestmark = pytest.mark.slow
@@ -83,7 +83,7 @@ def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Pa
     else:
         assert scores["accuracy"] > 0.5
 
-    from mmp.scoring import Scorer  # the packaged artifacts score raw rows
+    from mmp.inference.scorer import Scorer  # the packaged artifacts score raw rows
 
     art = tmp_path / "models" / "package" / "artifacts"
     scorer = Scorer.load({name: str(art / f"{name}.{'json' if name in ('schema', 'metadata') else 'joblib'}") for name in ("featurizer", "model", "schema", "metadata")})

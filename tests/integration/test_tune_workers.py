@@ -17,8 +17,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from mmp.db import with_driver
-from mmp.stages import tune as tune_stage
+from mmp.core.db import with_driver
+from mmp.pipeline.stages import tune as tune_stage
 from tests.conftest import ROOT, pipeline_env
 from tests.tuning_helpers import make_workspace, params_dict, stage_args
 

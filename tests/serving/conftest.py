@@ -12,12 +12,12 @@ import joblib
 import pandas as pd
 import pytest
 
-from mmp.config import DataConfig, FeaturesConfig
-from mmp.data.contract import coerce_dates, infer_schema
+from mmp.core.config import DataConfig, FeaturesConfig
+from mmp.core.io import write_json
+from mmp.data.contract import coerce_dates
+from mmp.data.schema import infer_schema
 from mmp.data.synthetic import credit_default
-from mmp.features import build_featurizer, select_columns, transform
-from mmp.io import write_json
-from mmp.summary import example_row
+from mmp.modeling.features import build_featurizer, select_columns, transform
 
 DATA = DataConfig.model_validate(
     {
@@ -53,11 +53,10 @@ def build_package(dest: Path, rows: int = 2000) -> Path:
     """Fit and package a model under ``dest`` and return the pyfunc directory."""
     from lightgbm import LGBMClassifier
 
-    from mmp.packaging import save_package
+    from mmp.inference.pyfunc import save_package
 
     frame = sample_frame(rows)
     schema = infer_schema(frame, DATA)
-    schema["example"] = example_row(frame, schema)
     raw = frame.drop(columns=DATA.targets)
     featurizer = build_featurizer(FeaturesConfig(), select_columns(raw, FeaturesConfig(), DATA.non_feature_cols))
     featurizer.fit(raw)
@@ -66,7 +65,7 @@ def build_package(dest: Path, rows: int = 2000) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     joblib.dump(featurizer, dest / "featurizer.joblib")
     joblib.dump(model, dest / "model.joblib")
-    write_json(dest / "schema.json", schema)
+    write_json(dest / "schema.json", schema.to_json())
     write_json(dest / "metadata.json", {"model_class": "lightgbm.LGBMClassifier", "threshold": 0.5, "metrics": {"roc_auc": 0.8}})
     artifacts = {name: dest / f"{name}.{ext}" for name, ext in (("featurizer", "joblib"), ("model", "joblib"), ("schema", "json"), ("metadata", "json"))}
     save_package(dest / "package", artifacts, datetime(2024, 1, 1))

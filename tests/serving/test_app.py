@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from mmp.errors import MMPError
+from mmp.core.errors import MMPError
 from mmp.serving.app import ServeSettings, create_app
 from mmp.serving.loader import fetch, load_scorer
 from tests.serving.conftest import example_record

@@ -129,7 +129,7 @@ def test_a_killed_scorer_leaves_no_output_file(package_dir: Path, tmp_path: Path
 def test_a_plain_postgresql_url_uses_the_installed_driver(pg_url: str) -> None:
     """`postgresql://` (as users and the README write it) must not ask SQLAlchemy 2.1 for
     psycopg 3, which is not installed."""
-    from mmp.batch import sql_chunks
+    from mmp.inference.batch import sql_chunks
 
     plain = pg_url.replace("postgresql+psycopg2://", "postgresql://")
     chunks = list(sql_chunks(plain, "SELECT :x AS x", {"x": 7}, chunksize=10))

@@ -96,7 +96,7 @@ def test_materialize_without_a_store_is_a_clear_error(prepared: Path) -> None:
 
 
 def test_a_store_without_its_table_stops_the_server_at_start(package_dir: Path, pg_url: str) -> None:
-    from mmp.errors import MMPError
+    from mmp.core.errors import MMPError
 
     with pytest.raises(MMPError, match="run `mmp materialize` first"):
         create_app(str(package_dir), settings=ServeSettings(online_store=StoreSettings(kind="sql", url=pg_url)), env={})

@@ -96,7 +96,7 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
     app = create_app("models:/credit-default@champion", settings=ServeSettings(), env={"MLFLOW_TRACKING_URI": uri})
     meta = TestClient(app).get("/metadata").json()
     assert (meta["name"], meta["version"], meta["gate"]) == ("credit-default", "1", {"gate.passed": "true"})
-    from mmp.errors import MMPError
+    from mmp.core.errors import MMPError
 
     with pytest.raises(MMPError, match="cannot fetch models:/credit-default@nope"):
         fetch("models:/credit-default@nope", uri)

@@ -12,12 +12,13 @@ from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import QuantileTransformer
 
-from mmp.compiled import NotCompilable, compile_featurizer
-from mmp.config import FeaturesConfig
+from mmp.core.config import FeaturesConfig
+from mmp.data.schema import InputSchema
 from mmp.data.synthetic import credit_default
-from mmp.fast_scorer import FastScorer, frame_columns
-from mmp.features import build_featurizer, select_columns, transform
-from mmp.scoring import Scorer
+from mmp.inference.compiled import NotCompilable, compile_featurizer
+from mmp.inference.fast_scorer import FastScorer, frame_columns
+from mmp.inference.scorer import Scorer
+from mmp.modeling.features import build_featurizer, select_columns, transform
 
 EXCLUDED = ["customer_id", "application_date", "default"]
 
@@ -64,9 +65,9 @@ def test_compiled_featurizer_applies_the_fitted_selection() -> None:
     np.testing.assert_array_equal(compiled.transform({c: test[c].to_numpy() for c in test.columns}), want.to_numpy())
 
 
-def schema_for(frame: pd.DataFrame, task: str, targets: list[str]) -> dict:
-    from mmp.config import DataConfig
-    from mmp.data.contract import infer_schema
+def schema_for(frame: pd.DataFrame, task: str, targets: list[str]) -> InputSchema:
+    from mmp.core.config import DataConfig
+    from mmp.data.schema import infer_schema
 
     cfg = DataConfig(source_uri="x", target_col=targets[0], task_type=task, id_cols=["customer_id"], time_col="application_date")
     return infer_schema(frame, cfg)
@@ -89,7 +90,7 @@ def test_fast_scorer_equals_the_shared_scoring_path(model: object) -> None:
     assert list(got.columns) == list(want.columns) == fast.output_columns
     for col in want.columns:
         np.testing.assert_allclose(got[col].to_numpy(dtype=float), want[col].to_numpy(dtype=float), rtol=1e-12, atol=1e-12)
-    assert set(frame_columns(test, schema["columns"])) == {c["name"] for c in schema["columns"] if c["role"] == "feature"}
+    assert set(frame_columns(test, schema)) == set(schema.feature_names)
 
 
 def test_unknown_transformer_falls_back_to_sklearn_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -100,7 +101,7 @@ def test_unknown_transformer_falls_back_to_sklearn_and_says_so_once(caplog: pyte
         compile_featurizer(featurizer)
     model = LGBMClassifier(n_estimators=10, verbose=-1).fit(transform(featurizer, train), train["default"])
     scorer = Scorer(featurizer, model, schema_for(train, "binary", ["default"]), {})
-    with caplog.at_level(logging.WARNING, logger="mmp.scoring"):
+    with caplog.at_level(logging.WARNING, logger="mmp.inference.scorer"):
         fast = FastScorer(scorer)
         fast.predict_frame(test)
         fast.predict_frame(test)

@@ -7,8 +7,8 @@ import copy
 import pytest
 import yaml
 
-from mmp.config import Params, parse
-from mmp.errors import MMPError, MMPErrors
+from mmp.core.config import Params, parse
+from mmp.core.errors import MMPError, MMPErrors
 from tests.conftest import ROOT
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -3,11 +3,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mmp.config import Contract, DataConfig
-from mmp.data.contract import check_contract, coerce_dates, infer_schema, require_columns
+from mmp.core.config import Contract, DataConfig
+from mmp.core.errors import MMPError, MMPErrors
+from mmp.data.contract import check_contract, coerce_dates, require_columns
+from mmp.data.schema import infer_schema
 from mmp.data.split import data_stats, split
 from mmp.data.synthetic import credit_default
-from mmp.errors import MMPError, MMPErrors
 
 
 def contract(**columns: dict) -> Contract:
@@ -85,6 +86,6 @@ def test_split_is_stratified_and_seeded() -> None:
 def test_schema_marks_roles_and_observed_categories() -> None:
     cfg = DataConfig(source_uri="x.csv", target_col="y", task_type="binary", id_cols=["id"])
     schema = infer_schema(frame().assign(id=[1, 2, 3, 4]), cfg)
-    roles = {c["name"]: (c["role"], c["dtype"]) for c in schema["columns"]}
+    roles = {c.name: (c.role, c.dtype) for c in schema.columns}
     assert roles == {"age": ("feature", "float"), "region": ("feature", "category"), "id": ("id", "int")}
-    assert next(c for c in schema["columns"] if c["name"] == "region")["allowed"] == ["east", "north", "south"]
+    assert next(c for c in schema.columns if c.name == "region").allowed == ["east", "north", "south"]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from mmp.db import redact, with_driver
-from mmp.errors import MMPError
+from mmp.core.db import redact, with_driver
+from mmp.core.errors import MMPError
 
 
 def test_plain_postgresql_gets_the_locked_driver_and_others_are_kept() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mmp.commands.params import compose
-from mmp.errors import MMPError, run_cli
-from mmp.settings import as_user_error, load_settings
+from mmp.core.errors import MMPError, run_cli
+from mmp.core.settings import as_user_error, load_settings
+from mmp.ops.params import compose
 from tests.conftest import ROOT
 
 

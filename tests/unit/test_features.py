@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmp.config import FeaturesConfig
-from mmp.errors import MMPError
-from mmp.features import build_featurizer, fit_transform, select_columns, transform
+from mmp.core.config import FeaturesConfig
+from mmp.core.errors import MMPError
+from mmp.modeling.features import build_featurizer, fit_transform, select_columns, transform
 
 EXCLUDED = ["customer_id", "signup", "y"]
 

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmp.config import FeaturesConfig
-from mmp.errors import MMPError
-from mmp.features import build_featurizer, select_columns, transform
-from mmp.metrics import classification_metrics, feature_importance, regression_metrics
+from mmp.core.config import FeaturesConfig
+from mmp.core.errors import MMPError
+from mmp.modeling.features import build_featurizer, select_columns, transform
+from mmp.modeling.metrics import classification_metrics, feature_importance, regression_metrics
 
 
 def raw() -> pd.DataFrame:

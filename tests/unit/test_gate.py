@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mmp.config import EvaluateConfig, GateConfig, load_params, parse
-from mmp.errors import MMPError, MMPErrors
-from mmp.gate import evaluate_gate
+from mmp.core.config import EvaluateConfig, GateConfig, load_params, parse
+from mmp.core.errors import MMPError, MMPErrors
+from mmp.modeling.gate import evaluate_gate
 
 ROOT = Path(__file__).resolve().parents[2]
 

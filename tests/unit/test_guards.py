@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmp.guards import MAX_BYTES, find_large_files, find_stale_lock_params
+from mmp.ops.guards import MAX_BYTES, find_large_files, find_stale_lock_params
 
 # What `dvc status --json` printed in a fresh clone after `seed` was edited in params.yaml.
 STATUS = {
@@ -29,7 +29,7 @@ def test_missing_outputs_alone_do_not_make_the_lock_stale() -> None:
 
 def test_large_files_and_data_files_under_dvc_folders_are_found() -> None:
     files = [
-        ("src/mmp/cli.py", 2_000),
+        ("src/mmp/cli/__init__.py", 2_000),
         ("notebooks/big.ipynb", MAX_BYTES + 1),
         ("data/raw/customers.csv", 10),
         ("models/model.joblib", 10),

@@ -14,9 +14,9 @@ from sklearn.ensemble import RandomForestClassifier, StackingClassifier, VotingC
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.multioutput import MultiOutputRegressor
 
-from mmp.config import ModelConfig
-from mmp.errors import MMPError
-from mmp.recipe import SearchRange, build_estimator, find_ranges
+from mmp.core.config import ModelConfig
+from mmp.core.errors import MMPError
+from mmp.modeling.recipe import SearchRange, build_estimator, find_ranges
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
 

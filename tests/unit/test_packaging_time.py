@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mmp.packaging import created_at
+from mmp.inference.pyfunc import created_at
 
 
 def commit(repo: Path, path: str, when: int) -> None:

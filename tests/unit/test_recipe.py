@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from mmp.config import ModelConfig
-from mmp.errors import MMPError
-from mmp.recipe import SearchRange, build_estimator, check_task, find_ranges
+from mmp.core.config import ModelConfig
+from mmp.core.errors import MMPError
+from mmp.modeling.recipe import SearchRange, build_estimator, check_task, find_ranges
 
 
 def spec(class_path: str, **hp: object) -> ModelConfig:

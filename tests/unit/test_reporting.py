@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mmp.errors import MMPError
-from mmp.reporting.dvc_data import Revisions
-from mmp.reporting.plots import render_png, slug, static_spec, title
-from mmp.reporting.sections import gate_section, metrics_section, params_section, plots_section, target_metrics
-from mmp.reporting.tables import delta, fmt, metrics_table
+from mmp.core.errors import MMPError
+from mmp.ops.reporting.dvc_data import Revisions
+from mmp.ops.reporting.plots import render_png, slug, static_spec, title
+from mmp.ops.reporting.sections import gate_section, metrics_section, params_section, plots_section, target_metrics
+from mmp.ops.reporting.tables import delta, fmt, metrics_table
 
 REVS = Revisions("origin/main")
 METRICS = {

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from mmp.config import DataConfig
+from mmp.core.config import DataConfig
+from mmp.core.errors import MMPError
 from mmp.data.sql import read_sql
-from mmp.errors import MMPError
 from tests.conftest import ROOT
 
 ROWS = pd.DataFrame(

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from mmp.metrics import HIGHER_IS_BETTER, classification_metrics, metric_names, per_class_report, per_target_report, regression_metrics
+from mmp.modeling.metrics import (
+    HIGHER_IS_BETTER,
+    classification_metrics,
+    metric_names,
+    per_class_report,
+    per_target_report,
+    regression_metrics,
+)
 
 
 def test_multiclass_has_macro_and_weighted_averages() -> None:

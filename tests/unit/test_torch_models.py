@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone, is_classifier, is_regressor
 
-from mmp.errors import MMPError
-from mmp.models.mlp import MLPClassifier, MLPRegressor
-from mmp.models.tab_transformer import TabTransformerClassifier, TabTransformerRegressor
+from mmp.core.errors import MMPError
+from mmp.modeling.models.mlp import MLPClassifier, MLPRegressor
+from mmp.modeling.models.tab_transformer import TabTransformerClassifier, TabTransformerRegressor
 
 SMALL = {"epochs": 15, "lr": 0.01, "batch_size": 64, "patience": 3, "random_state": 3, "device": "cpu"}
 TAB = {"embedding_dim": 8, "n_heads": 2, "n_layers": 1, "hidden_layers": [16]}

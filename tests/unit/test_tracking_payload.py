@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mmp.config import load_params
-from mmp.db import redact
-from mmp.errors import MMPError
-from mmp.gate import evaluate_gate
-from mmp.model_card import DataFile, render_card
-from mmp.tracking.payload import build_payload, dvc_paths, flatten, param_value, step_series
-from mmp.tracking.registry import champion_alias
-from mmp.tracking.state import WorkspaceFiles, exp_identity, md5_file
+from mmp.core.config import load_params
+from mmp.core.db import redact
+from mmp.core.errors import MMPError
+from mmp.data.schema import InputSchema
+from mmp.inference.model_card import DataFile, render_card
+from mmp.modeling.gate import evaluate_gate
+from mmp.ops.tracking.payload import build_payload, dvc_paths, flatten, param_value, step_series
+from mmp.ops.tracking.registry import champion_alias
+from mmp.ops.tracking.state import WorkspaceFiles, exp_identity, md5_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,7 +81,8 @@ def test_model_stage_is_taken_as_an_alias(monkeypatch: pytest.MonkeyPatch) -> No
 def test_model_card_is_deterministic_and_complete() -> None:
     params = load_params(ROOT / "params.yaml")
     metrics = {"roc_auc": 0.81, "f1": 0.27}
-    schema = {"columns": [{"name": "age", "dtype": "float", "nullable": True, "role": "feature"}, {"name": "customer_id", "dtype": "int", "nullable": False, "role": "id"}]}
+    columns = [{"name": "age", "dtype": "float", "nullable": True, "role": "feature"}, {"name": "customer_id", "dtype": "int", "nullable": False, "role": "id"}]
+    schema = InputSchema(columns=columns, targets=["default"], task_type="binary")
     data = [DataFile("train", "data/prepared/train.parquet", 16000, "ab" * 16)]
     gate = params.evaluate.gate_for(params.data.task_type)[1]
     card = render_card(params, metrics, evaluate_gate(gate, metrics, None), data, schema)

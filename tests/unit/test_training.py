@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
 
-from mmp import training
+from mmp.modeling import training
 
 
 class Recorder:

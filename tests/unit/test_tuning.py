@@ -13,10 +13,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import log_loss
 
-from mmp.config import ModelConfig, Params, TuneConfig, parse
-from mmp.errors import MMPError
-from mmp.recipe import find_ranges
-from mmp.stages import tune as tune_stage
+from mmp.core.config import ModelConfig, Params, TuneConfig, parse
+from mmp.core.errors import MMPError
+from mmp.modeling.recipe import find_ranges
+from mmp.pipeline.stages import tune as tune_stage
 from mmp.tuning.cv import make_folds, resolve_strategy
 from mmp.tuning.objective import Objective
 from mmp.tuning.search import open_study, resolve_objective, run_trials, study_name, summary

@@ -37,7 +37,7 @@ def test_train_stage_validates_before_training(tmp_path: Path) -> None:
     params["model"]["hyperparameters"]["max_depht"] = 3
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = tmp_path / "model.joblib"
-    cmd = [sys.executable, "-m", "mmp.stages.train", "--features", str(tmp_path / "missing"), "--best-params", str(tmp_path / "missing.json"), "--out", str(out), "--live", str(tmp_path / "live"), "--params", str(tmp_path / "params.yaml")]
+    cmd = [sys.executable, "-m", "mmp.pipeline.stages.train", "--features", str(tmp_path / "missing"), "--best-params", str(tmp_path / "missing.json"), "--out", str(out), "--live", str(tmp_path / "live"), "--params", str(tmp_path / "params.yaml")]
     proc = run(cmd, ROOT, timeout=120, check=False)
     assert proc.returncode == 2
     assert "model.hyperparameters.max_depht: LGBMClassifier does not accept" in proc.stderr

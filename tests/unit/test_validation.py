@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmp.config import DataConfig, FeaturesConfig
-from mmp.errors import MMPError
-from mmp.validation import config_problems, data_problems, validate
+from mmp.core.config import DataConfig, FeaturesConfig
+from mmp.core.errors import MMPError
+from mmp.modeling.validation import config_problems, data_problems, validate
 
 BASE: dict[str, Any] = {
     "seed": 1,

@@ -2,7 +2,7 @@
 
 ``check_contract`` validates with pandera (lazily, so every violation is reported at once) and
 turns its failure table into messages that name the column, the rule and what is allowed.
-``infer_schema`` records the model's raw input columns for packaging and serving.
+The model's raw input columns are recorded by :mod:`mmp.data.schema`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 from pandas.api import types as ptypes
 
-from mmp.config import ColumnRule, Contract, DataConfig
-from mmp.errors import MMPError, raise_all
+from mmp.core.config import ColumnRule, Contract, DataConfig
+from mmp.core.errors import MMPError, raise_all
 
 DTYPE_CHECKS = {
     "int": lambda s: ptypes.is_integer_dtype(s) or (ptypes.is_float_dtype(s) and bool((s.dropna() % 1 == 0).all())),
@@ -108,41 +108,3 @@ def _row_error(column: str, check: str, group: pd.DataFrame, rule: ColumnRule | 
     if rule is not None and "allowed" in check:
         allowed = ", ".join(map(str, rule.allowed or []))
     return MMPError(f"column {column!r}", f"{check}; {where}", allowed)
-
-
-def column_kind(series: pd.Series) -> str:
-    if ptypes.is_bool_dtype(series):
-        return "bool"
-    if ptypes.is_integer_dtype(series):
-        return "int"
-    if ptypes.is_float_dtype(series):
-        return "float"
-    if ptypes.is_datetime64_any_dtype(series):
-        return "datetime"
-    return "category"
-
-
-def infer_schema(frame: pd.DataFrame, cfg: DataConfig) -> dict[str, Any]:
-    """The raw input the model takes: every non-target column with its kind, nullability and
-    rules (contract rules where declared, else observed categories for categorical columns)."""
-    columns = []
-    for name in frame.columns:
-        if name in cfg.targets:
-            continue
-        rule = cfg.contract.columns.get(name)
-        kind = rule.dtype if rule else column_kind(frame[name])
-        allowed = rule.allowed if rule and rule.allowed is not None else None
-        if allowed is None and kind == "category":
-            allowed = sorted(map(str, frame[name].dropna().unique()))
-        columns.append(
-            {
-                "name": str(name),
-                "dtype": kind,
-                "nullable": rule.nullable if rule else bool(frame[name].isna().any()),
-                "min": rule.min if rule else None,
-                "max": rule.max if rule else None,
-                "allowed": allowed,
-                "role": "id" if name in cfg.id_cols else "time" if name == cfg.time_col else "feature",
-            }
-        )
-    return {"columns": columns, "targets": cfg.targets, "task_type": cfg.task_type, "id_cols": cfg.id_cols, "time_col": cfg.time_col}

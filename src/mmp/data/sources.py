@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmp.config import DataConfig
-from mmp.errors import MMPError
+from mmp.core.config import DataConfig
+from mmp.core.errors import MMPError
 
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine", "linnerud")
 FILE_FORMATS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}
@@ -28,8 +28,8 @@ def load_source(cfg: DataConfig, seed: int) -> pd.DataFrame:
     if scheme == "sklearn":
         return _sklearn(rest)
     if scheme == "sql":
+        from mmp.core.settings import load_settings, repo_root
         from mmp.data.sql import read_sql
-        from mmp.settings import load_settings, repo_root
 
         return read_sql(uri, cfg.params, cfg.identifiers, cfg.allowed_identifiers, load_settings(), repo_root())
     return _file(uri)

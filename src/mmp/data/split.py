@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mmp.config import TaskType
-from mmp.errors import MMPError
+from mmp.core.config import TaskType
+from mmp.core.errors import MMPError
 
 
 def split(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

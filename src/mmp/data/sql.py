@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from mmp.errors import MMPError
+from mmp.core.errors import MMPError
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -62,7 +62,7 @@ def check_identifiers(identifiers: dict[str, str], allowed: dict[str, list[str]]
         elif value not in options or not IDENTIFIER.match(str(value)):
             errors.append(MMPError(f"data.identifiers.{name}", f"{value!r} is not an allowed identifier", ", ".join(map(str, options))))
     if errors:
-        from mmp.errors import raise_all
+        from mmp.core.errors import raise_all
 
         raise_all(errors)
     return dict(identifiers)
@@ -101,7 +101,7 @@ def parse_uri(uri: str) -> tuple[str, str]:
 def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: Any, root: Path) -> pd.DataFrame:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from mmp.db import engine as make_engine
+    from mmp.core.db import engine as make_engine
 
     database, query = parse_uri(uri)
     url = (settings.get("databases") or {}).get(database, {}).get("url") if settings is not None else None

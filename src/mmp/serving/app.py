@@ -22,8 +22,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from mmp.errors import MMPError
-from mmp.fast_scorer import FastScorer
+from mmp.core.errors import MMPError
+from mmp.inference.fast_scorer import FastScorer
 from mmp.serving import enrichment
 from mmp.serving.loader import ModelRef, load_scorer, resolve
 from mmp.serving.request import record_model, required_features
@@ -61,7 +61,7 @@ def serve_settings(cfg: Any) -> ServeSettings:
 
 
 def runtime_settings() -> ServeSettings:
-    from mmp.settings import load_settings
+    from mmp.core.settings import load_settings
 
     return serve_settings(load_settings().get("serving"))
 
@@ -87,7 +87,7 @@ class Service:
         self.ref, self.scorer, self.settings = ref, scorer, settings
         self.token = token.encode() if token else None
         schema = scorer.scorer.schema
-        self.columns = {c["name"] for c in schema["columns"]}
+        self.columns = set(schema.names)
         store_cfg = settings.online_store
         self.key = enrichment.entity_key(store_cfg, schema) if store_cfg.kind != "none" else None
         self.store = enrichment.open_store(store_cfg, self.key) if self.key else None
@@ -99,7 +99,7 @@ class Service:
 
     def metadata(self) -> dict[str, Any]:
         meta = self.scorer.scorer.metadata
-        schema = {k: v for k, v in self.scorer.scorer.schema.items() if k != "example"}
+        schema = self.scorer.scorer.schema.model_dump(mode="json", exclude={"example"})
         return {
             "name": self.ref.name,
             "version": self.ref.version,

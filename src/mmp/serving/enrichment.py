@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pandas as pd
 
-from mmp.errors import MMPError
+from mmp.core.errors import MMPError
 
 StoreKind = Literal["none", "sql", "redis"]
 KINDS = ("none", "sql", "redis")
@@ -49,7 +50,7 @@ class SQLStore:
     """One row per entity in ``table``; the key column is the lookup (bound parameters only)."""
 
     def __init__(self, url: str, table: str, key: str):
-        from mmp.db import engine
+        from mmp.core.db import engine
 
         self.engine = engine(url, "serving.online_store.url", pool_pre_ping=True)
         self.table_name, self.key = table, key
@@ -146,8 +147,8 @@ def store_settings(cfg: Any) -> StoreSettings:
 
 
 def entity_key(settings: StoreSettings, schema: dict[str, Any]) -> str:
-    key = settings.key or (schema.get("id_cols") or [None])[0]
-    names = [c["name"] for c in schema["columns"]]
+    key = settings.key or (schema.id_cols or [None])[0]
+    names = schema.names
     if key not in names:
         raise MMPError("serving.online_store.key", f"{key!r} is not an input column of the model", ", ".join(names))
     return key
@@ -171,3 +172,24 @@ def latest_per_entity(frame: pd.DataFrame, key: str, time_col: str | None) -> pd
     if time_col and time_col in frame:
         frame = frame.sort_values(time_col, kind="stable")
     return frame.drop_duplicates(key, keep="last").reset_index(drop=True)
+
+
+def materialize(prepared: Path) -> tuple[int, str, str]:
+    """Write the latest row per entity of the prepared splits (the entity key and the model's
+    feature columns) to the configured online store: (rows written, store kind, key)."""
+    from mmp.data.schema import InputSchema
+    from mmp.serving.app import runtime_settings
+
+    settings = runtime_settings().online_store
+    if settings.kind == "none":
+        raise MMPError("serving.online_store.kind", "no online store is configured", "sql, redis (set it in conf/env/<APP_ENV>.yaml)")
+    schema_path = prepared / "schema.json"
+    if not schema_path.is_file():
+        raise MMPError("--prepared", f"{schema_path} does not exist", "run the pipeline first (dvc repro)")
+    schema = InputSchema.read(schema_path)
+    key = entity_key(settings, schema)
+    frame = pd.concat([pd.read_parquet(prepared / f"{split}.parquet") for split in ("train", "test")], ignore_index=True)
+    frame = latest_per_entity(frame, key, schema.time_col)[[key, *schema.feature_names]]
+    store = open_store(settings, key)
+    assert store is not None  # kind is sql or redis here
+    return store.write(frame), settings.kind, key

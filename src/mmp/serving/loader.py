@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from mmp.errors import MMPError
-from mmp.scoring import Scorer
+from mmp.core.errors import MMPError
+from mmp.inference.scorer import Scorer
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 # Registry stages are deprecated in MLflow; a stage name still given is read as this alias.
@@ -152,7 +152,7 @@ def resolve(given: str | None, env: Mapping[str, str] | None = None) -> ModelRef
     spec = model_spec(given, env)
     tracking_uri = None
     if not Path(spec).is_dir():
-        from mmp.settings import load_settings
+        from mmp.core.settings import load_settings
 
         tracking_uri = env.get("MLFLOW_TRACKING_URI") or str(load_settings().mlflow.tracking_uri)
     return fetch(spec, tracking_uri)

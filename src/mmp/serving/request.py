@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from mmp.data.schema import InputSchema, SchemaColumn
+
 INT64 = (-(2**63), 2**63 - 1)
 # pandas (and so the sklearn path) holds datetimes as int64 nanoseconds
 DATE_RANGE = (datetime(1677, 9, 22), datetime(2262, 4, 11))
@@ -38,12 +40,11 @@ def _to_datetime(value: Any) -> Any:
 IsoDateTime = Annotated[datetime, BeforeValidator(_to_datetime), Field(json_schema_extra={"format": "date-time"})]
 
 
-def field_type(col: dict[str, Any]) -> Any:
+def field_type(col: SchemaColumn) -> Any:
     """The pydantic type of one contract column."""
-    allowed = col.get("allowed")
-    if allowed:
-        return Literal[tuple(allowed)]
-    kind = col["dtype"]
+    if col.allowed:
+        return Literal[tuple(col.allowed)]
+    kind = col.dtype
     if kind == "int":
         low, high = _bounds(col, INT64)
         return Annotated[int, Field(strict=True, ge=low, le=high)]
@@ -57,29 +58,29 @@ def field_type(col: dict[str, Any]) -> Any:
     return Annotated[str, Field(strict=True, max_length=10_000)]
 
 
-def _bounds(col: dict[str, Any], default: tuple[Any, Any]) -> tuple[Any, Any]:
-    low = col.get("min") if col.get("min") is not None else default[0]
-    high = col.get("max") if col.get("max") is not None else default[1]
-    if col["dtype"] == "int":
+def _bounds(col: SchemaColumn, default: tuple[Any, Any]) -> tuple[Any, Any]:
+    low = col.min if col.min is not None else default[0]
+    high = col.max if col.max is not None else default[1]
+    if col.dtype == "int":
         low, high = max(int(low), INT64[0]), min(int(high), INT64[1])
     return low, high
 
 
-def required_features(schema: dict[str, Any]) -> list[str]:
-    return [c["name"] for c in schema["columns"] if c["role"] == "feature" and not c["nullable"]]
+def required_features(schema: InputSchema) -> list[str]:
+    return [c.name for c in schema.features if not c.nullable]
 
 
-def record_model(schema: dict[str, Any], entity_key: str | None = None, name: str = "Record") -> type[BaseModel]:
+def record_model(schema: InputSchema, entity_key: str | None = None, name: str = "Record") -> type[BaseModel]:
     """One input record. Non-nullable features are required unless an online store can supply
     them (then the entity key is the one required field); nullable ones default to null; id and
     time columns are optional and ignored by the model."""
-    example = schema.get("example", {})
+    example = schema.example
     fields: dict[str, Any] = {}
-    for col in schema["columns"]:
+    for col in schema.columns:
         kind = field_type(col)
-        required = col["name"] == entity_key or (entity_key is None and col["role"] == "feature" and not col["nullable"])
-        description = f"{col['dtype']} {col['role']}" + ("" if col["nullable"] else ", not null")
-        info = Field(... if required else None, description=description, examples=[example[col["name"]]] if col["name"] in example else None)
-        fields[col["name"]] = (kind if required else kind | None, info)
+        required = col.name == entity_key or (entity_key is None and col.role == "feature" and not col.nullable)
+        description = f"{col.dtype} {col.role}" + ("" if col.nullable else ", not null")
+        info = Field(... if required else None, description=description, examples=[example[col.name]] if col.name in example else None)
+        fields[col.name] = (kind if required else kind | None, info)
     config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title=name)
     return create_model(name, __config__=config, **fields)

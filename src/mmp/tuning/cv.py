@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mmp.config import TaskType
-from mmp.errors import MMPError
+from mmp.core.config import TaskType
+from mmp.core.errors import MMPError
 
 STRATEGIES = ("kfold", "stratified", "timeseries")
 

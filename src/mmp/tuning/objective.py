@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmp.config import ModelConfig, TaskType
-from mmp.metrics import classification_metrics, regression_metrics
-from mmp.recipe import build_estimator
+from mmp.core.config import ModelConfig, TaskType
+from mmp.modeling.metrics import classification_metrics, regression_metrics
+from mmp.modeling.recipe import build_estimator
 from mmp.tuning.space import trial_chooser
 
 # LightGBM's built-in metric equal to the tuned one: evaluated in C every round, for free.

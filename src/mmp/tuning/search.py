@@ -9,8 +9,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mmp.config import TaskType, TuneConfig
-from mmp.errors import MMPError
+from mmp.core.config import TaskType, TuneConfig
+from mmp.core.errors import MMPError
 
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "roc_auc", "regression": "rmse"}
 
@@ -18,7 +18,7 @@ DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "roc_auc", "regression": "r
 def resolve_objective(tune: TuneConfig, task: TaskType) -> tuple[str, str]:
     """(metric, direction): the metric must be one the evaluator produces for the task; the
     direction follows it unless ``tune.direction`` overrides it."""
-    from mmp.metrics import HIGHER_IS_BETTER, metric_names
+    from mmp.modeling.metrics import HIGHER_IS_BETTER, metric_names
 
     metric = tune.metric or DEFAULT_METRIC[task]
     names = metric_names(task)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mmp.config import ModelConfig
-from mmp.errors import MMPError, raise_all
-from mmp.recipe import Chooser, SearchRange, find_ranges
+from mmp.core.config import ModelConfig
+from mmp.core.errors import MMPError, raise_all
+from mmp.modeling.recipe import Chooser, SearchRange, find_ranges
 
 # Optuna stores categorical choices only of these types.
 CHOICE_TYPES = (type(None), bool, int, float, str)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mmp.db import redact, with_driver
-from mmp.errors import MMPError
+from mmp.core.db import redact, with_driver
+from mmp.core.errors import MMPError
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class StorageSettings:
 
 
 def storage_settings(settings: Any) -> StorageSettings:
-    """``tune.*`` of the resolved runtime settings (``mmp.settings.load_settings()``)."""
+    """``tune.*`` of the resolved runtime settings (``mmp.core.settings.load_settings()``)."""
     from omegaconf import OmegaConf
 
     url = OmegaConf.select(settings, "tune.storage")

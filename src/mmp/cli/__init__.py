@@ -1,0 +1,36 @@
+"""``mmp``: the project's command line. Each subcommand lives in ``mmp.cli.<name>`` and
+registers itself; heavy libraries are imported only when a command runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+
+from mmp import __version__
+from mmp.core.errors import run_cli
+
+COMMANDS = ("params", "validate", "tune_worker", "mirror", "promote", "report", "guards", "serve", "predict", "materialize")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmp", description="modern-ml-pipeline: reproducible, tracked, deployable models from YAML recipes.")
+    parser.add_argument("--version", action="version", version=f"mmp {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (same as MMP_DEBUG=1)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"mmp.cli.{name}").register(sub)
+    return parser
+
+
+def _main(argv: list[str]) -> int | None:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    main()

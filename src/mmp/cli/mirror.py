@@ -1,0 +1,26 @@
+"""``mmp mirror``: mirror experiments into MLflow (runs, datasets, logged models, registry).
+
+Without flags it mirrors the workspace's results. ``--all`` mirrors every experiment that
+``dvc exp show`` lists, reading each one's files from its git commit and its model package
+from the DVC cache: this catches up after the tracking server was down and covers stages DVC
+restored from its run-cache. Mirroring is keyed by the experiment's identity, so running it
+again updates the runs and never duplicates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mirror", help="mirror DVC experiments into MLflow (exactly once)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--all", action="store_true", help="every experiment `dvc exp show` lists, plus the workspace")
+    p.add_argument("--repo", default=".", help="repository root (default: .)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmp.ops.tracking.sync import mirror_repo
+
+    return mirror_repo(Path(args.repo).resolve(), args.all)

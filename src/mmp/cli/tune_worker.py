@@ -1,0 +1,61 @@
+"""``mmp tune-worker``: join the study of the current recipe and run its trials.
+
+Run it on any machine that has the repository, params.yaml and the train features (``dvc
+pull``), with the shared storage in ``MMP_TUNE_STORAGE`` (or ``tune.storage`` in
+conf/env/<APP_ENV>.yaml), e.g. ``MMP_TUNE_STORAGE=postgresql://user@db/optuna mmp tune-worker``.
+Every worker of the same params.yaml and data computes the same study name and joins it; the
+workers share the budget of ``tune.n_trials`` finished trials and stop when it is reached. A
+worker that is killed stops sending heartbeats: after ``tune.grace_period`` seconds another
+worker marks its trial failed and runs it again. The tune stage (``dvc exp run -S
+tune.enabled=true``) waits for the workers' trials and reads the best one from the study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tune-worker", help="join the recipe's Optuna study and run trials", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params", default="params.yaml", help="the composed recipe (default: params.yaml)")
+    p.add_argument("--features", default="data/features", help="feature matrices directory (default: data/features)")
+    p.add_argument("--prepared", default="data/prepared", help="prepare's output directory (default: data/prepared)")
+    p.add_argument("--n-jobs", type=int, default=None, help="parallel trials in this worker (default: tune.n_jobs)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="sampler seed of this worker (default: params seed + process id, so workers propose different values)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmp.core.config import load_params
+    from mmp.core.errors import MMPError
+    from mmp.core.settings import load_settings
+    from mmp.tuning.search import Progress, count, run_trials, summary
+    from mmp.tuning.session import open_session
+    from mmp.tuning.storage import storage_settings
+
+    params = load_params(args.params)
+    if args.n_jobs is not None and args.n_jobs < 1:
+        raise MMPError("--n-jobs", f"must be >= 1 (got {args.n_jobs})")
+    tune = params.tune.model_copy(update={"n_jobs": args.n_jobs}) if args.n_jobs else params.tune
+    storage = storage_settings(load_settings())
+    seed = args.seed if args.seed is not None else params.seed + os.getpid()
+    session = open_session(params, Path(args.features), Path(args.prepared), storage, sampler_seed=seed)
+    study = session.study
+    print(f"tune-worker: joined study {study.study_name} in {storage.label}", flush=True)
+    before = {t.number for t in study.get_trials(deepcopy=False)}
+    progress = Progress(study, tune.n_trials)
+    try:
+        run_trials(study, session.objective, tune.n_trials, tune.n_jobs, tune.timeout, callbacks=[progress])
+    finally:
+        progress.close()
+    mine = sorted(t.number for t in study.get_trials(deepcopy=False) if t.number not in before and t.user_attrs.get("worker", "").endswith(f":{os.getpid()}"))
+    report = {"study": study.study_name, "ran": mine, "finished_in_study": count(study, "COMPLETE", "PRUNED")}
+    if count(study, "COMPLETE"):
+        report["best_params"] = summary(study, session.metric, 0.0)["best_params"]
+    print(json.dumps(report), flush=True)
+    return 0

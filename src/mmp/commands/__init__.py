@@ -1,1 +1,0 @@
-"""Subcommands of ``mmp``: each module defines ``register(subparsers)``."""

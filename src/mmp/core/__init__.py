@@ -1,0 +1,1 @@
+"""The bottom layer: typed config (Params, RuntimeSettings), errors, file writers, database URLs."""

@@ -1,0 +1,298 @@
+"""Typed views of the params sections. Unknown keys and wrong types are rejected at the edge
+with a message that names the key, the rule and the allowed values."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mmp.core.errors import MMPError, raise_all
+
+PARAMS_FILE = "params.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+DType = Literal["int", "float", "bool", "category", "string", "datetime"]
+TaskType = Literal["binary", "multiclass", "regression"]
+
+
+class ColumnRule(Strict):
+    dtype: DType
+    nullable: bool = True
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = None
+
+
+class Contract(Strict):
+    allow_extra_columns: bool = True
+    columns: dict[str, ColumnRule] = Field(default_factory=dict)
+
+
+Scalar = str | int | float | bool | None
+
+
+class DataConfig(Strict):
+    source_uri: str
+    rows: int | None = Field(None, gt=0)
+    target_col: str | list[str]
+    task_type: TaskType
+    id_cols: list[str] = Field(default_factory=list)
+    time_col: str | None = None
+    test_size: float = Field(0.2, gt=0, lt=1)
+    contract: Contract = Field(default_factory=Contract)
+    # SQL sources: values bound as query parameters (never pasted into SQL text), identifiers
+    # the query template may paste, and the allowlist each identifier must be in.
+    params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    allowed_identifiers: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def targets(self) -> list[str]:
+        return [self.target_col] if isinstance(self.target_col, str) else list(self.target_col)
+
+    @property
+    def non_feature_cols(self) -> list[str]:
+        return [*self.targets, *self.id_cols, *([self.time_col] if self.time_col else [])]
+
+
+Columns = Literal["auto"] | list[str]
+
+
+class NumericFeatures(Strict):
+    columns: Columns = "auto"
+    impute: Literal["mean", "median", "most_frequent", "constant"] = "median"
+    fill_value: float = 0.0  # used by impute: constant
+    clip: Literal["none", "iqr", "zscore"] = "none"
+    clip_factor: float | None = Field(None, gt=0)  # iqr: 1.5 by default, zscore: 3.0
+    scale: Literal["standard", "minmax", "robust", "none"] = "standard"
+
+
+class CategoricalFeatures(Strict):
+    columns: Columns = "auto"
+    impute: Literal["most_frequent", "constant"] = "most_frequent"
+    fill_value: str = "missing"  # used by impute: constant
+    encode: Literal["onehot", "ordinal", "target"] = "onehot"
+    # onehot: categories rarer than this (a fraction of the rows, or a count) are merged into
+    # one "infrequent" column, and so are categories never seen in training.
+    min_frequency: float | int | None = Field(None, ge=0)
+    max_categories: int | None = Field(None, gt=1)
+
+
+DatePart = Literal["year", "month", "day", "dayofweek", "dayofyear", "hour", "quarter"]
+
+
+class DateFeatures(Strict):
+    columns: Columns = "auto"
+    parts: list[DatePart] = Field(default_factory=lambda: ["year", "month", "dayofweek"])
+
+
+class InteractionFeatures(Strict):
+    """Polynomial/interaction terms of the numeric columns (after imputation and scaling)."""
+
+    enabled: bool = False
+    degree: int = Field(2, ge=2, le=3)
+    interaction_only: bool = True
+
+
+class FeatureSelection(Strict):
+    """Keep the best features: ``kbest`` (univariate F-test) or ``model`` (tree importances)."""
+
+    method: Literal["none", "kbest", "model"] = "none"
+    k: int | None = Field(None, gt=0)  # kbest: required; model: at most k features
+    threshold: str | float = "median"  # model: sklearn SelectFromModel threshold
+
+
+class FeaturesConfig(Strict):
+    numeric: NumericFeatures = Field(default_factory=NumericFeatures)
+    categorical: CategoricalFeatures = Field(default_factory=CategoricalFeatures)
+    date: DateFeatures = Field(default_factory=DateFeatures)
+    interactions: InteractionFeatures = Field(default_factory=InteractionFeatures)
+    selection: FeatureSelection = Field(default_factory=FeatureSelection)
+    drop: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> FeaturesConfig:
+        if self.selection.method == "kbest" and self.selection.k is None:
+            raise ValueError("selection.method kbest needs selection.k (the number of features to keep)")
+        listed = self.explicit_columns()
+        twice = sorted({c for c in listed if listed.count(c) > 1})
+        if twice:
+            raise ValueError(f"columns {twice} are listed under more than one of numeric/categorical/date")
+        return self
+
+    def explicit_columns(self) -> list[str]:
+        return [c for kind in ("numeric", "categorical", "date") if isinstance(cols := getattr(self, kind).columns, list) for c in cols]
+
+
+class ModelConfig(Strict):
+    class_path: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class CVConfig(Strict):
+    """How each trial is scored on the train split. ``auto``: a time-series split when
+    ``data.time_col`` is set, else stratified k-fold for classification, else k-fold."""
+
+    strategy: Literal["auto", "kfold", "stratified", "timeseries"] = "auto"
+    folds: int = Field(5, ge=2, le=20)
+
+
+class TuneConfig(Strict):
+    """Optuna search over the recipe's ranges. ``metric``/``direction`` are checked against the
+    task when tuning runs (``metric: null`` is the task's default, ``direction: null`` follows
+    the metric). Where the study is stored is a runtime setting (conf/env), never a param."""
+
+    enabled: bool = False
+    n_trials: int = Field(20, gt=0)
+    timeout: float | None = Field(None, gt=0)
+    metric: str | None = None
+    direction: Literal["maximize", "minimize"] | None = None
+    cv: CVConfig = Field(default_factory=CVConfig)
+    sampler: Literal["tpe", "random"] = "tpe"
+    pruner: Literal["none", "median", "hyperband"] = "median"
+    n_jobs: int = Field(1, ge=1)
+
+
+class GateRule(Strict):
+    """An absolute rule on one test metric, e.g. ``{metric: roc_auc, op: '>=', value: 0.7}``."""
+
+    metric: str
+    op: Literal[">=", ">", "<=", "<"]
+    value: float
+
+
+class BeatChampion(Strict):
+    """The candidate must beat the current champion's ``metric`` by at least ``min_delta`` on the
+    same test data ("beat" follows the metric's direction: lower log_loss/rmse/mae is better)."""
+
+    metric: str
+    min_delta: float = 0.0
+
+
+class GateConfig(Strict):
+    """The quality gate `mmp promote` applies before moving the champion alias."""
+
+    rules: list[GateRule] = Field(default_factory=list)
+    beat_champion: BeatChampion | None = None
+
+
+class TaskGates(Strict):
+    """One gate per kind of task, so one recipe serves classifiers and regressors alike:
+    binary and multiclass tasks use ``classification``."""
+
+    classification: GateConfig = Field(default_factory=GateConfig)
+    regression: GateConfig = Field(default_factory=GateConfig)
+
+
+class EvaluateConfig(Strict):
+    threshold: float = Field(0.5, ge=0, le=1)
+    importance_top_k: int = Field(20, gt=0)
+    gate: TaskGates = Field(default_factory=TaskGates)
+
+    def gate_for(self, task: TaskType) -> tuple[str, GateConfig]:
+        """The gate that applies to ``task``, with its params key for error messages."""
+        kind = "regression" if task == "regression" else "classification"
+        return f"evaluate.gate.{kind}", getattr(self.gate, kind)
+
+
+class RegistryConfig(Strict):
+    """The registered model the package stage adds versions to, and the model card's prose."""
+
+    model_name: str = Field("credit-default", pattern=r"^[A-Za-z0-9][\w.\-]*$")
+    intended_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
+
+
+class Params(Strict):
+    """The whole composed recipe (params.yaml)."""
+
+    seed: int = 42
+    data: DataConfig
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    model: ModelConfig
+    tune: TuneConfig = Field(default_factory=TuneConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+
+    @model_validator(mode="after")
+    def _targets_are_not_features(self) -> Params:
+        overlap = set(self.features.drop) & set(self.data.targets)
+        if overlap:
+            raise ValueError(f"features.drop lists the target column {sorted(overlap)}")
+        return self
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def read_params(path: str | os.PathLike = PARAMS_FILE) -> dict[str, Any]:
+    file = Path(path)
+    if not file.exists():
+        raise MMPError(str(file), "file not found", "run `make params` or `dvc exp run` to compose it")
+    data = yaml.safe_load(file.read_text()) or {}
+    if not isinstance(data, dict):
+        raise MMPError(str(file), "must be a mapping of sections")
+    return data
+
+
+def parse(model: type[T], raw: Any, prefix: str = "") -> T:
+    """Validate ``raw`` into ``model``; report every problem with its dotted key."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise_all([_to_error(model, prefix, e) for e in err.errors()])
+        raise  # unreachable: raise_all raises for a non-empty list
+
+
+def load_params(path: str | os.PathLike = PARAMS_FILE) -> Params:
+    return parse(Params, read_params(path))
+
+
+def _to_error(model: type[BaseModel], prefix: str, e: dict[str, Any]) -> MMPError:
+    loc = [str(p) for p in e["loc"]]
+    key = ".".join(filter(None, [prefix, *loc])) or "(root)"
+    if e["type"] == "extra_forbidden":
+        return MMPError(key, "unknown key", ", ".join(_allowed_keys(model, loc[:-1])) or None)
+    if e["type"] == "missing":
+        return MMPError(key, "required key is missing")
+    got = e.get("input")
+    rule = e["msg"][0].lower() + e["msg"][1:]
+    if "Value error, " in e["msg"]:
+        rule = e["msg"].split("Value error, ", 1)[1]
+    return MMPError(key, f"{rule} (got {got!r})" if got is not None and not isinstance(got, dict) else rule)
+
+
+def _allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """Walk ``loc`` through nested models to list the keys allowed at that level."""
+    current: Any = model
+    in_mapping = False  # after a dict[str, Model] field, the next part is a user key: skip it
+    for part in loc:
+        if in_mapping:
+            in_mapping = False
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        in_mapping = getattr(field.annotation, "__origin__", None) is dict
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,65 @@
+"""One error type for everything a user can get wrong, and the CLI wrapper that prints it.
+
+A user error is reported as a single line naming the key/column/field, the rule it broke and
+what is allowed. The traceback is shown only with ``--debug`` or ``MMP_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+
+class MMPError(Exception):
+    """A problem the user can fix: bad recipe, bad data, bad request."""
+
+    def __init__(self, where: str, rule: str, allowed: str | None = None):
+        self.where, self.rule, self.allowed = where, rule, allowed
+        message = f"{where}: {rule}"
+        if allowed:
+            message += f" (allowed: {allowed})"
+        super().__init__(message)
+
+
+class MMPErrors(MMPError):
+    """Several problems found at once (validation reports everything, not just the first)."""
+
+    def __init__(self, errors: Sequence[MMPError]):
+        self.errors = list(errors)
+        Exception.__init__(self, "\n".join(str(e) for e in self.errors))
+
+
+def raise_all(errors: Sequence[MMPError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise MMPErrors(errors)
+
+
+def debug_enabled(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("MMP_DEBUG", "") not in ("", "0", "false")
+
+
+def run_cli(main: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> None:
+    """Run ``main`` and turn user errors into one clean message and exit code 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_enabled(args)
+    args = [a for a in args if a != "--debug"]
+    try:
+        code = main(args)
+    except Exception as err:
+        user_error = err if isinstance(err, MMPError) else _settings_error(err)
+        if debug or user_error is None:
+            raise
+        for line in str(user_error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        print("(set MMP_DEBUG=1 or pass --debug for the traceback)", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code or 0)
+
+
+def _settings_error(err: Exception) -> MMPError | None:
+    from mmp.core.settings import as_user_error  # settings imports this module: import late
+
+    return as_user_error(err)

@@ -1,0 +1,130 @@
+"""The model's raw input, typed: which columns it takes, their kinds, rules and roles.
+
+``prepare`` infers it from the train split and writes ``schema.json``; packaging, scoring,
+serving and batch read it back as an :class:`InputSchema`, never as a dict read by string key.
+The feature columns, the id columns and the input contract are each derived here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pandas.api import types as ptypes
+from pydantic import BaseModel, ConfigDict, Field
+
+from mmp.core.config import ColumnRule, Contract, DataConfig, DType, TaskType
+
+Role = Literal["feature", "id", "time"]
+
+
+class SchemaColumn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    dtype: DType
+    nullable: bool
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = None
+    role: Role = "feature"
+
+    @property
+    def rule(self) -> ColumnRule:
+        """This column as a data-contract rule."""
+        return ColumnRule(dtype=self.dtype, nullable=self.nullable, min=self.min, max=self.max, allowed=self.allowed)
+
+
+class InputSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    columns: list[SchemaColumn]
+    targets: list[str]
+    task_type: TaskType
+    id_cols: list[str] = Field(default_factory=list)
+    time_col: str | None = None
+    example: dict[str, Any] = Field(default_factory=dict)  # one synthetic row of medians and modes
+
+    @property
+    def features(self) -> list[SchemaColumn]:
+        """The columns the model reads (id and time columns travel along and are ignored)."""
+        return [c for c in self.columns if c.role == "feature"]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.features]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task_type == "regression"
+
+    def contract(self) -> Contract:
+        """What each input row must satisfy: the feature and id columns' rules."""
+        return Contract(allow_extra_columns=True, columns={c.name: c.rule for c in self.columns if c.role in ("feature", "id")})
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> InputSchema:
+        return cls.model_validate(json.loads(Path(path).read_text()))
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def column_kind(series: pd.Series) -> DType:
+    if ptypes.is_bool_dtype(series):
+        return "bool"
+    if ptypes.is_integer_dtype(series):
+        return "int"
+    if ptypes.is_float_dtype(series):
+        return "float"
+    if ptypes.is_datetime64_any_dtype(series):
+        return "datetime"
+    return "category"
+
+
+def infer_schema(frame: pd.DataFrame, cfg: DataConfig) -> InputSchema:
+    """The raw input the model takes: every non-target column with its kind, nullability and
+    rules (contract rules where declared, else observed categories for categorical columns),
+    and one example row."""
+    columns = []
+    for name in frame.columns:
+        if name in cfg.targets:
+            continue
+        rule = cfg.contract.columns.get(name)
+        kind = rule.dtype if rule else column_kind(frame[name])
+        allowed = rule.allowed if rule and rule.allowed is not None else None
+        if allowed is None and kind == "category":
+            allowed = sorted(map(str, frame[name].dropna().unique()))
+        role: Role = "id" if name in cfg.id_cols else "time" if name == cfg.time_col else "feature"
+        nullable = rule.nullable if rule else bool(frame[name].isna().any())
+        columns.append(
+            SchemaColumn(name=str(name), dtype=kind, nullable=nullable, min=rule.min if rule else None, max=rule.max if rule else None, allowed=allowed, role=role)
+        )
+    schema = InputSchema(columns=columns, targets=cfg.targets, task_type=cfg.task_type, id_cols=cfg.id_cols, time_col=cfg.time_col)
+    return schema.model_copy(update={"example": example_row(frame, columns)})
+
+
+def example_row(frame: pd.DataFrame, columns: list[SchemaColumn]) -> dict[str, Any]:
+    """One synthetic row (safe to ship inside a model: no real row): the median of numeric
+    columns and the mode of the others."""
+    row: dict[str, Any] = {}
+    for col in columns:
+        values = frame[col.name].dropna()
+        if values.empty:
+            row[col.name] = None
+        elif col.dtype == "datetime":
+            row[col.name] = values.sort_values().iloc[len(values) // 2].strftime("%Y-%m-%d")
+        elif col.dtype == "int":
+            row[col.name] = int(values.median())
+        elif col.dtype == "float":
+            row[col.name] = round(float(values.median()), 6)
+        else:
+            row[col.name] = str(values.astype(str).mode().sort_values().iloc[0])
+    return row

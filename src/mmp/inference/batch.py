@@ -1,0 +1,155 @@
+"""Batch scoring: raw rows in (Parquet/CSV files or directories, or a SQL query), scored rows out
+(id columns, prediction, probabilities, model name and version, a scoring timestamp).
+
+Input is streamed in chunks, so memory stays flat whatever the input size. Every chunk is checked
+against the model's data contract before it is scored; a breach stops the run with the rows and
+columns named. Output goes to a temporary sibling and is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mmp.core.config import Contract
+from mmp.core.errors import MMPError
+from mmp.core.io import atomic_path
+from mmp.data.contract import check_contract, coerce_dates
+from mmp.inference.fast_scorer import FastScorer, frame_columns
+
+FILE_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    version: str
+    scored_at: datetime
+
+
+def file_format(path: Path, what: str) -> str:
+    fmt = FILE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise MMPError(what, f"{path} has an unknown file type", ", ".join(FILE_FORMATS))
+    return fmt
+
+
+def input_files(path: Path) -> tuple[str, list[Path]]:
+    """A file, or a directory of files of one format (sorted, hidden files skipped)."""
+    if path.is_file():
+        return file_format(path, "--input"), [path]
+    if not path.is_dir():
+        raise MMPError("--input", f"{path} does not exist", "a Parquet/CSV file or a directory of them")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")) and p.suffix.lower() in FILE_FORMATS)
+    formats = {file_format(p, "--input") for p in files}
+    if len(formats) != 1:
+        raise MMPError("--input", f"{path} holds {'no' if not formats else 'mixed'} Parquet/CSV files", "one format per directory")
+    return formats.pop(), files
+
+
+def file_chunks(path: Path, chunksize: int) -> tuple[Iterator[pd.DataFrame], int | None]:
+    """Chunks of the input and its row count when known cheaply (Parquet footers)."""
+    fmt, files = input_files(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        # one row group at a time (no read-ahead across the file): memory is bounded by the
+        # largest row group, not by the file size
+        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        return (batch.to_pandas() for f in files for batch in pq.ParquetFile(f).iter_batches(batch_size=chunksize)), total
+    return (chunk for f in files for chunk in pd.read_csv(f, chunksize=chunksize)), None
+
+
+def sql_chunks(url: str, query: str, params: Mapping[str, Any], chunksize: int) -> Iterator[pd.DataFrame]:
+    """A SQL query with bound parameters (never pasted into the SQL text), streamed in chunks."""
+    from pandas.errors import DatabaseError
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mmp.core.db import engine as make_engine
+
+    engine = make_engine(url, "--db-url")
+    try:
+        with engine.connect().execution_options(stream_results=True) as conn:
+            yield from pd.read_sql_query(text(query), conn, params=dict(params), chunksize=chunksize)
+    except (SQLAlchemyError, DatabaseError) as err:
+        cause = err.__cause__ if isinstance(err, DatabaseError) and err.__cause__ else err
+        cause = getattr(cause, "orig", None) or cause
+        raise MMPError("--query", f"the query failed: {str(cause).strip().splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+
+
+def score_chunk(scorer: FastScorer, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int) -> pd.DataFrame:
+    """Check one chunk against the contract (rows numbered across the whole input) and score it."""
+    chunk = chunk.set_axis(pd.RangeIndex(first_row, first_row + len(chunk)))
+    chunk = coerce_dates(chunk, contract)
+    check_contract(chunk, contract, targets=[])
+    ids = scorer.scorer.schema.id_cols
+    out = chunk[ids].copy() if ids else pd.DataFrame(index=chunk.index)
+    for name, values in scorer.predict_columns(frame_columns(chunk, scorer.scorer.schema), len(chunk)).items():
+        out[name] = values
+    out["model_name"] = identity.name
+    out["model_version"] = identity.version
+    out["scored_at"] = pd.Timestamp(identity.scored_at)
+    return out
+
+
+class ChunkWriter:
+    """Appends scored chunks to one Parquet or CSV file."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.path, self.fmt, self.writer, self.rows = path, fmt, None, 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            frame.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self.writer.write_table(table)
+        self.rows += len(frame)
+
+    def close(self, empty: pd.DataFrame) -> None:
+        if self.rows == 0:  # no input rows: still a valid file with the output columns
+            self.write(empty)
+        if self.writer is not None:
+            self.writer.close()
+
+
+def score_to_file(
+    scorer: FastScorer, chunks: Iterator[pd.DataFrame], output: Path, identity: Identity, total: int | None = None, progress: bool = True
+) -> int:
+    """Score every chunk into ``output`` atomically; returns the number of rows written."""
+    from tqdm import tqdm
+
+    fmt = file_format(output, "--output")
+    contract = scorer.scorer.schema.contract()
+    ids = scorer.scorer.schema.id_cols
+    empty = pd.DataFrame(columns=[*ids, *scorer.output_columns, "model_name", "model_version", "scored_at"])
+    with atomic_path(output) as tmp, tqdm(total=total, unit="rows", disable=not progress, desc="scoring") as bar:
+        writer = ChunkWriter(tmp, fmt)
+        try:
+            for chunk in chunks:
+                writer.write(score_chunk(scorer, chunk, contract, identity, writer.rows))
+                bar.update(len(chunk))
+        finally:
+            writer.close(empty)
+    return writer.rows
+
+
+def now() -> datetime:
+    """The scoring timestamp (UTC); SOURCE_DATE_EPOCH pins it for reproducible outputs."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), tz=UTC) if epoch else datetime.now(UTC)
+    return moment.replace(tzinfo=None)

@@ -1,0 +1,263 @@
+"""A precompiled numpy path for a fitted featurizer.
+
+Per-request pandas and ``ColumnTransformer.transform`` cost milliseconds; the same arithmetic on
+plain numpy arrays costs microseconds. ``compile_featurizer`` reads the learned statistics of the
+fitted transformers (imputer fill values, scaler centres and scales, encoder tables) into plain
+numpy operations whose output equals sklearn's (a test checks it on real data).
+
+Only transformer types listed here are compiled. Anything else raises ``NotCompilable``; the
+caller then uses the sklearn path and says so once at start-up (never silently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+
+from mmp.modeling.features import AsText, DateParts
+
+# Columns arrive as numpy arrays (batch) or lists (one request): both are "array-like".
+Columns = Mapping[str, Sequence[Any] | np.ndarray]
+Step = Callable[[np.ndarray], np.ndarray]
+SMALL = 32  # below this many rows a dict lookup beats building a pandas index
+
+
+class NotCompilable(Exception):
+    """The featurizer holds a transformer this module does not know."""
+
+
+@dataclass
+class CompiledFeaturizer:
+    blocks: list[Callable[[Columns], np.ndarray]]
+    feature_names: list[str]
+    keep: np.ndarray | None = None  # boolean mask of a fitted feature selector, if any
+
+    def transform(self, columns: Columns) -> np.ndarray:
+        """Raw columns (name -> values) to the float32 feature matrix sklearn would produce."""
+        with np.errstate(over="ignore"):  # huge values become inf in float32, as in the sklearn path
+            X = np.hstack([block(columns) for block in self.blocks]).astype(np.float32, copy=False)
+        return X if self.keep is None else X[:, self.keep]
+
+    def select(self, support: np.ndarray) -> CompiledFeaturizer:
+        """Keep the columns a fitted selector supports (``get_support()``), after this one's."""
+        keep = support if self.keep is None else _chain(self.keep, support)
+        names = [n for n, k in zip(self.feature_names, support, strict=True) if k]
+        return CompiledFeaturizer(self.blocks, names, keep)
+
+
+def _chain(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    keep = first.copy()
+    keep[np.flatnonzero(first)] = second
+    return keep
+
+
+def compile_featurizer(featurizer: Any) -> CompiledFeaturizer:
+    """Compile mmp's featurizer: a ColumnTransformer, optionally inside a Pipeline whose later
+    steps are fitted feature selectors (anything with ``get_support``)."""
+    if isinstance(featurizer, Pipeline):
+        first, *selectors = [step for _, step in featurizer.steps]
+        compiled = compile_featurizer(first)
+        for selector in selectors:
+            if not hasattr(selector, "get_support"):
+                raise NotCompilable(f"{type(selector).__name__} after the column transformer is not a feature selector")
+            compiled = compiled.select(np.asarray(selector.get_support()))
+        return compiled
+    if not isinstance(featurizer, ColumnTransformer):
+        raise NotCompilable(f"{type(featurizer).__name__} is not a ColumnTransformer")
+    blocks = []
+    for _, pipe, cols in featurizer.transformers_:
+        if pipe == "drop":
+            continue
+        if pipe == "passthrough":
+            raise NotCompilable(f"passthrough columns {list(cols)}")
+        steps = [s for _, s in pipe.steps] if isinstance(pipe, Pipeline) else [pipe]
+        blocks.append(_compile_block(list(cols), steps))
+    return CompiledFeaturizer(blocks, [str(n) for n in featurizer.get_feature_names_out()])
+
+
+def _compile_block(cols: list[str], steps: list[Any]) -> Callable[[Columns], np.ndarray]:
+    if steps and isinstance(steps[0], AsText):
+        return _categorical_block(cols, steps[1:])
+    if steps and isinstance(steps[0], DateParts):
+        parts = [_date_part(p) for p in steps[0].parts]
+        numeric = [_numeric_step(s) for s in steps[1:]]
+        return lambda columns: _apply(np.column_stack([p(_as_datetime(columns[c])) for c in cols for p in parts]), numeric)
+    numeric = [_numeric_step(s) for s in steps]
+    return lambda columns: _apply(np.column_stack([_as_float(columns[c]) for c in cols]), numeric)
+
+
+def _apply(X: np.ndarray, steps: list[Step]) -> np.ndarray:
+    for step in steps:
+        X = step(X)
+    return X
+
+
+def _numeric_step(step: Any) -> Step:
+    """Imputers and scalers as elementwise numpy (float64, like sklearn)."""
+    if isinstance(step, SimpleImputer) and step.add_indicator is False and _is_nan(step.missing_values):
+        fill = np.asarray(step.statistics_, dtype=np.float64)
+        return lambda X: np.where(np.isnan(X), fill, X)
+    if isinstance(step, StandardScaler):
+        mean = step.mean_ if step.with_mean else None
+        scale = step.scale_ if step.with_std else None
+        return lambda X: _shift_scale(X, mean, scale)
+    if isinstance(step, RobustScaler):
+        return lambda X: _shift_scale(X, step.center_ if step.with_centering else None, step.scale_ if step.with_scaling else None)
+    if isinstance(step, MinMaxScaler) and not step.clip:
+        scale, offset = step.scale_, step.min_
+        return lambda X: X * scale + offset
+    raise NotCompilable(f"{type(step).__name__} (with these settings) in a numeric pipeline")
+
+
+def _shift_scale(X: np.ndarray, centre: np.ndarray | None, scale: np.ndarray | None) -> np.ndarray:
+    if centre is not None:
+        X = X - centre
+    if scale is not None:
+        X = X / scale
+    return X
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
+def _categorical_block(cols: list[str], steps: list[Any]) -> Callable[[Columns], np.ndarray]:
+    """AsText -> SimpleImputer -> One-hot/Ordinal encoder becomes, per column, a lookup table
+    from the text value to its output row. The rows are produced by the fitted encoder itself,
+    one per known category plus one for an unseen value, so infrequent-category merging,
+    ``drop`` and ``handle_unknown`` behave exactly as in sklearn."""
+    if len(steps) != 2 or not isinstance(steps[0], SimpleImputer) or not isinstance(steps[1], OneHotEncoder | OrdinalEncoder):
+        raise NotCompilable(f"categorical pipeline {[type(s).__name__ for s in steps]}")
+    imputer, encoder = steps
+    if imputer.add_indicator or not (_is_nan(imputer.missing_values) or imputer.missing_values is None):
+        raise NotCompilable("SimpleImputer with an indicator or a custom missing value")
+    lookups = []
+    for j, col in enumerate(cols):
+        known = [str(c) for c in encoder.categories_[j]]
+        probe = pd.DataFrame({c: [encoder.categories_[k][0]] * (len(known) + 1) for k, c in enumerate(cols)})
+        probe[col] = np.asarray([*encoder.categories_[j], _unseen(known)], dtype=object)
+        try:
+            table = np.asarray(encoder.transform(probe), dtype=np.float64)
+        except ValueError:  # handle_unknown="error": an unseen value must fail as it would in sklearn
+            table = np.vstack([np.asarray(encoder.transform(probe.iloc[:-1]), dtype=np.float64), np.full(encoder.transform(probe.iloc[:1]).shape[1], np.nan)])
+        width = _output_slice(encoder, j)
+        lookups.append(_Lookup(known, table[:, width], str(imputer.statistics_[j])))
+    return lambda columns: np.hstack([lookup(columns[c]) for lookup, c in zip(lookups, cols, strict=True)])
+
+
+def _unseen(known: list[str]) -> str:
+    value = "__mmp_unseen__"
+    while value in known:
+        value += "_"
+    return value
+
+
+def _output_slice(encoder: Any, j: int) -> slice:
+    """Which output columns belong to input column ``j``."""
+    if isinstance(encoder, OrdinalEncoder):
+        return slice(j, j + 1)
+    names = encoder.get_feature_names_out()
+    widths = [sum(1 for n in names if n.startswith(f"{f}_")) for f in encoder.feature_names_in_]
+    if sum(widths) != len(names):
+        raise NotCompilable("one-hot feature names are ambiguous (a column name is a prefix of another)")
+    start = sum(widths[:j])
+    return slice(start, start + widths[j])
+
+
+class _Lookup:
+    """Text category -> output row; missing values take the imputer's fill value."""
+
+    def __init__(self, known: list[str], table: np.ndarray, fill: str):
+        self.index = {k: i for i, k in enumerate(known)}
+        self.pandas_index = pd.Index(known)
+        self.known, self.table, self.fill, self.unseen = known, table, fill, len(known)
+
+    def __call__(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
+        if len(values) < SMALL:
+            codes = np.fromiter((self.index.get(self.fill if _missing(v) else str(v), self.unseen) for v in values), dtype=np.intp, count=len(values))
+        else:
+            codes = self._arrow_codes(values)
+            if codes is None:
+                codes = self.pandas_index.get_indexer(_as_text(values, self.fill))
+                codes[codes < 0] = self.unseen
+        rows = self.table[codes]
+        if np.isnan(rows).any():
+            bad = sorted({str(v) for v, c in zip(values, codes, strict=True) if c == self.unseen})
+            raise ValueError(f"unknown categories {bad[:5]}")
+        return rows
+
+    def _arrow_codes(self, values: Any) -> np.ndarray | None:
+        """Vectorised lookup for string columns (pandas' Arrow-backed text); None otherwise,
+        because Arrow's text for numbers and booleans differs from Python's ``str``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = getattr(values, "_pa_array", None)
+        if arr is None:
+            try:
+                arr = pa.array(np.asarray(values, dtype=object), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return None
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return None
+        arr = pc.fill_null(arr.cast(pa.string()), self.fill)
+        index = pc.index_in(arr, value_set=pa.array(self.known, type=pa.string()))
+        return np.asarray(pc.fill_null(index, self.unseen).to_numpy(zero_copy_only=False), dtype=np.intp)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT
+
+
+def _as_text(values: Sequence[Any] | np.ndarray, fill: str) -> np.ndarray:
+    series = pd.Series(values, copy=False)
+    return series.astype(str).where(series.notna(), fill).to_numpy(dtype=object)
+
+
+def _as_float(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values.astype(np.float64, copy=False)
+    return np.asarray([np.nan if _missing(v) else v for v in values], dtype=np.float64)
+
+
+def _as_datetime(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        return values
+    return np.asarray([np.datetime64("NaT") if _missing(v) else np.datetime64(v, "us") for v in values], dtype="datetime64[us]")
+
+
+def _date_part(part: str) -> Callable[[np.ndarray], np.ndarray]:
+    """pandas ``.dt.<part>`` on datetime64 arrays; NaT becomes NaN."""
+    if part not in DATE_PARTS:
+        raise NotCompilable(f"date part {part!r}")
+    fn = DATE_PARTS[part]
+
+    def compute(values: np.ndarray) -> np.ndarray:
+        out = fn(values).astype(np.float64)
+        out[np.isnat(values)] = np.nan
+        return out
+
+    return compute
+
+
+def _days(values: np.ndarray) -> np.ndarray:
+    return values.astype("datetime64[D]").astype(np.int64)
+
+
+DATE_PARTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "year": lambda v: v.astype("datetime64[Y]").astype(np.int64) + 1970,
+    "month": lambda v: v.astype("datetime64[M]").astype(np.int64) % 12 + 1,
+    "day": lambda v: (v.astype("datetime64[D]") - v.astype("datetime64[M]")).astype(np.int64) + 1,
+    "dayofweek": lambda v: (_days(v) + 3) % 7,  # 1970-01-01 was a Thursday (Monday == 0)
+    "quarter": lambda v: (v.astype("datetime64[M]").astype(np.int64) % 12) // 3 + 1,
+    "dayofyear": lambda v: (v.astype("datetime64[D]") - v.astype("datetime64[Y]")).astype(np.int64) + 1,
+    "hour": lambda v: (v.astype("datetime64[h]") - v.astype("datetime64[D]")).astype(np.int64),
+}

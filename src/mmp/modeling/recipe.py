@@ -1,0 +1,199 @@
+"""Model recipes: ``class_path`` + ``hyperparameters`` (fixed values and search ranges) into an
+estimator. Pure functions: no disk, no config files."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from mmp.core.config import ModelConfig, Strict, TaskType, parse
+from mmp.core.errors import MMPError, raise_all
+
+# Optional estimator libraries and the extra that installs each.
+EXTRAS = {"xgboost": "xgboost", "catboost": "catboost"}
+
+
+class SearchRange(Strict):
+    """``{type: int|float|categorical, ...}``: searched when tuning, else resolved to a default.
+
+    Without ``default``, an int/float range resolves to its midpoint (the geometric midpoint for
+    ``log: true``) and a categorical to its first choice.
+    """
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+    choices: list[Any] | None = None
+    default: Any = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SearchRange:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical range needs a non-empty `choices` list")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"an {self.type} range needs both `low` and `high`")
+        if self.low > self.high:
+            raise ValueError(f"empty range: low ({self.low}) > high ({self.high}); low must be <= high")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range must be > 0 (got low={self.low})")
+        return self
+
+    def midpoint(self) -> Any:
+        if self.default is not None:
+            return self.default
+        if self.type == "categorical":
+            return self.choices[0]
+        mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
+        return int(round(mid)) if self.type == "int" else mid
+
+
+Chooser = Callable[[str, SearchRange], Any]
+
+
+def is_range(value: Any) -> bool:
+    return isinstance(value, Mapping) and "type" in value
+
+
+def is_recipe(value: Any) -> bool:
+    return isinstance(value, Mapping) and "class_path" in value
+
+
+def default_chooser(name: str, search: SearchRange) -> Any:
+    return search.midpoint()
+
+
+def find_ranges(hyperparameters: Mapping[str, Any], prefix: str = "") -> dict[str, SearchRange]:
+    """Every search range in a recipe, at any depth, keyed by dotted name."""
+    found: dict[str, SearchRange] = {}
+    errors: list[MMPError] = []
+    for key, value in hyperparameters.items():
+        name = f"{prefix}{key}"
+        try:
+            if is_range(value):
+                found[name] = parse(SearchRange, dict(value), prefix=f"model.hyperparameters.{name}")
+            elif is_recipe(value):
+                found.update(find_ranges(value.get("hyperparameters") or {}, f"{name}."))
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if is_recipe(item):
+                        found.update(find_ranges(item.get("hyperparameters") or {}, f"{name}.{i}."))
+        except MMPError as err:
+            errors.extend(getattr(err, "errors", [err]))
+    raise_all(errors)
+    return found
+
+
+def import_class(class_path: str, key: str = "model.class_path") -> type:
+    module_name, _, attr = class_path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        root = (err.name or module_name).split(".")[0]
+        hint = f"install it with `pip install -e '.[{EXTRAS[root]}]'`" if root in EXTRAS else None
+        raise MMPError(key, f"cannot import module {module_name!r} for {class_path!r}", hint) from None
+    cls = getattr(module, attr, None)
+    if not isinstance(cls, type):
+        public = sorted(n for n, v in vars(module).items() if isinstance(v, type) and not n.startswith("_"))
+        raise MMPError(key, f"{module_name!r} has no class {attr!r}", ", ".join(public[:30])) from None
+    return cls
+
+
+def accepted_hyperparameters(cls: type) -> list[str]:
+    return sorted(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs"))
+
+
+def takes_kwargs(cls: type) -> bool:
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+
+
+def library_parameters(cls: type) -> set[str] | None:
+    """Names an estimator accepts through ``**kwargs``, where its library can list them.
+
+    LightGBM's sklearn API passes any native parameter (``verbose``, ``min_data_in_leaf``...)
+    through ``**kwargs``; its C library dumps the full list with aliases. This is a private
+    API, pinned by the lock file; ``None`` means "cannot tell" and the names are accepted.
+    """
+    if cls.__module__.startswith("lightgbm"):
+        from lightgbm.basic import _ConfigAliases
+
+        return {name for names in _ConfigAliases._get_all_param_aliases().values() for name in names}
+    return None
+
+
+def check_hyperparameters(cls: type, names: list[str], key: str) -> None:
+    accepted = accepted_hyperparameters(cls)
+    if takes_kwargs(cls):
+        extra = library_parameters(cls)
+        if extra is None:
+            return
+        accepted = sorted(set(accepted) | extra) if any(n not in accepted for n in names) else accepted
+    unknown = [n for n in names if n not in accepted]
+    raise_all(
+        [MMPError(f"{key}.{n}", f"{cls.__name__} does not accept this hyperparameter", ", ".join(accepted)) for n in unknown]
+    )
+
+
+def build_estimator(
+    spec: ModelConfig,
+    seed: int,
+    chooser: Chooser = default_chooser,
+    key: str = "model",
+    prefix: str = "",
+) -> Any:
+    """Instantiate ``spec``: ranges resolved by ``chooser``, nested recipes built recursively,
+    ``random_state`` seeded when the estimator has one and the recipe does not set it."""
+    cls = import_class(spec.class_path, f"{key}.class_path")
+    check_hyperparameters(cls, list(spec.hyperparameters), f"{key}.hyperparameters")
+    kwargs = {
+        name: _resolve(value, seed, chooser, f"{key}.hyperparameters.{name}", f"{prefix}{name}")
+        for name, value in spec.hyperparameters.items()
+    }
+    if "random_state" in accepted_hyperparameters(cls) and "random_state" not in kwargs:
+        kwargs["random_state"] = seed
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise MMPError(f"{key}.hyperparameters", f"{cls.__name__} rejected the hyperparameters: {err}") from None
+
+
+def _resolve(value: Any, seed: int, chooser: Chooser, key: str, name: str) -> Any:
+    if is_range(value):
+        return chooser(name, parse(SearchRange, dict(value), prefix=key))
+    if is_recipe(value):
+        return build_estimator(parse(ModelConfig, _recipe_part(value), prefix=key), seed, chooser, key, f"{name}.")
+    if isinstance(value, (list, tuple)):
+        return [_resolve_item(v, seed, chooser, f"{key}.{i}", f"{name}.{i}.") for i, v in enumerate(value)]
+    return value
+
+
+def _resolve_item(item: Any, seed: int, chooser: Chooser, key: str, prefix: str) -> Any:
+    """A list item may be a nested recipe; with a ``name`` it becomes a (name, estimator) pair,
+    the form VotingClassifier/StackingClassifier expect."""
+    if not is_recipe(item):
+        return _resolve(item, seed, chooser, key, prefix.rstrip("."))
+    estimator = build_estimator(parse(ModelConfig, _recipe_part(item), prefix=key), seed, chooser, key, prefix)
+    return (item["name"], estimator) if "name" in item else estimator
+
+
+def _recipe_part(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k != "name"}
+
+
+def check_task(estimator: Any, task: TaskType, key: str = "model.class_path") -> None:
+    """A classifier for a regression task (or the reverse) is a recipe error, caught before fitting."""
+    from sklearn.base import is_classifier, is_regressor
+
+    kind = type(estimator).__name__
+    if task == "regression" and is_classifier(estimator):
+        raise MMPError(key, f"{kind} is a classifier but data.task_type is regression", "a regressor, e.g. -S model=lightgbm_regressor")
+    if task != "regression" and is_regressor(estimator):
+        raise MMPError(key, f"{kind} is a regressor but data.task_type is {task}", "a classifier, e.g. -S model=lightgbm")

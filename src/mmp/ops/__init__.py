@@ -1,0 +1,1 @@
+"""Operations around the pipeline: MLflow tracking and registry, reports, CI guards, promotion."""

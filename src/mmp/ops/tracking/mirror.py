@@ -1,0 +1,178 @@
+"""Write a :class:`RunPayload` to MLflow exactly once: the run is found by its ``mmp.exp_key``
+tag and updated in place, so mirroring again (after a crash, a server outage, or just twice)
+never duplicates a run, a metric point, a dataset input or a logged model."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmp.core.db import redact
+from mmp.core.errors import MMPError
+from mmp.ops.tracking.payload import RunPayload
+
+KEY_TAG = "mmp.exp_key"
+PACKAGE_TAG = "mmp.package.md5"
+BATCH = 100  # MLflow accepts at most 100 params/tags per log_batch call
+DEFAULT_EXPERIMENT = "modern-ml-pipeline"
+
+
+@dataclass
+class Tracker:
+    client: Any  # mlflow.MlflowClient (imported lazily: `import mlflow` costs over a second)
+    experiment_id: str
+
+
+@dataclass
+class Mirrored:
+    run_id: str
+    model_id: str | None
+    version: str | None = None
+    new_version: bool = False
+
+
+def connect(settings: Any) -> Tracker:
+    """An MLflow client for the settings' tracking URI and the experiment runs go into."""
+    cfg = settings.mlflow
+    uri = str(cfg.tracking_uri)
+    # Fail in seconds, not minutes, when a server is down: MLflow retries with backoff by default.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    if uri.startswith(("http://", "https://")):
+        _check_reachable(uri)
+    with _store_lock(uri):
+        return _open(uri, cfg)
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Two queued experiments that open a new SQLite store at once both run MLflow's schema
+    migrations and leave it half-migrated; a file lock beside the database serialises them."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    from filelock import FileLock
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(db) + ".lock", timeout=300):
+        yield
+
+
+def _open(uri: str, cfg: Any) -> Tracker:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    name = str(cfg.get("experiment") or DEFAULT_EXPERIMENT)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        location = cfg.get("artifact_location")
+        if location and "://" not in str(location):
+            location = Path(str(location)).resolve().as_uri()
+        try:
+            return Tracker(client, client.create_experiment(name, artifact_location=location or None))
+        except MlflowException:  # created concurrently by a parallel queued run
+            experiment = client.get_experiment_by_name(name)
+    return Tracker(client, experiment.experiment_id)
+
+
+def _check_reachable(uri: str) -> None:
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5).close()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise MMPError("mlflow", f"tracking server {redact(uri)} is unreachable ({reason})", "start it (`make mlflow-server`) or set MLFLOW_TRACKING_URI") from None
+
+
+def mirror_run(tracker: Tracker, payload: RunPayload) -> Mirrored:
+    client = tracker.client
+    run = _find_run(tracker, payload)
+    if run is None:
+        run = client.create_run(tracker.experiment_id, run_name=payload.identity.name, tags={KEY_TAG: payload.identity.key})
+    run_id, logged = run.info.run_id, run.data
+    _log_batches(client, run_id, payload, logged.params, logged.metrics)
+    if payload.artifacts:
+        with tempfile.TemporaryDirectory() as tmp:
+            for rel, content in payload.artifacts.items():
+                (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+                (Path(tmp) / rel).write_bytes(content)
+            client.log_artifacts(run_id, tmp)
+    _log_datasets(client, run, payload)
+    model_id = _log_model(tracker, run_id, payload) if payload.package is not None else None
+    client.set_terminated(run_id, "FINISHED")
+    return Mirrored(run_id, model_id)
+
+
+def _find_run(tracker: Tracker, payload: RunPayload) -> Any:
+    """The run already mirrored for this identity. An experiment re-run under the same name with
+    other params replaces its run (MLflow params are immutable); extra runs left by a past race
+    are removed so exactly one stays."""
+    runs = tracker.client.search_runs([tracker.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{payload.identity.key}'", order_by=["attributes.start_time ASC"])
+    for extra in runs[1:]:
+        tracker.client.delete_run(extra.info.run_id)
+    if not runs:
+        return None
+    run = runs[0]
+    if any(run.data.params.get(k, v) != v for k, v in payload.params.items()):
+        tracker.client.delete_run(run.info.run_id)
+        return None
+    return run
+
+
+def _log_batches(client: Any, run_id: str, payload: RunPayload, params: dict[str, str], metrics: dict[str, float]) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    new_params = [Param(k, v) for k, v in sorted(payload.params.items()) if k not in params]
+    tags = [RunTag(k, v) for k, v in sorted({**payload.tags, "mlflow.runName": payload.identity.name}.items())]
+    points = [Metric(k, v, now, 0) for k, v in sorted(payload.metrics.items()) if metrics.get(k) != v]
+    for key, series in sorted(payload.steps.items()):
+        if key not in metrics:  # a curve is logged whole, once
+            points.extend(Metric(key, value, now, step) for step, value in series)
+    for i in range(0, max(len(new_params), len(tags)), BATCH):
+        client.log_batch(run_id, params=new_params[i : i + BATCH], tags=tags[i : i + BATCH])
+    for i in range(0, len(points), 10 * BATCH):
+        client.log_batch(run_id, metrics=points[i : i + 10 * BATCH])
+
+
+def _log_datasets(client: Any, run: Any, payload: RunPayload) -> None:
+    """The train/test data as MLflow datasets: DVC path and md5, never the rows themselves."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    present = {d.dataset.digest for d in (run.inputs.dataset_inputs if run.inputs else [])}
+    inputs = []
+    for data in payload.datasets:
+        if data.md5 in present:
+            continue
+        source = json.dumps({"dvc_path": data.path, "md5": data.md5, "git_commit": payload.identity.commit}, sort_keys=True)
+        entity = Dataset(name=f"{Path(data.path).parent.as_posix()}/{data.name}", digest=data.md5, source_type="dvc", source=source, profile=json.dumps({"num_rows": data.rows}))
+        context = "training" if data.name == "train" else "testing"
+        inputs.append(DatasetInput(entity, [InputTag("mlflow.data.context", context)]))
+    if inputs:
+        client.log_inputs(run.info.run_id, datasets=inputs)
+
+
+def _log_model(tracker: Tracker, run_id: str, payload: RunPayload) -> str:
+    """The package directory as an MLflow logged model of the run (its MLmodel already holds the
+    signature and input example); reused when the same package was logged before."""
+    from mlflow.entities import LoggedModelOutput
+
+    client = tracker.client
+    for model in client.search_logged_models([tracker.experiment_id], filter_string=f"source_run_id = '{run_id}'"):
+        if model.tags.get(PACKAGE_TAG) == payload.package_md5 and str(model.status) in ("READY", "LoggedModelStatus.READY"):
+            return model.model_id
+    model = client.create_logged_model(tracker.experiment_id, name="model", source_run_id=run_id, tags={PACKAGE_TAG: payload.package_md5 or ""}, model_type="pyfunc")
+    client.log_model_artifacts(model.model_id, str(payload.package))
+    client.finalize_logged_model(model.model_id, "READY")
+    client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
+    return model.model_id

@@ -1,0 +1,139 @@
+"""What one MLflow run holds, built from one experiment's files: params flattened as DVC shows
+them, metrics, dvclive step metrics, plots, datasets, output hashes and the packaged model."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmp.inference.model_card import DataFile
+from mmp.ops.tracking.state import Identity, RepoFiles, load_yaml, lock_entries
+
+CARD = "MODEL_CARD.md"
+_VAR = re.compile(r"\$\{paths\.(\w+)\}")
+
+
+@dataclass
+class RunPayload:
+    identity: Identity
+    model_name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    steps: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    artifacts: dict[str, bytes] = field(default_factory=dict)  # artifact path -> content
+    datasets: list[DataFile] = field(default_factory=list)
+    package: Path | None = None
+    package_md5: str | None = None
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings joined with dots (DVC's view of params); lists stay values."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def param_value(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) or value is None else str(value)
+
+
+def numeric_metrics(tree: Any, prefix: str) -> dict[str, float]:
+    out = {}
+    for key, value in flatten(tree, prefix).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[key] = float(value)
+    return out
+
+
+def step_series(tsv: str) -> dict[str, list[tuple[int, float]]]:
+    """dvclive's ``plots/metrics/*.tsv``: a ``step`` column and one column per metric."""
+    rows = list(csv.DictReader(io.StringIO(tsv), delimiter="\t"))
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        for name, value in row.items():
+            if name in ("step", "timestamp") or value in (None, ""):
+                continue
+            series.setdefault(name, []).append((int(row["step"]), float(value)))
+    return series
+
+
+def dvc_paths(dvc_yaml: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The ``vars: paths`` block and, per stage, its metrics files (variables substituted)."""
+    paths: dict[str, str] = {}
+    for block in dvc_yaml.get("vars", []):
+        if isinstance(block, dict):
+            paths.update(block.get("paths", {}))
+    metrics = {}
+    for name, stage in dvc_yaml.get("stages", {}).items():
+        entries = [next(iter(m)) if isinstance(m, dict) else m for m in stage.get("metrics", [])]
+        metrics[name] = [_VAR.sub(lambda m: paths.get(m.group(1), m.group(0)), e) for e in entries]
+    return paths, metrics
+
+
+def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPayload:
+    params = load_yaml(files.read("params.yaml"))
+    lock = load_yaml(files.read("dvc.lock"))
+    paths, stage_metrics = dvc_paths(load_yaml(files.read("dvc.yaml")))
+    payload = RunPayload(identity, model_name=params.get("registry", {}).get("model_name", "credit-default"))
+    payload.params = {k: param_value(v) for k, v in flatten(params).items()}
+    for stage, metric_files in stage_metrics.items():
+        for path in metric_files:
+            raw = files.read(path)
+            if raw is not None:
+                # The evaluate stage's test metrics are THE metrics (roc_auc, f1, ...); the
+                # others are prefixed by their file (data.rows.train, tune.best_value, ...).
+                payload.metrics.update(numeric_metrics(json.loads(raw), "" if stage == "evaluate" else Path(path).stem))
+    for prefix in (paths.get("train_live"), paths.get("tune_live")):
+        for path in files.files_under(f"{prefix}/plots/metrics") if prefix else []:
+            if path.endswith(".tsv"):
+                name = Path(prefix).name + "/" + Path(path).relative_to(f"{prefix}/plots/metrics").with_suffix("").as_posix()
+                for column, points in step_series(files.read(path).decode()).items():
+                    payload.steps[name if column == Path(path).stem else f"{name}/{column}"] = points
+    for prefix in (paths.get("train_live"), paths.get("eval_live")):
+        for path in files.files_under(f"{prefix}/plots") if prefix else []:
+            payload.artifacts[f"plots/{Path(prefix).name}/{Path(path).relative_to(f'{prefix}/plots').as_posix()}"] = files.read(path)
+    payload.datasets = _datasets(files, lock, paths.get("prepared", "data/prepared"), payload.metrics)
+    packaged = files.package(paths.get("package", "models/package"), lock, scratch)
+    outs = lock_entries(lock, "outs")
+    if packaged is not None:
+        payload.package, payload.package_md5 = packaged
+        outs[paths.get("package", "models/package")] = payload.package_md5  # fresher than a lock written mid-run
+        if (payload.package / CARD).is_file():
+            payload.artifacts[CARD] = (payload.package / CARD).read_bytes()
+    payload.tags = _tags(identity, outs, payload.package_md5)
+    return payload
+
+
+def _datasets(files: RepoFiles, lock: dict[str, Any], prepared: str, metrics: dict[str, float]) -> list[DataFile]:
+    found = []
+    for split in ("train", "test"):
+        path = f"{prepared}/{split}.parquet"
+        md5 = files.data_md5(path, lock)
+        if md5:
+            found.append(DataFile(split, path, int(metrics.get(f"data.rows.{split}", 0)), md5))
+    return found
+
+
+def _tags(identity: Identity, outs: dict[str, str], package_md5: str | None) -> dict[str, str]:
+    tags = {
+        "mmp.exp_key": identity.key,
+        "mmp.git.commit": identity.commit,
+        "mlflow.source.git.commit": identity.commit,
+        "mmp.dvc.exp_name": identity.exp_name or "",
+        "mmp.dvc.baseline_rev": identity.baseline or "",
+    }
+    tags.update({f"mmp.dvc.out.{path}": md5 for path, md5 in sorted(outs.items())})
+    if package_md5:
+        tags["mmp.package.md5"] = package_md5
+    return {k: v for k, v in tags.items() if v}
+

@@ -1,0 +1,1 @@
+"""The pipeline's steps on typed objects (steps.py) and the thin DVC stage adapters (stages/)."""

@@ -1,0 +1,37 @@
+"""train: build the estimator from the model recipe, with the tune stage's best values for its
+search ranges (their defaults when tuning is off), and fit it on the train features. Training
+curves go to dvclive where the model iterates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import pandas as pd
+
+from mmp.core.errors import run_cli
+from mmp.core.io import atomic_path, read_json
+from mmp.modeling.recipe import build_estimator, check_task, find_ranges
+from mmp.modeling.training import fit_model, target
+from mmp.pipeline.stages import checked_params, live, parser
+from mmp.tuning.space import tuned_chooser
+
+
+def main(argv: list[str]) -> None:
+    args = parser(
+        __doc__, features="feature matrices directory", best_params="the tune stage's best values", out="fitted model file", live="dvclive directory for training curves"
+    ).parse_args(argv)
+    params = checked_params(args.params, "data", "model")
+    chooser = tuned_chooser(read_json(args.best_params), find_ranges(params.model.hyperparameters))
+    estimator = build_estimator(params.model, params.seed, chooser)
+    check_task(estimator, params.data.task_type)
+    train = pd.read_parquet(Path(args.features) / "train.parquet")
+    targets = params.data.targets
+    with live(args.live) as logger:
+        fit_model(estimator, train.drop(columns=targets), target(train, targets), logger)
+    with atomic_path(args.out) as tmp:
+        joblib.dump(estimator, tmp)
+
+
+if __name__ == "__main__":
+    run_cli(main)

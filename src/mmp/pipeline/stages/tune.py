@@ -1,0 +1,76 @@
+"""tune: search the recipe's ranges with Optuna (CV on the train split only) and write the best
+values for the train stage, metrics/tune.json, the trials table and the history/importance plots.
+With tune.enabled=false it writes empty results at once and imports nothing heavy."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from mmp.core.config import load_params
+from mmp.core.errors import run_cli
+from mmp.core.io import atomic_path, write_json
+from mmp.pipeline.stages import parser
+
+# Empty trials table of a disabled run: same header every time, so outputs stay byte-identical.
+EMPTY_TRIALS = "number,state,value\n"
+
+
+def main(argv: list[str]) -> None:
+    args = parser(
+        __doc__,
+        features="feature matrices directory (train.parquet is read; test never)",
+        prepared="prepare's output directory (its time column orders a time-series CV)",
+        best_params="best values JSON for the train stage",
+        metrics="tune metrics JSON",
+        live="dvclive directory for plots and the trials table",
+    ).parse_args(argv)
+    params = load_params(args.params)
+    if not params.tune.enabled:
+        write_disabled(args.best_params, args.metrics, args.live)
+        return
+    from mmp.core.settings import load_settings
+    from mmp.tuning.search import Progress, complete_study, history, importances, summary, trials_table
+    from mmp.tuning.session import open_session
+    from mmp.tuning.storage import storage_settings
+
+    storage = storage_settings(load_settings())
+    session = open_session(params, Path(args.features), Path(args.prepared), storage)
+    print(f"tune: study {session.study.study_name} in {storage.label}", flush=True)
+    started = time.perf_counter()
+    progress = Progress(session.study, params.tune.n_trials)
+    try:
+        complete_study(session.study, session.objective, params.tune, poll=1.0, limit=storage.grace_period * 4 + 600, callbacks=[progress])
+    finally:
+        progress.close()
+    result = summary(session.study, session.metric, time.perf_counter() - started)
+    with atomic_path(args.live) as live_dir:
+        write_plots(live_dir, history(session.study), importances(session.study, params.seed))
+        trials_table(session.study).to_csv(live_dir / "trials.csv", index=False)
+    write_json(args.best_params, result["best_params"])
+    write_json(args.metrics, result)
+    print(json.dumps({k: result[k] for k in ("best_score", "n_trials", "n_pruned", "duration")}), flush=True)
+
+
+def write_disabled(best_params: str, metrics: str, live_dir: str) -> None:
+    write_json(best_params, {})
+    write_json(metrics, {"enabled": False})
+    with atomic_path(live_dir) as tmp:
+        tmp.mkdir()
+        (tmp / "trials.csv").write_text(EMPTY_TRIALS)
+
+
+def write_plots(directory: Path, points: list[dict], importance: list[dict]) -> None:
+    """dvclive plot data (dvc.yaml declares the plots): history and parameter importances."""
+    from mmp.pipeline.stages import live
+
+    with live(str(directory)) as logger:
+        if points:
+            logger.log_plot("history", points, x="trial", y=["value", "best_value"], template="linear", title="Optimization history")
+        if importance:
+            logger.log_plot("importance", importance, x="importance", y="param", template="bar_horizontal_sorted", title="Parameter importance")
+
+
+if __name__ == "__main__":
+    run_cli(main)
