@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast params check-params refresh guards report pull push remote bench lint clean mlflow-server
+.PHONY: help setup run test test-fast test-cli params check-params refresh guards report pull push remote bench lint layers typecheck format clean mlflow-server
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -29,11 +29,14 @@ run: setup ## set up (once) and reproduce the default pipeline with `dvc exp run
 refresh: setup ## rerun every stage on fresh source data, even when DVC sees no change (daily workflow)
 	$(BIN)/dvc exp run --force
 
-test: setup ## set up (once) and run the whole test suite
+test: setup layers ## set up (once), check the import layers and run the whole test suite
 	$(BIN)/python -m pytest -n 2
 
-test-fast: setup ## unit and config tests only (no pipeline runs)
-	$(BIN)/python -m pytest -m "not slow and not integration"
+test-fast: setup ## the unit tier: unit, config and in-process tests (no pipeline runs, no CLI processes)
+	$(BIN)/python -m pytest -m "not slow and not integration and not cli"
+
+test-cli: setup ## tests that run the `mmp` command in a subprocess
+	$(BIN)/python -m pytest -m cli
 
 params: setup ## recompose params.yaml from conf/ (plain `dvc repro` does not)
 	$(BIN)/mmp params
@@ -68,9 +71,20 @@ MLFLOW_PORT ?= 5000
 mlflow-server: setup ## MLflow server on 127.0.0.1:5000 (MLFLOW_PORT), PostgreSQL backend (MLFLOW_BACKEND), local artifacts
 	$(BIN)/mlflow server --backend-store-uri $(MLFLOW_BACKEND) --artifacts-destination $(abspath mlartifacts/server) --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-lint: setup ## ruff lint
+lint: setup layers typecheck ## ruff lint and format check, the import layers and the type check
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+layers: setup ## the import-linter contract: the package's layers and no import cycles (pyproject.toml)
+	$(BIN)/lint-imports
+
+typecheck: setup ## mypy on src/ (settings in pyproject.toml)
+	$(BIN)/mypy
+
+format: setup ## format the code (ruff format) and apply ruff's safe fixes
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
 
 clean: ## remove caches (not .venv, not DVC outputs)
-	rm -rf .pytest_cache .ruff_cache report
+	rm -rf .pytest_cache .ruff_cache .mypy_cache .import_linter_cache report
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -69,3 +69,12 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = make_repo_copy(tmp_path_factory.mktemp("default") / "repo")
     run(["dvc", "exp", "run"], repo)
     return repo
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/cli/ runs the `mmp` command in a subprocess: mark it `cli`, so the
+    unit tier (`make test-fast`) stays in-process and fast."""
+    cli_dir = Path(__file__).parent / "cli"
+    for item in items:
+        if cli_dir in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.cli)
