@@ -105,7 +105,8 @@ class ChunkWriter:
     """Appends scored chunks to one Parquet or CSV file."""
 
     def __init__(self, path: Path, fmt: str):
-        self.path, self.fmt, self.writer, self.rows = path, fmt, None, 0
+        self.path, self.fmt, self.rows = path, fmt, 0
+        self.writer: Any = None  # a pyarrow ParquetWriter, opened with the first chunk's schema
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "csv":

@@ -19,7 +19,7 @@ import logging
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import joblib
 import numpy as np
@@ -38,7 +38,7 @@ ARTIFACTS = ("featurizer", "model", "schema", "metadata")
 SINGLE_THREAD_ROWS = 2048  # OpenMP start-up costs more than it saves on small batches
 PACKAGE = "a model package saved by the package stage (MLmodel + artifacts/)"
 
-Features = np.ndarray | pd.DataFrame  # what a featurizer backend hands to the model
+Features: TypeAlias = np.ndarray | pd.DataFrame  # what a featurizer backend hands to the model
 
 
 class Scorer:
