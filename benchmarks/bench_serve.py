@@ -174,17 +174,16 @@ def batch_throughput(rows: int = 1_000_000) -> dict[str, Any]:
     import pandas as pd
 
     from mmp.inference.batch import Identity, file_chunks, now, score_to_file
-    from mmp.inference.fast_scorer import FastScorer
+    from mmp.inference.scorer import Scorer
     from mmp.modeling.features import transform
-    from mmp.serving.loader import fetch, load_scorer
 
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "in.parquet"
         synthetic_parquet(source, rows)
-        scorer = load_scorer(fetch(str(PACKAGE)))
+        scorer = Scorer.from_package(PACKAGE)
         started = time.perf_counter()
         chunks, total = file_chunks(source, 100_000)
-        score_to_file(FastScorer(scorer), chunks, Path(tmp) / "out.parquet", Identity("bench", "1", now()), total, progress=False)
+        score_to_file(scorer, chunks, Path(tmp) / "out.parquet", Identity("bench", "1", now()), total, progress=False)
         batch_s = time.perf_counter() - started
 
         frame = pd.read_parquet(source)

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mmp.core.errors import MMPError
+from mmp.inference.scorer import Scorer
 from mmp.serving.app import ServeSettings, create_app
-from mmp.serving.loader import fetch, load_scorer
 from tests.serving.conftest import example_record
 
 
@@ -32,14 +32,14 @@ def record(package_dir: Path) -> dict:
 
 
 def expected(package_dir: Path, records: list[dict]) -> pd.DataFrame:
-    """What the shared sklearn scoring path says for the same raw rows."""
+    """What the one Scorer's DataFrame entry point (the pyfunc's) says for the same raw rows."""
     frame = pd.DataFrame(records)
     for col in ("first_credit_date", "application_date"):
         frame[col] = pd.to_datetime(frame[col])
-    return load_scorer(fetch(str(package_dir))).predict(frame)
+    return Scorer.from_package(package_dir).predict(frame)
 
 
-def test_predict_one_record_matches_the_shared_scoring_path(client: TestClient, package_dir: Path, record: dict) -> None:
+def test_predict_one_record_matches_the_pyfunc_entry_point(client: TestClient, package_dir: Path, record: dict) -> None:
     res = client.post("/predict", json=record)
     assert res.status_code == 200, res.text
     body = res.json()

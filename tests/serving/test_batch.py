@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmp.serving.loader import fetch, load_scorer
+from mmp.inference.scorer import Scorer
 from tests.conftest import ROOT, pipeline_env
 from tests.serving.conftest import sample_frame
 
@@ -29,7 +29,7 @@ def mmp(*args: str, check: bool = True, **env: str) -> subprocess.CompletedProce
 
 
 def expected(package_dir: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    return load_scorer(fetch(str(package_dir))).predict(frame)
+    return Scorer.from_package(package_dir).predict(frame)
 
 
 def test_scores_a_parquet_file_in_chunks(package_dir: Path, tmp_path: Path) -> None:

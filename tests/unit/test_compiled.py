@@ -1,9 +1,11 @@
-"""The compiled numpy featurizer equals sklearn's output, and anything it does not know falls
-back to the sklearn path loudly (logged once, reported by ``fast_path``)."""
+"""The compiled numpy featurizer equals sklearn's output; the one Scorer gives the same answers on
+either featurizer backend, and a featurizer the compiler does not know falls back to the sklearn
+backend loudly (logged once, reported by ``Scorer.backend``)."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 import numpy as np
 import pandas as pd
@@ -13,11 +15,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import QuantileTransformer
 
 from mmp.core.config import FeaturesConfig
+from mmp.core.errors import MMPError
 from mmp.data.schema import InputSchema
 from mmp.data.synthetic import credit_default
 from mmp.inference.compiled import NotCompilable, compile_featurizer
-from mmp.inference.fast_scorer import FastScorer, frame_columns
-from mmp.inference.scorer import Scorer
+from mmp.inference.scorer import Scorer, typed_columns
 from mmp.modeling.features import build_featurizer, select_columns, transform
 
 EXCLUDED = ["customer_id", "application_date", "default"]
@@ -73,24 +75,48 @@ def schema_for(frame: pd.DataFrame, task: str, targets: list[str]) -> InputSchem
     return infer_schema(frame, cfg)
 
 
+def sklearn_reference(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
+    """The answer written out by hand with the sklearn featurizer and the estimator's own API."""
+    X = transform(scorer.featurizer, frame)
+    if scorer.task == "regression":
+        return pd.DataFrame({"prediction": scorer.model.predict(X)}, index=frame.index)
+    proba = scorer.model.predict_proba(X)
+    classes = scorer.model.classes_
+    positive = proba[:, 1] >= scorer.threshold
+    out = {"prediction": np.where(positive, classes[1], classes[0])}
+    return pd.DataFrame(out | {f"proba_{c}": proba[:, i] for i, c in enumerate(classes)}, index=frame.index)
+
+
 @pytest.mark.parametrize("model", [LGBMClassifier(n_estimators=20, verbose=-1), LogisticRegression(max_iter=500), LGBMRegressor(n_estimators=20, verbose=-1)])
-def test_fast_scorer_equals_the_shared_scoring_path(model: object) -> None:
+def test_scorer_equals_the_sklearn_reference_on_both_entry_points(model: object) -> None:
     featurizer, train, test = fitted({})
     task = "regression" if isinstance(model, LGBMRegressor) else "binary"
     target = "score" if task == "regression" else "default"
     if task == "regression":
         train = train.drop(columns=["default"]).assign(score=train["loan_amount"] / 1000)  # a target the featurizer never saw
+    test = test[test["region"] != "atlantis"]  # the reference cannot take an unseen category
     model.fit(transform(featurizer, train), train[target])
     schema = schema_for(train, task, [target])
     scorer = Scorer(featurizer, model, schema, {"threshold": 0.3})
-    fast = FastScorer(scorer)
-    assert fast.fast_path == "numpy"
-    want = scorer.predict(test)
-    got = fast.predict_frame(test)
-    assert list(got.columns) == list(want.columns) == fast.output_columns
+    assert scorer.backend == "numpy"
+    want = sklearn_reference(scorer, test)
+    got = scorer.predict(test)
+    assert list(got.columns) == list(want.columns) == scorer.output_columns
+    assert got.index.equals(test.index)
+    columns = scorer.predict_columns(typed_columns(test, schema), len(test))
+    assert list(columns) == scorer.output_columns
     for col in want.columns:
         np.testing.assert_allclose(got[col].to_numpy(dtype=float), want[col].to_numpy(dtype=float), rtol=1e-12, atol=1e-12)
-    assert set(frame_columns(test, schema)) == set(schema.feature_names)
+        np.testing.assert_array_equal(columns[col], got[col].to_numpy())
+    assert set(typed_columns(test, schema)) == set(schema.feature_names)
+
+
+def test_missing_feature_columns_are_named() -> None:
+    featurizer, train, test = fitted({})
+    model = LGBMClassifier(n_estimators=5, verbose=-1).fit(transform(featurizer, train), train["default"])
+    scorer = Scorer(featurizer, model, schema_for(train, "binary", ["default"]), {})
+    with pytest.raises(MMPError, match=r"input: missing required column\(s\) \['age', 'region'\]"):
+        scorer.predict(test.drop(columns=["age", "region"]))
 
 
 def test_unknown_transformer_falls_back_to_sklearn_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -100,12 +126,74 @@ def test_unknown_transformer_falls_back_to_sklearn_and_says_so_once(caplog: pyte
     with pytest.raises(NotCompilable, match="QuantileTransformer"):
         compile_featurizer(featurizer)
     model = LGBMClassifier(n_estimators=10, verbose=-1).fit(transform(featurizer, train), train["default"])
-    scorer = Scorer(featurizer, model, schema_for(train, "binary", ["default"]), {})
+    schema = schema_for(train, "binary", ["default"])
     with caplog.at_level(logging.WARNING, logger="mmp.inference.scorer"):
-        fast = FastScorer(scorer)
-        fast.predict_frame(test)
-        fast.predict_frame(test)
-    assert fast.fast_path.startswith("sklearn (QuantileTransformer")
+        scorer = Scorer(featurizer, model, schema, {})
+        scorer.predict(test)
+        scorer.predict_columns(typed_columns(test, schema), len(test))
+    assert scorer.backend.startswith("sklearn (QuantileTransformer")
     assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) == 1
     assert "using the sklearn featurizer" in caplog.records[0].getMessage()
-    np.testing.assert_allclose(fast.predict_frame(test)["proba_1"], scorer.predict(test)["proba_1"], rtol=1e-12)
+    test = test[test["region"] != "atlantis"]
+    np.testing.assert_allclose(scorer.predict(test)["proba_1"], sklearn_reference(scorer, test)["proba_1"], rtol=1e-12)
+    # one HTTP record (plain lists, None for missing) goes through the same sklearn backend
+    row = test.iloc[[3]].astype(object).where(test.iloc[[3]].notna(), None)
+    one = scorer.predict_columns({c: row[c].tolist() for c in scorer.features}, 1)
+    assert one["proba_1"][0] == pytest.approx(scorer.predict(test.iloc[[3]])["proba_1"].iloc[0], abs=1e-12)
+
+
+def test_one_record_on_the_numpy_backend_builds_no_frame_and_calls_no_sklearn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The serving hot path: compiled featurizer straight into LightGBM's booster."""
+    featurizer, train, test = fitted({})
+    model = LGBMClassifier(n_estimators=10, verbose=-1).fit(transform(featurizer, train), train["default"])
+    scorer = Scorer(featurizer, model, schema_for(train, "binary", ["default"]), {})
+    want = scorer.predict(test.iloc[[5]])["proba_1"].iloc[0]
+    row = test.iloc[[5]].astype(object).where(test.iloc[[5]].notna(), None)
+    columns = {c: row[c].tolist() for c in scorer.features}
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the one-record path must not build a DataFrame or call sklearn")
+
+    monkeypatch.setattr(featurizer, "transform", forbidden)
+    monkeypatch.setattr(model, "predict_proba", forbidden)
+    monkeypatch.setattr(pd, "DataFrame", forbidden)
+    out = scorer.predict_columns(columns, 1)
+    monkeypatch.undo()
+    assert out["proba_1"][0] == want
+
+
+def test_packages_pickled_under_the_pre_relayering_module_names_still_load(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packages built before the re-layering name ``mmp.features`` and ``mmp.models.*`` in their
+    pickles. They load (aliases only while loading), and score exactly as before."""
+    import joblib
+
+    from mmp.core.io import write_json
+    from mmp.inference.legacy import load_legacy
+    from mmp.modeling import features as features_module
+    from mmp.modeling.models import mlp as mlp_module
+
+    featurizer, train, test = fitted({"date": {"parts": ["year", "month"]}})
+    model = LGBMClassifier(n_estimators=10, verbose=-1).fit(transform(featurizer, train), train["default"])
+    schema = schema_for(train, "binary", ["default"])
+    want = Scorer(featurizer, model, schema, {}).predict(test)
+    with monkeypatch.context() as old:  # pickle as the flat layout did
+        for cls in (features_module.AsText, features_module.DateParts):
+            old.setattr(cls, "__module__", "mmp.features")
+        old.setattr(mlp_module.MLPClassifier, "__module__", "mmp.models.mlp")
+        old.setitem(sys.modules, "mmp.features", features_module)
+        old.setitem(sys.modules, "mmp.models.mlp", mlp_module)
+        joblib.dump(featurizer, tmp_path / "featurizer.joblib")
+        joblib.dump(mlp_module.MLPClassifier(), tmp_path / "mlp.joblib")
+    assert b"mmp.features" in (tmp_path / "featurizer.joblib").read_bytes()
+    assert b"mmp.models.mlp" in (tmp_path / "mlp.joblib").read_bytes()
+    with pytest.raises(ModuleNotFoundError):
+        joblib.load(tmp_path / "featurizer.joblib")
+    joblib.dump(model, tmp_path / "model.joblib")
+    write_json(tmp_path / "schema.json", schema.to_json())
+    write_json(tmp_path / "metadata.json", {})
+    names = {"featurizer": "featurizer.joblib", "model": "model.joblib", "schema": "schema.json", "metadata": "metadata.json"}
+    scorer = Scorer.load({k: tmp_path / v for k, v in names.items()})
+    pd.testing.assert_frame_equal(scorer.predict(test), want)
+    assert scorer.backend == "numpy"
+    assert type(load_legacy(lambda: joblib.load(tmp_path / "mlp.joblib"))) is mlp_module.MLPClassifier
+    assert not {"mmp.features", "mmp.models", "mmp.models.mlp"} & set(sys.modules), "aliases live only while loading"

@@ -49,8 +49,8 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from mmp.inference.batch import Identity, file_chunks, now, score_to_file, sql_chunks
-    from mmp.inference.fast_scorer import FastScorer
-    from mmp.serving.loader import load_scorer, resolve
+    from mmp.inference.scorer import Scorer
+    from mmp.serving.loader import resolve
 
     if args.chunksize < 1:
         raise MMPError("--chunksize", f"got {args.chunksize}", "an integer >= 1")
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     # caught, but the final path is only ever written by a rename: it never holds a partial file)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ref = resolve(args.model)
-    scorer = FastScorer(load_scorer(ref))
+    scorer = Scorer.from_package(ref.path, source=ref.source)
     total = None
     if args.query:
         url = args.db_url or os.environ.get("MMP_DB_URL")

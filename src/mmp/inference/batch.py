@@ -21,7 +21,7 @@ from mmp.core.config import Contract
 from mmp.core.errors import MMPError
 from mmp.core.io import atomic_path
 from mmp.data.contract import check_contract, coerce_dates
-from mmp.inference.fast_scorer import FastScorer, frame_columns
+from mmp.inference.scorer import Scorer, typed_columns
 
 FILE_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -86,14 +86,14 @@ def sql_chunks(url: str, query: str, params: Mapping[str, Any], chunksize: int) 
         engine.dispose()
 
 
-def score_chunk(scorer: FastScorer, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int) -> pd.DataFrame:
+def score_chunk(scorer: Scorer, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int) -> pd.DataFrame:
     """Check one chunk against the contract (rows numbered across the whole input) and score it."""
     chunk = chunk.set_axis(pd.RangeIndex(first_row, first_row + len(chunk)))
     chunk = coerce_dates(chunk, contract)
     check_contract(chunk, contract, targets=[])
-    ids = scorer.scorer.schema.id_cols
+    ids = scorer.schema.id_cols
     out = chunk[ids].copy() if ids else pd.DataFrame(index=chunk.index)
-    for name, values in scorer.predict_columns(frame_columns(chunk, scorer.scorer.schema), len(chunk)).items():
+    for name, values in scorer.predict_columns(typed_columns(chunk, scorer.schema), len(chunk)).items():
         out[name] = values
     out["model_name"] = identity.name
     out["model_version"] = identity.version
@@ -105,7 +105,8 @@ class ChunkWriter:
     """Appends scored chunks to one Parquet or CSV file."""
 
     def __init__(self, path: Path, fmt: str):
-        self.path, self.fmt, self.writer, self.rows = path, fmt, None, 0
+        self.path, self.fmt, self.rows = path, fmt, 0
+        self.writer: Any = None  # a pyarrow ParquetWriter, opened with the first chunk's schema
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "csv":
@@ -128,14 +129,14 @@ class ChunkWriter:
 
 
 def score_to_file(
-    scorer: FastScorer, chunks: Iterator[pd.DataFrame], output: Path, identity: Identity, total: int | None = None, progress: bool = True
+    scorer: Scorer, chunks: Iterator[pd.DataFrame], output: Path, identity: Identity, total: int | None = None, progress: bool = True
 ) -> int:
     """Score every chunk into ``output`` atomically; returns the number of rows written."""
     from tqdm import tqdm
 
     fmt = file_format(output, "--output")
-    contract = scorer.scorer.schema.contract()
-    ids = scorer.scorer.schema.id_cols
+    contract = scorer.schema.contract()
+    ids = scorer.schema.id_cols
     empty = pd.DataFrame(columns=[*ids, *scorer.output_columns, "model_name", "model_version", "scored_at"])
     with atomic_path(output) as tmp, tqdm(total=total, unit="rows", disable=not progress, desc="scoring") as bar:
         writer = ChunkWriter(tmp, fmt)

@@ -181,6 +181,7 @@ class _Lookup:
         self.known, self.table, self.fill, self.unseen = known, table, fill, len(known)
 
     def __call__(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
+        codes: np.ndarray | None
         if len(values) < SMALL:
             codes = np.fromiter((self.index.get(self.fill if _missing(v) else str(v), self.unseen) for v in values), dtype=np.intp, count=len(values))
         else:

@@ -21,7 +21,8 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import Model, ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.pyfunc.model import PythonModel
+from mlflow.types import ColSpec, Schema, TensorSpec
 
 from mmp.data.schema import InputSchema
 from mmp.inference.scorer import Scorer
@@ -30,7 +31,7 @@ MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category":
 BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "joblib", "pyarrow")
 
 
-class TabularModel(mlflow.pyfunc.PythonModel):
+class TabularModel(PythonModel):
     """pyfunc wrapper around :class:`mmp.inference.scorer.Scorer`."""
 
     def load_context(self, context: Any) -> None:
@@ -42,7 +43,7 @@ class TabularModel(mlflow.pyfunc.PythonModel):
 
 def input_signature(schema: InputSchema) -> Schema:
     """Feature columns are required; id and time columns may be sent along and are ignored."""
-    specs = []
+    specs: list[ColSpec | TensorSpec] = []
     for col in schema.columns:
         kind = "double" if col.dtype == "int" and col.nullable else MLFLOW_TYPES[col.dtype]
         specs.append(ColSpec(kind, col.name, required=col.role == "feature"))

@@ -1,68 +1,175 @@
-"""Raw rows in, predictions out: the one scoring path shared by the packaged MLflow model, the
-HTTP server and batch scoring. No MLflow import here, so serving stays light."""
+"""Raw rows in, predictions out: the ONE scoring path of the packaged MLflow model (pyfunc), the
+HTTP server and batch scoring. No MLflow import here, so serving stays light.
+
+Two entry points share everything below them:
+
+- :meth:`Scorer.predict`: a DataFrame in, a DataFrame out (the pyfunc contract);
+- :meth:`Scorer.predict_columns`: columns (name -> values) in, columns out. HTTP sends lists of
+  one request's values, batch sends numpy arrays; no per-call DataFrame is built on this path.
+
+The featurizer backend is chosen once, when the scorer is built: the compiled numpy featurizer
+(:mod:`mmp.inference.compiled`) when every transformer is known to it, else the fitted sklearn
+featurizer. The choice is logged once and reported by :attr:`Scorer.backend` (never silent).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import joblib
 import numpy as np
 import pandas as pd
+import yaml
 
 from mmp.core.errors import MMPError
 from mmp.data.schema import InputSchema
+from mmp.inference.compiled import Columns, NotCompilable, compile_featurizer
+from mmp.inference.legacy import load_legacy
 from mmp.modeling.features import transform
 from mmp.modeling.metrics import predict_labels
 
+log = logging.getLogger("mmp.inference.scorer")
+ARTIFACTS = ("featurizer", "model", "schema", "metadata")
+SINGLE_THREAD_ROWS = 2048  # OpenMP start-up costs more than it saves on small batches
+PACKAGE = "a model package saved by the package stage (MLmodel + artifacts/)"
 
-@dataclass
+Features: TypeAlias = np.ndarray | pd.DataFrame  # what a featurizer backend hands to the model
+
+
 class Scorer:
-    featurizer: Any
-    model: Any
-    schema: InputSchema
-    metadata: dict[str, Any]
+    """A fitted featurizer and model with the data contract they were trained on."""
+
+    def __init__(self, featurizer: Any, model: Any, schema: InputSchema, metadata: Mapping[str, Any]):
+        self.featurizer, self.model, self.schema, self.metadata = featurizer, model, schema, dict(metadata)
+        self.features = schema.feature_names
+        self.threshold = float(self.metadata.get("threshold", 0.5))
+        self.classes = None if schema.task_type == "regression" else np.asarray(model.classes_)
+        self._booster = _lightgbm_booster(model)
+        self._featurize, self.backend = self._choose_backend()
 
     @classmethod
-    def load(cls, artifacts: dict[str, str]) -> Scorer:
+    def load(cls, artifacts: Mapping[str, str | Path]) -> Scorer:
+        """From the package's artifact files (``featurizer``, ``model``, ``schema``, ``metadata``)."""
         return cls(
-            featurizer=joblib.load(artifacts["featurizer"]),
-            model=joblib.load(artifacts["model"]),
-            schema=InputSchema.read(artifacts["schema"]),
+            featurizer=load_legacy(lambda: joblib.load(artifacts["featurizer"])),
+            model=load_legacy(lambda: joblib.load(artifacts["model"])),
+            schema=InputSchema.read(Path(artifacts["schema"])),
             metadata=json.loads(Path(artifacts["metadata"]).read_text()),
         )
+
+    @classmethod
+    def from_package(cls, path: str | Path, source: str | None = None) -> Scorer:
+        """From a local pyfunc directory: the artifacts its MLmodel file lists. ``source`` is
+        how the user named the model (a registry URI, say), for the error message."""
+        root = Path(path)
+        try:
+            meta = yaml.safe_load((root / "MLmodel").read_text())
+            listed = meta["flavors"]["python_function"]["artifacts"]
+            return cls.load({name: root / listed[name]["path"] for name in ARTIFACTS})
+        except (KeyError, TypeError, OSError, ValueError, ImportError, yaml.YAMLError) as err:
+            raise MMPError("--model", f"{source or path} is not an mmp model package ({type(err).__name__}: {err})", PACKAGE) from None
 
     @property
     def task(self) -> str:
         return self.schema.task_type
 
-    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Check required columns are present and give each column its declared type."""
-        features = self.schema.features
-        missing = [c.name for c in features if c.name not in frame.columns]
-        if missing:
-            raise MMPError("input", f"missing required column(s) {missing}", ", ".join(self.schema.feature_names))
-        out = {}
-        for col in features:
-            values = frame[col.name]
-            if col.dtype == "datetime":
-                values = pd.to_datetime(values, errors="coerce")
-            elif col.dtype in ("int", "float"):
-                values = pd.to_numeric(values, errors="coerce").astype("float64")
-            out[col.name] = values
-        return pd.DataFrame(out, index=frame.index)
+    @property
+    def output_columns(self) -> list[str]:
+        """``prediction`` (one per target for multi-output regression) and ``proba_<class>``."""
+        if self.classes is None:
+            targets = self.schema.targets
+            return ["prediction"] if len(targets) == 1 else [f"prediction_{t}" for t in targets]
+        return ["prediction", *(f"proba_{c}" for c in self.classes)]
+
+    # -- the two entry points ------------------------------------------------------------------
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        X = transform(self.featurizer, self.conform(frame))
-        if self.task == "regression":
-            pred = np.asarray(self.model.predict(X))
-            if pred.ndim == 1:
-                return pd.DataFrame({"prediction": pred}, index=frame.index)
-            return pd.DataFrame({f"prediction_{t}": pred[:, i] for i, t in enumerate(self.schema.targets)}, index=frame.index)
-        proba = np.asarray(self.model.predict_proba(X), dtype="float64")
-        classes = np.asarray(self.model.classes_)
-        out = {"prediction": predict_labels(proba, classes, self.metadata.get("threshold", 0.5))}
-        out.update({f"proba_{c}": proba[:, i] for i, c in enumerate(classes)})
-        return pd.DataFrame(out, index=frame.index)
+        """Raw rows (any extra columns are ignored) to one output row each, same index."""
+        return pd.DataFrame(self.predict_columns(typed_columns(frame, self.schema), len(frame)), index=frame.index)
+
+    def predict_columns(self, columns: Columns, n_rows: int) -> dict[str, np.ndarray]:
+        """Feature columns in, output columns out (see :attr:`output_columns`)."""
+        X = self._featurize(columns)
+        if self.classes is None:
+            pred = self._predict(X).reshape(n_rows, -1)
+            return dict(zip(self.output_columns, pred.T, strict=True))
+        proba = self._proba(X)
+        out = {"prediction": predict_labels(proba, self.classes, self.threshold)}
+        out.update({f"proba_{c}": proba[:, i] for i, c in enumerate(self.classes)})
+        return out
+
+    # -- featurizer backends -------------------------------------------------------------------
+
+    def _choose_backend(self) -> tuple[Callable[[Columns], Features], str]:
+        try:
+            compiled = compile_featurizer(self.featurizer)
+        except NotCompilable as err:
+            log.warning("featurizer fast path unavailable (%s): using the sklearn featurizer", err)
+            return self._sklearn_features, f"sklearn ({err})"
+        log.info("featurizer backend: numpy (compiled)")
+        names = compiled.feature_names
+        # a model fitted on a frame wants one back (the booster, which skips that check, does not)
+        wants_frame = self._booster is None and hasattr(self.model, "feature_names_in_")
+
+        def numpy_features(columns: Columns) -> Features:
+            X = compiled.transform(columns)
+            return pd.DataFrame(X, columns=names) if wants_frame else X
+
+        return numpy_features, "numpy"
+
+    def _sklearn_features(self, columns: Columns) -> Features:
+        # HTTP sends plain lists (None for missing, datetimes as objects): type them first
+        raw = pd.DataFrame({c: columns[c] for c in self.features})
+        return transform(self.featurizer, pd.DataFrame(typed_columns(raw, self.schema)))
+
+    # -- the model -----------------------------------------------------------------------------
+
+    def _predict(self, X: Features) -> np.ndarray:
+        if self._booster is not None:
+            return np.asarray(self._booster.predict(np.asarray(X), **_threads(len(X))))
+        return np.asarray(self.model.predict(X))  # the model's own dtype (the signature records it)
+
+    def _proba(self, X: Features) -> np.ndarray:
+        if self._booster is not None:
+            raw = np.asarray(self._booster.predict(np.asarray(X), **_threads(len(X))), dtype=np.float64)
+            # LGBMClassifier.predict_proba does exactly this for the binary objective
+            return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
+        return np.asarray(self.model.predict_proba(X), dtype=np.float64)
+
+
+def typed_columns(frame: pd.DataFrame, schema: InputSchema) -> dict[str, Any]:
+    """The feature columns of raw rows, each with its declared type: numbers float64 with NaN
+    (unparseable values become NaN), dates datetime64 (NaT likewise), text as pandas holds it
+    (Arrow strings are then looked up without a copy)."""
+    missing = [name for name in schema.feature_names if name not in frame.columns]
+    if missing:
+        raise MMPError("input", f"missing required column(s) {missing}", ", ".join(schema.feature_names))
+    out: dict[str, Any] = {}
+    for col in schema.features:
+        values = frame[col.name]
+        if col.dtype in ("int", "float"):
+            out[col.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        elif col.dtype == "datetime":
+            out[col.name] = pd.to_datetime(values, errors="coerce").to_numpy(dtype="datetime64[ns]")
+        else:
+            out[col.name] = values.array
+    return out
+
+
+def _threads(n_rows: int) -> dict[str, Any]:
+    return {"num_threads": 1} if n_rows < SINGLE_THREAD_ROWS else {}
+
+
+def _lightgbm_booster(model: Any) -> Any:
+    """LightGBM's booster predicts without the sklearn wrapper's per-call validation; used only
+    for the stock objectives whose probabilities the wrapper computes the same way."""
+    if not type(model).__module__.startswith("lightgbm") or callable(getattr(model, "objective", None)):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(model, "booster_", None)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from mmp.core.errors import MMPError
-from mmp.inference.fast_scorer import FastScorer
+from mmp.inference.scorer import Scorer
 from mmp.serving import enrichment
 from mmp.serving.loader import ModelRef, load_scorer, resolve
 from mmp.serving.request import record_model, required_features
@@ -71,22 +71,22 @@ def create_app(model: str | None = None, settings: ServeSettings | None = None, 
     env = os.environ if env is None else env
     settings = settings or runtime_settings()
     ref = resolve(model, env)
-    scorer = FastScorer(load_scorer(ref))
+    scorer = load_scorer(ref)
     service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None)
     app = build_app(service)
     gc.collect()
     gc.freeze()  # the loaded model is long-lived: keep the collector from rescanning it (p99)
-    log.info("serving %s version %s (featurizer path: %s)", ref.name, ref.version, scorer.fast_path)
+    log.info("serving %s version %s (featurizer backend: %s)", ref.name, ref.version, scorer.backend)
     return app
 
 
 class Service:
     """The loaded model plus what the endpoints need around it."""
 
-    def __init__(self, ref: ModelRef, scorer: FastScorer, settings: ServeSettings, token: str | None):
+    def __init__(self, ref: ModelRef, scorer: Scorer, settings: ServeSettings, token: str | None):
         self.ref, self.scorer, self.settings = ref, scorer, settings
         self.token = token.encode() if token else None
-        schema = scorer.scorer.schema
+        schema = scorer.schema
         self.columns = set(schema.names)
         store_cfg = settings.online_store
         self.key = enrichment.entity_key(store_cfg, schema) if store_cfg.kind != "none" else None
@@ -98,8 +98,8 @@ class Service:
         self.required = required_features(schema)
 
     def metadata(self) -> dict[str, Any]:
-        meta = self.scorer.scorer.metadata
-        schema = self.scorer.scorer.schema.model_dump(mode="json", exclude={"example"})
+        meta = self.scorer.metadata
+        schema = self.scorer.schema.model_dump(mode="json", exclude={"example"})
         return {
             "name": self.ref.name,
             "version": self.ref.version,
@@ -109,7 +109,7 @@ class Service:
             "metrics": meta.get("metrics", {}),
             "gate": self.ref.gate,
             "schema": schema,
-            "featurizer_path": self.scorer.fast_path,
+            "featurizer_path": self.scorer.backend,
             "online_store": self.settings.online_store.kind,
         }
 

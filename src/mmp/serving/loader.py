@@ -134,14 +134,8 @@ def _model_uuid(path: Path) -> str:
 
 
 def load_scorer(ref: ModelRef) -> Scorer:
-    """Load the package's artifacts through the one shared scoring path."""
-    root = Path(ref.path)
-    try:
-        meta = yaml.safe_load((root / "MLmodel").read_text())
-        artifacts = meta["flavors"]["python_function"]["artifacts"]
-        return Scorer.load({name: str(root / spec["path"]) for name, spec in artifacts.items()})
-    except (KeyError, TypeError, OSError, ValueError, yaml.YAMLError) as err:
-        raise MMPError("--model", f"{ref.source} is not an mmp model package ({type(err).__name__}: {err})", SOURCES) from None
+    """The fetched model as the one shared Scorer (errors name the source the user gave)."""
+    return Scorer.from_package(ref.path, source=ref.source)
 
 
 def resolve(given: str | None, env: Mapping[str, str] | None = None) -> ModelRef:
