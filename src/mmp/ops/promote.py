@@ -44,7 +44,7 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
 
     params = load_params(params_path)
     name, alias = params.registry.model_name, champion_alias()
-    client = connect(load_settings(root=repo.resolve())).client
+    client = connect(load_settings(root=repo.resolve()).mlflow).client
     candidate = client.get_model_version(name, version) if version else version_by_alias(client, name, CANDIDATE)
     if candidate is None:
         raise MMPError(f"registered model {name!r}", f"has no version aliased {CANDIDATE!r}", "run the pipeline (`dvc exp run`) or `mmp mirror` first")

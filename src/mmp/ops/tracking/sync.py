@@ -41,11 +41,11 @@ def mirror_after_stage(root: Path) -> None:
 
     required = False
     try:
-        settings = load_settings()
-        if not settings.mlflow.get("mirror", True):
+        settings = load_settings().mlflow
+        if not settings.mirror:
             print("MLflow mirroring is off (MMP_MIRROR=false): catch up later with `mmp mirror --all`")
             return
-        required = bool(settings.mlflow.get("mirror_required", False))
+        required = settings.mirror_required
         payload, mirrored = mirror_one(connect(settings), WorkspaceFiles(root), stage_identity(root))
         print(describe(payload, mirrored))
     except Exception as err:  # noqa: BLE001 - any tracking failure must leave the pipeline's results usable
@@ -64,7 +64,7 @@ def mirror_repo(root: Path, every: bool) -> int:
 
     if not (root / "dvc.yaml").exists():
         raise MMPError("--repo", f"{root.name} has no dvc.yaml", "the root of a DVC repository")
-    tracker = connect(load_settings(root=root))
+    tracker = connect(load_settings(root=root).mlflow)
     known = experiments(root)
     targets = [(RevFiles(root, ident.commit), ident) for ident in known] if every else []
     here = workspace_identity(root, known)
