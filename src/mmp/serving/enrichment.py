@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from mmp.core.errors import MMPError
-from mmp.core.settings import OnlineStoreSettings
+from mmp.core.settings import OnlineStoreSettings, load_settings
 
 if TYPE_CHECKING:
     from mmp.data.schema import InputSchema
@@ -148,7 +148,6 @@ def latest_per_entity(frame: pd.DataFrame, key: str, time_col: str | None) -> pd
 def materialize(prepared: Path) -> tuple[int, str, str]:
     """Write the latest row per entity of the prepared splits (the entity key and the model's
     feature columns) to the configured online store: (rows written, store kind, key)."""
-    from mmp.core.settings import load_settings
     from mmp.data.schema import InputSchema
 
     settings = load_settings().serving.online_store

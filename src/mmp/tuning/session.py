@@ -15,8 +15,8 @@ import pandas as pd
 from mmp.core.config import Params
 from mmp.core.errors import MMPError
 from mmp.core.settings import TuneSettings
+from mmp.data.target import target
 from mmp.modeling.recipe import build_estimator, check_task
-from mmp.modeling.training import target
 from mmp.tuning.cv import make_folds, resolve_strategy
 from mmp.tuning.objective import Objective, Problem
 from mmp.tuning.search import make_pruner, make_sampler, open_study, resolve_objective, study_name
