@@ -140,3 +140,25 @@ def test_switching_environment_does_not_change_params(monkeypatch: pytest.Monkey
     text = composed.pop()
     assert "hunter2" not in text and "databases" not in text and "mlflow" not in text
     assert text == (ROOT / "params.yaml").read_text()
+
+
+def test_the_mirror_switches_resolve_without_the_tracking_uri(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """An offline prod run (MMP_MIRROR=false, no MLFLOW_TRACKING_URI) skips mirroring cleanly;
+    with MMP_MIRROR_REQUIRED=true an unresolvable tracking URI fails the stage."""
+    from mmp.ops.tracking.sync import mirror_after_stage
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("APP_ENV", "prod")
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("MMP_MIRROR", "false")
+    with pytest.raises(MMPError, match="MLFLOW_TRACKING_URI is not set"):
+        load_settings().mlflow  # noqa: B018
+    assert load_settings().mirroring.mirror is False
+    mirror_after_stage(ROOT)
+    assert "MLflow mirroring is off" in capsys.readouterr().out
+
+    monkeypatch.setenv("MMP_MIRROR", "true")
+    monkeypatch.setenv("MMP_MIRROR_REQUIRED", "true")
+    with pytest.raises(MMPError, match=r"^mlflow.mirror_required: mirroring failed"):
+        mirror_after_stage(ROOT)
+    assert "MLFLOW_TRACKING_URI is not set" in capsys.readouterr().err

@@ -29,13 +29,16 @@ from mmp.core.parsing import Strict, parse
 ENVIRONMENTS = ("local", "dev", "prod")
 
 
-class MlflowSettings(Strict):
+class MirrorSwitches(Strict):
+    mirror: bool = True  # mirror at the end of the package stage at all
+    mirror_required: bool = False  # fail the stage when mirroring fails
+
+
+class MlflowSettings(MirrorSwitches):
     tracking_uri: str = Field(min_length=1)
     experiment: str = Field("modern-ml-pipeline", min_length=1)
     # Where a new experiment stores artifacts (None: the tracking server decides).
     artifact_location: str | None = None
-    mirror: bool = True  # mirror at the end of the package stage at all
-    mirror_required: bool = False  # fail the stage when mirroring fails
 
 
 class TuneSettings(Strict):
@@ -121,6 +124,12 @@ class RuntimeSettings:
         return self._section(MlflowSettings, "mlflow")
 
     @cached_property
+    def mirroring(self) -> MirrorSwitches:
+        """Only ``mlflow.mirror`` and ``mlflow.mirror_required``: whether to mirror is known even
+        where the tracking URI cannot be resolved (an offline run with MMP_MIRROR=false)."""
+        return self._section(MirrorSwitches, "mlflow", only=tuple(MirrorSwitches.model_fields))
+
+    @cached_property
     def tune(self) -> TuneSettings:
         return self._section(TuneSettings, "tune")
 
@@ -135,12 +144,13 @@ class RuntimeSettings:
             raise MMPError(f"{self.source}: databases.{name}.url", f"no connection for database {name!r}", f"set databases.{name}.url in {self.source}")
         return self._section(DatabaseSettings, f"databases.{name}")
 
-    def _section(self, model: type[M], key: str) -> M:
-        return parse(model, self._resolve(key), key, source=self.source, reveal=False)
+    def _section(self, model: type[M], key: str, only: tuple[str, ...] = ()) -> M:
+        return parse(model, self._resolve(key, only), key, source=self.source, reveal=False)
 
-    def _resolve(self, key: str) -> Any:
-        """The plain values under ``key``, environment references read now. A reference that
-        cannot be resolved names the key and the variable, never a value."""
+    def _resolve(self, key: str, only: tuple[str, ...] = ()) -> Any:
+        """The plain values under ``key`` (just the keys ``only`` names, if any), environment
+        references read now. A reference that cannot be resolved names the key and the
+        variable, never a value."""
         from omegaconf import OmegaConf
         from omegaconf.errors import InterpolationResolutionError
 
@@ -148,6 +158,8 @@ class RuntimeSettings:
         if node is None:
             return {}
         try:
+            if only and OmegaConf.is_dict(node):
+                return {name: node[name] for name in only if name in node}  # reads only these
             return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
         except InterpolationResolutionError as err:
             raise _unresolved(err, f"{self.source}: {getattr(err, 'full_key', None) or key}") from None

@@ -39,19 +39,18 @@ def mirror_after_stage(root: Path) -> None:
     from mmp.ops.tracking.mirror import connect, redact
     from mmp.ops.tracking.state import WorkspaceFiles, stage_identity
 
-    required = False
+    settings = load_settings()
+    switches = settings.mirroring  # a malformed switch is a user error: no silent fallback
+    if not switches.mirror:
+        print("MLflow mirroring is off (MMP_MIRROR=false): catch up later with `mmp mirror --all`")
+        return
     try:
-        settings = load_settings().mlflow
-        if not settings.mirror:
-            print("MLflow mirroring is off (MMP_MIRROR=false): catch up later with `mmp mirror --all`")
-            return
-        required = settings.mirror_required
-        payload, mirrored = mirror_one(connect(settings), WorkspaceFiles(root), stage_identity(root))
+        payload, mirrored = mirror_one(connect(settings.mlflow), WorkspaceFiles(root), stage_identity(root))
         print(describe(payload, mirrored))
     except Exception as err:  # noqa: BLE001 - any tracking failure must leave the pipeline's results usable
         reason = redact(str(err).splitlines()[0] if str(err) else type(err).__name__)
         print(f"warning: MLflow mirroring failed ({reason}); the results are complete on disk: catch up later with `mmp mirror --all`", file=sys.stderr)
-        if required:
+        if switches.mirror_required:
             raise MMPError("mlflow.mirror_required", "mirroring failed and the setting requires it", "set MMP_MIRROR_REQUIRED=false to allow it") from None
 
 
