@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mmp.modeling.metrics import metric_names
+from mmp.modeling.tasks import metric_names
 from mmp.ops.params import compose
 from tests.conftest import ROOT, run
 

@@ -11,14 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mmp.core.errors import MMPError
+from mmp.core.settings import ServingSettings
 from mmp.inference.scorer import Scorer
-from mmp.serving.app import ServeSettings, create_app
+from mmp.serving.app import create_app
 from tests.serving.conftest import example_record
 
 
 @pytest.fixture(scope="module")
 def app(package_dir: Path):
-    return create_app(str(package_dir), settings=ServeSettings(max_body_bytes=100_000, max_records=50), env={})
+    return create_app(str(package_dir), settings=ServingSettings(max_body_bytes=100_000, max_records=50), env={})
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +151,7 @@ def test_too_many_records_and_too_large_body(client: TestClient, record: dict) -
 
 
 def test_bearer_auth_when_a_token_is_set(package_dir: Path, record: dict) -> None:
-    client = TestClient(create_app(str(package_dir), settings=ServeSettings(), env={"MMP_API_TOKEN": "s3cret"}))
+    client = TestClient(create_app(str(package_dir), settings=ServingSettings(), env={"MMP_API_TOKEN": "s3cret"}))
     assert client.post("/predict", json=record).status_code == 401
     assert client.post("/predict", json=record, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/metadata").status_code == 401
@@ -162,21 +163,21 @@ def test_bearer_auth_when_a_token_is_set(package_dir: Path, record: dict) -> Non
 
 def test_env_var_contract_of_the_image(package_dir: Path, record: dict) -> None:
     """The Dockerfile runs `uvicorn --factory mmp.serving.app:create_app` with the model in env vars."""
-    client = TestClient(create_app(settings=ServeSettings(), env={"MMP_MODEL": str(package_dir)}))
+    client = TestClient(create_app(settings=ServingSettings(), env={"MMP_MODEL": str(package_dir)}))
     assert client.post("/predict", json=record).status_code == 200
     with pytest.raises(MMPError, match="no model given"):
-        create_app(settings=ServeSettings(), env={})
+        create_app(settings=ServingSettings(), env={})
     with pytest.raises(MMPError, match="MLFLOW_MODEL_ALIAS"):
-        create_app(settings=ServeSettings(), env={"MLFLOW_MODEL_NAME": "credit-default"})
+        create_app(settings=ServingSettings(), env={"MLFLOW_MODEL_NAME": "credit-default"})
 
 
 def test_a_model_that_cannot_load_fails_at_start(tmp_path: Path) -> None:
     with pytest.raises(MMPError, match="neither an existing directory nor a model URI"):
-        create_app(str(tmp_path / "nope"), settings=ServeSettings(), env={})
+        create_app(str(tmp_path / "nope"), settings=ServingSettings(), env={})
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "MLmodel").write_text("flavors: {}\n")
     with pytest.raises(MMPError, match="not an mmp model package"):
-        create_app(str(tmp_path / "broken"), settings=ServeSettings(), env={})
+        create_app(str(tmp_path / "broken"), settings=ServingSettings(), env={})
 
 
 @pytest.mark.parametrize("mode", ["positive", "negative"])

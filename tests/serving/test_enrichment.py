@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from mmp.serving.app import ServeSettings, create_app
-from mmp.serving.enrichment import StoreSettings
+from mmp.core.settings import OnlineStoreSettings, ServingSettings
+from mmp.serving.app import create_app
 from mmp.serving.loader import fetch, load_scorer
 from tests.serving.conftest import sample_frame
 from tests.serving.test_batch import mmp
@@ -67,8 +67,8 @@ def test_enrichment_from_a_sql_table(package_dir: Path, prepared: Path, pg_url: 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT income FROM mmp_online_features WHERE customer_id = 1")).scalar() != 1.0  # latest row won
     engine.dispose()
-    store = StoreSettings(kind="sql", url=pg_url)
-    client = TestClient(create_app(str(package_dir), settings=ServeSettings(online_store=store), env={}))
+    store = OnlineStoreSettings(kind="sql", url=pg_url)
+    client = TestClient(create_app(str(package_dir), settings=ServingSettings(online_store=store), env={}))
     assert client.get("/metadata").json()["online_store"] == "sql"
     spec = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
     assert spec["required"] == ["customer_id"]  # everything else may come from the store
@@ -83,10 +83,10 @@ def test_enrichment_from_redis_and_422_for_a_missing_entity(package_dir: Path, p
 
     stored = json.loads(redis.Redis.from_url(url).get(f"{prefix}1"))
     assert set(stored) >= {"customer_id", "age", "region", "first_credit_date"} and stored["income"] != 1.0
-    client = TestClient(create_app(str(package_dir), settings=ServeSettings(online_store=StoreSettings(kind="redis", url=url, prefix=prefix)), env={}))
+    client = TestClient(create_app(str(package_dir), settings=ServingSettings(online_store=OnlineStoreSettings(kind="redis", url=url, prefix=prefix)), env={}))
     check_enrichment(client, package_dir, prepared)
-    strict = StoreSettings(kind="redis", url=url, prefix=prefix, missing_entity_status=422)
-    client = TestClient(create_app(str(package_dir), settings=ServeSettings(online_store=strict), env={}))
+    strict = OnlineStoreSettings(kind="redis", url=url, prefix=prefix, missing_entity_status=422)
+    client = TestClient(create_app(str(package_dir), settings=ServingSettings(online_store=strict), env={}))
     assert client.post("/predict", json={"customer_id": 424242}).status_code == 422
 
 
@@ -99,6 +99,6 @@ def test_a_store_without_its_table_stops_the_server_at_start(package_dir: Path, 
     from mmp.core.errors import MMPError
 
     with pytest.raises(MMPError, match="run `mmp materialize` first"):
-        create_app(str(package_dir), settings=ServeSettings(online_store=StoreSettings(kind="sql", url=pg_url)), env={})
+        create_app(str(package_dir), settings=ServingSettings(online_store=OnlineStoreSettings(kind="sql", url=pg_url)), env={})
     with pytest.raises(MMPError, match="cannot reach Redis"):
-        create_app(str(package_dir), settings=ServeSettings(online_store=StoreSettings(kind="redis", url="redis://127.0.0.1:1/0")), env={})
+        create_app(str(package_dir), settings=ServingSettings(online_store=OnlineStoreSettings(kind="redis", url="redis://127.0.0.1:1/0")), env={})

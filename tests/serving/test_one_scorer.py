@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from mmp.inference.batch import Identity, score_to_file
 from mmp.inference.scorer import Scorer
 from mmp.modeling.features import transform
-from mmp.serving.app import ServeSettings, create_app
+from mmp.core.settings import ServingSettings
+from mmp.serving.app import create_app
 from tests.serving.conftest import sample_frame
 
 
@@ -39,7 +40,7 @@ def test_pyfunc_http_and_batch_give_identical_predictions(package_dir: Path, row
 
     pyfunc = mlflow.pyfunc.load_model(str(package_dir)).predict(rows)
 
-    client = TestClient(create_app(str(package_dir), settings=ServeSettings(), env={}))
+    client = TestClient(create_app(str(package_dir), settings=ServingSettings(), env={}))
     body = client.post("/predict", json=as_records(rows)).json()
 
     scorer = Scorer.from_package(package_dir)
@@ -60,7 +61,7 @@ def test_every_path_reports_the_featurizer_backend(package_dir: Path, caplog: py
     import mlflow.pyfunc
 
     with caplog.at_level(logging.INFO):
-        app = create_app(str(package_dir), settings=ServeSettings(), env={})
+        app = create_app(str(package_dir), settings=ServingSettings(), env={})
     assert TestClient(app).get("/metadata").json()["featurizer_path"] == "numpy"
     assert "featurizer backend: numpy" in caplog.text  # said once at start-up
     assert mlflow.pyfunc.load_model(str(package_dir)).unwrap_python_model().scorer.backend == "numpy"

@@ -91,9 +91,10 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
 
     from fastapi.testclient import TestClient
 
-    from mmp.serving.app import ServeSettings, create_app
+    from mmp.core.settings import ServingSettings
+    from mmp.serving.app import create_app
 
-    app = create_app("models:/credit-default@champion", settings=ServeSettings(), env={"MLFLOW_TRACKING_URI": uri})
+    app = create_app("models:/credit-default@champion", settings=ServingSettings(), env={"MLFLOW_TRACKING_URI": uri})
     meta = TestClient(app).get("/metadata").json()
     assert (meta["name"], meta["version"], meta["gate"]) == ("credit-default", "1", {"gate.passed": "true"})
     from mmp.core.errors import MMPError

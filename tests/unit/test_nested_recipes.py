@@ -91,3 +91,26 @@ def test_optional_boosters_name_their_extra_when_missing(name: str) -> None:
         return
     X, y = classification_data()  # the extra is installed here: the recipe must train
     assert model.fit(X, y).predict_proba(X).shape == (120, 2)
+
+
+def test_finding_building_and_validating_walk_the_recipe_alike() -> None:
+    """One walker: a range inside a plain list is found, chosen and validated under the same
+    name, and a bad nested range has the same params key whoever reports it."""
+    from mmp.modeling.validation import recipe_problems
+
+    spec = ModelConfig(class_path="sklearn.neural_network.MLPClassifier", hyperparameters={"hidden_layer_sizes": [{"type": "int", "low": 4, "high": 8}, 3]})
+    assert set(find_ranges(spec.hyperparameters)) == {"hidden_layer_sizes.0"}
+    asked: list[str] = []
+    model = build_estimator(spec, seed=0, chooser=lambda name, r: asked.append(name) or int(r.high))
+    assert asked == ["hidden_layer_sizes.0"] and model.hidden_layer_sizes == [8, 3]
+
+    bad = {"class_path": "sklearn.ensemble.StackingClassifier", "hyperparameters": {"estimators": [
+        {"name": "lr", "class_path": "sklearn.linear_model.LogisticRegression", "hyperparameters": {"C": {"type": "float", "low": 9, "high": 1}}},
+    ]}}  # fmt: skip
+    key = "model.hyperparameters.estimators.0.hyperparameters.C"
+    with pytest.raises(MMPError) as found:
+        find_ranges(bad["hyperparameters"])
+    with pytest.raises(MMPError) as built:
+        build_estimator(ModelConfig(**bad), seed=0)
+    validated = recipe_problems(bad, "model")
+    assert [found.value.where, built.value.where, *(e.where for e in validated)] == [key, key, key]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from mmp.core.config import DataConfig
 from mmp.core.errors import MMPError
+from mmp.core.settings import RuntimeSettings
 from mmp.data.sql import read_sql
 from tests.conftest import ROOT
 
@@ -28,6 +29,10 @@ ROWS = pd.DataFrame(
     }
 )
 INJECTIONS = ["x' OR '1'='1", "1; DROP TABLE t", "north'; DROP TABLE t; --"]
+
+
+def warehouse(url: str) -> RuntimeSettings:
+    return RuntimeSettings({"databases": {"warehouse": {"url": url}}})
 
 
 def sqlite_url(tmp: Path) -> str:
@@ -77,7 +82,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def load(url: str, query: str = "queries/loans.sql.j2", **data: object) -> pd.DataFrame:
     fields = {"identifiers": {"table": "t"}, "allowed_identifiers": {"table": ["t", "loans"]}} | data
     cfg = DataConfig(source_uri=f"sql://warehouse/{query}", target_col="label", task_type="binary", **fields)
-    return read_sql(cfg.source_uri, cfg.params, cfg.identifiers, cfg.allowed_identifiers, {"databases": {"warehouse": {"url": url}}}, ROOT)
+    return read_sql(cfg.source_uri, cfg.params, cfg.identifiers, cfg.allowed_identifiers, warehouse(url), ROOT)
 
 
 def row_count(url: str) -> int:
@@ -105,9 +110,9 @@ def test_injection_payloads_are_values_not_sql(database: str, payload: str) -> N
 def test_a_plain_sql_file_binds_named_parameters(database: str, tmp_path: Path) -> None:
     (tmp_path / "q.sql").write_text("SELECT id FROM t WHERE region = :region ORDER BY id")
     cfg_root = tmp_path
-    frame = read_sql("sql://warehouse/q.sql", {"region": INJECTIONS[0]}, {}, {}, {"databases": {"warehouse": {"url": database}}}, cfg_root)
+    frame = read_sql("sql://warehouse/q.sql", {"region": INJECTIONS[0]}, {}, {}, warehouse(database), cfg_root)
     assert frame.empty and row_count(database) == len(ROWS)
-    frame = read_sql("sql://warehouse/q.sql", {"region": "x"}, {}, {}, {"databases": {"warehouse": {"url": database}}}, cfg_root)
+    frame = read_sql("sql://warehouse/q.sql", {"region": "x"}, {}, {}, warehouse(database), cfg_root)
     assert frame.id.tolist() == [5]
 
 
@@ -120,7 +125,7 @@ def test_identifiers_outside_the_allowlist_are_refused(tmp_path: Path, table: st
 
 def test_missing_connection_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(MMPError, match=r"set databases.warehouse.url"):
-        read_sql("sql://warehouse/queries/loans.sql.j2", {}, {"table": "t"}, {"table": ["t"]}, {}, ROOT)
+        read_sql("sql://warehouse/queries/loans.sql.j2", {}, {"table": "t"}, {"table": ["t"]}, RuntimeSettings({}), ROOT)
 
 
 def test_a_failing_query_does_not_reveal_the_url(tmp_path: Path) -> None:

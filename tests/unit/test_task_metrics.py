@@ -6,14 +6,9 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from mmp.modeling.metrics import (
-    HIGHER_IS_BETTER,
-    classification_metrics,
-    metric_names,
-    per_class_report,
-    per_target_report,
-    regression_metrics,
-)
+from mmp.core.config import task_kind
+from mmp.modeling.metrics import classification_metrics, per_class_report, per_target_report, regression_metrics
+from mmp.modeling.tasks import HIGHER_IS_BETTER, higher_is_better, metric_names
 
 
 def test_multiclass_has_macro_and_weighted_averages() -> None:
@@ -46,3 +41,22 @@ def test_multi_output_regression_metrics_average_the_targets() -> None:
     overall = regression_metrics(y, pred)
     assert overall["rmse"] == round((per_target["a"]["rmse"] + per_target["b"]["rmse"]) / 2, 6)
     assert overall["r2"] == round((per_target["a"]["r2"] + per_target["b"]["r2"]) / 2, 6)
+
+
+def test_every_metric_of_every_task_has_one_direction_that_the_gate_and_tuning_share() -> None:
+    from mmp.core.config import TuneConfig
+    from mmp.modeling.gate import _champion_check
+    from mmp.tuning.search import resolve_objective
+
+    for task in ("binary", "multiclass", "regression"):
+        for name in metric_names(task):
+            assert name in HIGHER_IS_BETTER
+            tuned = resolve_objective(TuneConfig(metric=name), task)[1]
+            assert tuned == ("maximize" if higher_is_better(name) else "minimize")
+            lower = _champion_check(name, 0.0, {name: 1.0}, {name: 2.0})  # candidate below champion
+            assert lower.passed is not higher_is_better(name)
+    assert [m for m in HIGHER_IS_BETTER if not higher_is_better(m)] == ["log_loss", "rmse", "mae"]
+
+
+def test_binary_and_multiclass_are_classification() -> None:
+    assert [task_kind(t) for t in ("binary", "multiclass", "regression")] == ["classification", "classification", "regression"]

@@ -36,13 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from mmp.core.settings import load_settings
     from mmp.tuning.search import Progress, count, run_trials, summary
     from mmp.tuning.session import open_session
-    from mmp.tuning.storage import storage_settings
 
     params = load_params(args.params)
     if args.n_jobs is not None and args.n_jobs < 1:
         raise MMPError("--n-jobs", f"must be >= 1 (got {args.n_jobs})")
     tune = params.tune.model_copy(update={"n_jobs": args.n_jobs}) if args.n_jobs else params.tune
-    storage = storage_settings(load_settings())
+    storage = load_settings().tune
     seed = args.seed if args.seed is not None else params.seed + os.getpid()
     session = open_session(params, Path(args.features), Path(args.prepared), storage, sampler_seed=seed)
     study = session.study

@@ -1,26 +1,31 @@
 """Typed views of the params sections. Unknown keys and wrong types are rejected at the edge
-with a message that names the key, the rule and the allowed values."""
+with a message that names the key, the rule and the allowed values (``mmp.core.parsing``)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from mmp.core.errors import MMPError, raise_all
+from mmp.core.errors import MMPError
+from mmp.core.parsing import Strict, parse
 
 PARAMS_FILE = "params.yaml"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 DType = Literal["int", "float", "bool", "category", "string", "datetime"]
 TaskType = Literal["binary", "multiclass", "regression"]
+TaskKind = Literal["classification", "regression"]
+
+
+def task_kind(task: TaskType) -> TaskKind:
+    """The one regression-vs-classification rule: binary and multiclass are classification.
+    Everything that treats the two kinds differently (split, features, metrics, gate, tuning,
+    scoring) asks this function."""
+    return "regression" if task == "regression" else "classification"
 
 
 class ColumnRule(Strict):
@@ -199,7 +204,7 @@ class EvaluateConfig(Strict):
 
     def gate_for(self, task: TaskType) -> tuple[str, GateConfig]:
         """The gate that applies to ``task``, with its params key for error messages."""
-        kind = "regression" if task == "regression" else "classification"
+        kind = task_kind(task)
         return f"evaluate.gate.{kind}", getattr(self.gate, kind)
 
 
@@ -230,9 +235,6 @@ class Params(Strict):
         return self
 
 
-T = TypeVar("T", bound=BaseModel)
-
-
 def read_params(path: str | os.PathLike = PARAMS_FILE) -> dict[str, Any]:
     file = Path(path)
     if not file.exists():
@@ -243,56 +245,5 @@ def read_params(path: str | os.PathLike = PARAMS_FILE) -> dict[str, Any]:
     return data
 
 
-def parse(model: type[T], raw: Any, prefix: str = "") -> T:
-    """Validate ``raw`` into ``model``; report every problem with its dotted key."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as err:
-        raise_all([_to_error(model, prefix, e) for e in err.errors()])
-        raise  # unreachable: raise_all raises for a non-empty list
-
-
 def load_params(path: str | os.PathLike = PARAMS_FILE) -> Params:
     return parse(Params, read_params(path))
-
-
-def _to_error(model: type[BaseModel], prefix: str, e: dict[str, Any]) -> MMPError:
-    loc = [str(p) for p in e["loc"]]
-    key = ".".join(filter(None, [prefix, *loc])) or "(root)"
-    if e["type"] == "extra_forbidden":
-        return MMPError(key, "unknown key", ", ".join(_allowed_keys(model, loc[:-1])) or None)
-    if e["type"] == "missing":
-        return MMPError(key, "required key is missing")
-    got = e.get("input")
-    rule = e["msg"][0].lower() + e["msg"][1:]
-    if "Value error, " in e["msg"]:
-        rule = e["msg"].split("Value error, ", 1)[1]
-    return MMPError(key, f"{rule} (got {got!r})" if got is not None and not isinstance(got, dict) else rule)
-
-
-def _allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
-    """Walk ``loc`` through nested models to list the keys allowed at that level."""
-    current: Any = model
-    in_mapping = False  # after a dict[str, Model] field, the next part is a user key: skip it
-    for part in loc:
-        if in_mapping:
-            in_mapping = False
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        in_mapping = getattr(field.annotation, "__origin__", None) is dict
-        current = _model_in(field.annotation)
-        if current is None:
-            return []
-    return list(getattr(current, "model_fields", {}))
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None

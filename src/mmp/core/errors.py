@@ -48,18 +48,12 @@ def run_cli(main: Callable[[list[str]], int | None], argv: Sequence[str] | None 
     args = [a for a in args if a != "--debug"]
     try:
         code = main(args)
-    except Exception as err:
-        user_error = err if isinstance(err, MMPError) else _settings_error(err)
-        if debug or user_error is None:
+    except MMPError as err:
+        if debug:
             raise
-        for line in str(user_error).splitlines():
+        for line in str(err).splitlines():
             print(f"error: {line}", file=sys.stderr)
         print("(set MMP_DEBUG=1 or pass --debug for the traceback)", file=sys.stderr)
         sys.exit(2)
     sys.exit(code or 0)
 
-
-def _settings_error(err: Exception) -> MMPError | None:
-    from mmp.core.settings import as_user_error  # settings imports this module: import late
-
-    return as_user_error(err)

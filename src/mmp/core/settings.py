@@ -3,17 +3,175 @@
 They live in ``conf/env/<APP_ENV>.yaml`` (``local`` by default), are read at run time, may
 reference the environment (``${oc.env:VAR}``), and are never written into params.yaml, logs,
 MLflow or a model, so switching environment never invalidates the DVC cache.
+
+Each section is a typed model, parsed with the recipe's own rules (``mmp.core.parsing``): an
+unknown, missing or wrong setting is one line naming the file and the key. A section is resolved
+only when it is first used, so a variable that is not set fails only the feature that needs it
+(serving in prod never needs the warehouse password). Values are never quoted in an error: they
+come from the environment, where they are secrets.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
+from pydantic import Field, model_validator
+
+from mmp.core.db import redact, with_driver
 from mmp.core.errors import MMPError
+from mmp.core.parsing import Strict, parse
 
 ENVIRONMENTS = ("local", "dev", "prod")
+
+
+class MirrorSwitches(Strict):
+    mirror: bool = True  # mirror at the end of the package stage at all
+    mirror_required: bool = False  # fail the stage when mirroring fails
+
+
+class MlflowSettings(MirrorSwitches):
+    tracking_uri: str = Field(min_length=1)
+    experiment: str = Field("modern-ml-pipeline", min_length=1)
+    # Where a new experiment stores artifacts (None: the tracking server decides).
+    artifact_location: str | None = None
+
+
+class TuneSettings(Strict):
+    """The Optuna study storage and the heartbeats that let a restarted worker retry the trial
+    of a killed one."""
+
+    storage: str = Field(min_length=1)
+    heartbeat_interval: int = Field(10, ge=1)
+    grace_period: int = Field(30, ge=1)
+
+    @model_validator(mode="after")
+    def _grace_covers_a_heartbeat(self) -> TuneSettings:
+        if self.grace_period < self.heartbeat_interval:
+            raise ValueError("grace_period must be at least heartbeat_interval")
+        return self
+
+    @property
+    def url(self) -> str:
+        """The storage URL with the locked PostgreSQL driver made explicit (``mmp.core.db``)."""
+        return with_driver(self.storage, "tune.storage")
+
+    @property
+    def label(self) -> str:
+        """The URL with any password hidden: the only form ever printed."""
+        return redact(self.storage)
+
+
+class OnlineStoreSettings(Strict):
+    """Where ``mmp serve`` looks up stored features of a request's entity."""
+
+    kind: Literal["none", "sql", "redis"] = "none"
+    url: str | None = None  # a SQLAlchemy URL (sql) or redis://host:port/db (redis)
+    table: str = "mmp_online_features"  # sql store
+    prefix: str = "mmp:features:"  # redis store: key = prefix + entity
+    key: str | None = None  # default: the model's first id column
+    missing_entity_status: Literal[404, 422] = 404
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_as_number(cls, raw: Any) -> Any:
+        # From the environment the status arrives as text ("422"); a Literal takes no "422".
+        status = raw.get("missing_entity_status") if isinstance(raw, Mapping) else None
+        if isinstance(status, str) and status.strip().isdigit():
+            return {**raw, "missing_entity_status": int(status)}
+        return raw
+
+    @model_validator(mode="after")
+    def _url_for_a_store(self) -> OnlineStoreSettings:
+        if self.kind != "none" and not self.url:
+            raise ValueError(f"online_store.url is required for the {self.kind} store (a SQLAlchemy URL or redis://host:port/db)")
+        return self
+
+
+class ServingSettings(Strict):
+    max_body_bytes: int = Field(1_048_576, gt=0)  # larger bodies get 413
+    max_records: int = Field(10_000, gt=0)  # records per /predict request
+    online_store: OnlineStoreSettings = Field(default_factory=OnlineStoreSettings)
+
+
+class DatabaseSettings(Strict):
+    url: str = Field(min_length=1)
+
+
+SECTIONS = ("mlflow", "serving", "databases", "tune")
+M = TypeVar("M", bound=Strict)
+
+
+class RuntimeSettings:
+    """The settings of one environment file. ``mlflow``, ``tune`` and ``serving`` are typed
+    sections and ``database(name)`` one connection, each resolved on first use."""
+
+    def __init__(self, raw: Mapping[str, Any], source: str = "runtime settings"):
+        from omegaconf import DictConfig, OmegaConf
+
+        self.source = source
+        self._raw = raw if isinstance(raw, DictConfig) else OmegaConf.create(dict(raw))
+        unknown = sorted(set(self._raw) - set(SECTIONS))
+        if unknown:
+            raise MMPError(f"{source}: {unknown[0]}", "unknown key", ", ".join(SECTIONS))
+
+    @cached_property
+    def mlflow(self) -> MlflowSettings:
+        return self._section(MlflowSettings, "mlflow")
+
+    @cached_property
+    def mirroring(self) -> MirrorSwitches:
+        """Only ``mlflow.mirror`` and ``mlflow.mirror_required``: whether to mirror is known even
+        where the tracking URI cannot be resolved (an offline run with MMP_MIRROR=false)."""
+        return self._section(MirrorSwitches, "mlflow", only=tuple(MirrorSwitches.model_fields))
+
+    @cached_property
+    def tune(self) -> TuneSettings:
+        return self._section(TuneSettings, "tune")
+
+    @cached_property
+    def serving(self) -> ServingSettings:
+        return self._section(ServingSettings, "serving")
+
+    def database(self, name: str) -> DatabaseSettings:
+        """The connection of ``databases.<name>`` (only that one is resolved)."""
+        databases = self._raw.get("databases") or {}
+        if name not in databases:
+            raise MMPError(f"{self.source}: databases.{name}.url", f"no connection for database {name!r}", f"set databases.{name}.url in {self.source}")
+        return self._section(DatabaseSettings, f"databases.{name}")
+
+    def _section(self, model: type[M], key: str, only: tuple[str, ...] = ()) -> M:
+        return parse(model, self._resolve(key, only), key, source=self.source, reveal=False)
+
+    def _resolve(self, key: str, only: tuple[str, ...] = ()) -> Any:
+        """The plain values under ``key`` (just the keys ``only`` names, if any), environment
+        references read now. A reference that cannot be resolved names the key and the
+        variable, never a value."""
+        from omegaconf import OmegaConf
+        from omegaconf.errors import InterpolationResolutionError
+
+        node = OmegaConf.select(self._raw, key, default=None, throw_on_resolution_failure=False)
+        if node is None:
+            return {}
+        try:
+            if only and OmegaConf.is_dict(node):
+                return {name: node[name] for name in only if name in node}  # reads only these
+            return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        except InterpolationResolutionError as err:
+            raise _unresolved(err, f"{self.source}: {getattr(err, 'full_key', None) or key}") from None
+
+
+def _unresolved(err: Exception, where: str) -> MMPError:
+    """A missing variable is named; any other failure (a malformed value) is described without
+    quoting OmegaConf's message, which may echo part of the value."""
+    missing = re.search(r"Environment variable '([^']+)' not found", str(err))
+    if missing:
+        return MMPError(where, f"cannot be resolved: environment variable {missing.group(1)} is not set", "set the environment variable it references")
+    return MMPError(where, "cannot be resolved: the value it references does not parse", "a plain value, or fix the environment variable it references")
 
 
 def repo_root() -> Path:
@@ -35,11 +193,8 @@ def app_env() -> str:
     return env
 
 
-def load_settings(env: str | None = None, root: Path | None = None) -> Any:
-    """The settings of ``env`` as an OmegaConf DictConfig, resolved lazily: a value is resolved
-    when it is read, so a missing variable fails only the feature that needs it (serving in
-    prod must not need the warehouse password). ``run_cli`` reports such a failure as one
-    clean error line (see :func:`as_user_error`)."""
+def load_settings(env: str | None = None, root: Path | None = None) -> RuntimeSettings:
+    """The settings of ``env`` (default ``APP_ENV``) from ``root`` (default the repo root)."""
     from omegaconf import OmegaConf
 
     env = env or app_env()
@@ -49,17 +204,7 @@ def load_settings(env: str | None = None, root: Path | None = None) -> Any:
         raise MMPError("APP_ENV", f"no settings file conf/env/{env}.yaml", ", ".join(ENVIRONMENTS))
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(repo_root()))
-    return OmegaConf.load(path)
-
-
-def as_user_error(err: BaseException) -> MMPError | None:
-    """An unresolvable runtime setting as a user error naming the key and the variable (never
-    a value), or None when ``err`` is something else."""
-    import sys
-
-    errors = sys.modules.get("omegaconf.errors")
-    if errors is None or not isinstance(err, errors.InterpolationResolutionError):
-        return None
-    key = getattr(err, "full_key", None) or "a runtime setting"
-    reason = str(err).splitlines()[0]
-    return MMPError(f"conf/env/{app_env()}.yaml: {key}", f"cannot be resolved: {reason}", "set the environment variable it references")
+    raw = OmegaConf.load(path)
+    if not isinstance(raw, Mapping):
+        raise MMPError(f"conf/env/{env}.yaml", "must be a mapping of sections", ", ".join(SECTIONS))
+    return RuntimeSettings(raw, f"conf/env/{env}.yaml")

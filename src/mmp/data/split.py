@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mmp.core.config import TaskType
+from mmp.core.config import TaskType, task_kind
 from mmp.core.errors import MMPError
+from mmp.data.target import target
 
 
 def split(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
 
-    stratify = frame[targets[0]] if task != "regression" else None
+    stratify = target(frame, targets) if task_kind(task) == "classification" else None
     if stratify is not None:
         counts = stratify.value_counts()
         if counts.min() < 2:
@@ -24,8 +25,8 @@ def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task
     """Row counts, class balance and missing rates, for metrics/data.json."""
     stats: dict = {"rows": {"train": len(train), "test": len(test), "total": len(train) + len(test)}}
     full = pd.concat([train, test], ignore_index=True)
-    if task != "regression":
-        balance = full[targets[0]].value_counts(normalize=True).sort_index()
+    if task_kind(task) == "classification":
+        balance = target(full, targets).value_counts(normalize=True).sort_index()
         stats["class_balance"] = {str(k): round(float(v), 6) for k, v in balance.items()}
     else:
         stats["target"] = {t: {"mean": round(float(full[t].mean()), 6), "std": round(float(full[t].std()), 6)} for t in targets}

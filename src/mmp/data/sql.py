@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from mmp.core.errors import MMPError
+
+if TYPE_CHECKING:  # the checks that featurize and train import need no runtime settings
+    from mmp.core.settings import RuntimeSettings
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -98,20 +101,18 @@ def parse_uri(uri: str) -> tuple[str, str]:
     return database, query
 
 
-def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: Any, root: Path) -> pd.DataFrame:
+def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: RuntimeSettings, root: Path) -> pd.DataFrame:
     from sqlalchemy.exc import SQLAlchemyError
 
     from mmp.core.db import engine as make_engine
 
     database, query = parse_uri(uri)
-    url = (settings.get("databases") or {}).get(database, {}).get("url") if settings is not None else None
-    if not url:
-        raise MMPError("data.source_uri", f"no connection for database {database!r}", f"set databases.{database}.url in conf/env/<APP_ENV>.yaml")
+    url = settings.database(database).url
     path = root / query
     if not path.exists():
         raise MMPError("data.source_uri", f"query file not found: {query}", "a .sql or .sql.j2 file relative to the repo root")
     stmt = render_query(path.read_text(), query.endswith(".j2"), params, identifiers, allowed)
-    engine = make_engine(str(url), f"databases.{database}.url")
+    engine = make_engine(url, f"databases.{database}.url")
     sqlite_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
         # SQLite would silently create an empty database file; say what is missing instead.

@@ -21,7 +21,7 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 
-from mmp.core.config import FeaturesConfig, TaskType
+from mmp.core.config import FeaturesConfig, TaskType, task_kind
 from mmp.core.errors import MMPError, raise_all
 
 SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
@@ -167,7 +167,7 @@ def _date(cfg: FeaturesConfig) -> Pipeline:
 
 def _selector(cfg: FeaturesConfig, task: TaskType, seed: int) -> TransformerMixin:
     sel = cfg.selection
-    classify = task != "regression"
+    classify = task_kind(task) == "classification"
     if sel.method == "kbest":
         from sklearn.feature_selection import SelectKBest, f_classif, f_regression
 

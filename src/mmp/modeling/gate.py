@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 
 from mmp.core.config import GateConfig
 from mmp.core.errors import MMPError, raise_all
+from mmp.modeling.tasks import higher_is_better
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-# Metrics where lower is better; every other metric is higher-is-better. Kept here (not imported
-# from mmp.modeling.metrics) so the gate stays free of sklearn.
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ def _rule_check(metric: str, op: str, value: float, got: float) -> GateCheck:
 
 
 def _champion_check(metric: str, min_delta: float, metrics: dict[str, float], champion: dict[str, float] | None) -> GateCheck:
-    direction = "lower" if metric in LOWER_IS_BETTER else "higher"
+    direction = "higher" if higher_is_better(metric) else "lower"
     rule = f"{metric} beats the champion by >= {min_delta:g} ({direction} is better)"
     if champion is None:
         return GateCheck(f"{rule}: no champion yet, skipped", metric, None, None, True)

@@ -1,4 +1,5 @@
-"""Task-aware metrics and feature importance. Pure functions over arrays and frames."""
+"""Task-aware metrics and feature importance. Pure functions over arrays and frames. Which
+metrics a task produces and which way each is better: ``mmp.modeling.tasks``."""
 
 from __future__ import annotations
 
@@ -7,28 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
-
-from mmp.core.config import TaskType
-
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss")
-# Multiclass: precision/recall/f1/roc_auc/pr_auc above are macro averages; these add the
-# support-weighted averages.
-WEIGHTED_METRICS = ("precision_weighted", "recall_weighted", "f1_weighted")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
-# Which way is better, for tuning and quality gates.
-HIGHER_IS_BETTER = {
-    **{m: True for m in CLASSIFICATION_METRICS + WEIGHTED_METRICS},
-    "log_loss": False,
-    "rmse": False,
-    "mae": False,
-    "r2": True,
-}
-
-
-def metric_names(task: TaskType) -> tuple[str, ...]:
-    if task == "regression":
-        return REGRESSION_METRICS
-    return CLASSIFICATION_METRICS + WEIGHTED_METRICS if task == "multiclass" else CLASSIFICATION_METRICS
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float) -> dict[str, float]:

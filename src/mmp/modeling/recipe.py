@@ -7,11 +7,12 @@ import importlib
 import inspect
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from mmp.core.config import ModelConfig, Strict, TaskType, parse
+from mmp.core.config import ModelConfig, Strict, TaskType, parse, task_kind
 from mmp.core.errors import MMPError, raise_all
 
 # Optional estimator libraries and the extra that installs each.
@@ -71,23 +72,64 @@ def default_chooser(name: str, search: SearchRange) -> Any:
     return search.midpoint()
 
 
-def find_ranges(hyperparameters: Mapping[str, Any], prefix: str = "") -> dict[str, SearchRange]:
-    """Every search range in a recipe, at any depth, keyed by dotted name."""
+@dataclass(frozen=True)
+class Site:
+    """Where a value sits in a recipe: its params key (for messages, e.g.
+    ``model.hyperparameters.estimators.0.hyperparameters.C``) and its search name (the name a
+    tuner and best_params.json use, e.g. ``estimators.0.C``)."""
+
+    key: str
+    name: str
+    in_list: bool = False
+
+    def child(self, part: str | int, in_list: bool = False) -> Site:
+        return Site(f"{self.key}.{part}", f"{self.name}.{part}" if self.name else str(part), in_list)
+
+    def nested(self) -> Site:
+        """The site of a nested recipe's own hyperparameters (its names extend this one)."""
+        return Site(f"{self.key}.hyperparameters", self.name)
+
+
+Visit = Callable[[Site, Mapping[str, Any]], Any]
+
+
+def walk(hyperparameters: Mapping[str, Any], site: Site, on_range: Visit, on_recipe: Visit) -> dict[str, Any]:
+    """The one walk over a recipe's hyperparameters, used to find its ranges, to build it and to
+    validate it: each search range is replaced by ``on_range(site, raw)``, each nested recipe
+    (a value, or an item of a list) by ``on_recipe(site, raw)``, lists item by item; any other
+    value is kept. ``on_recipe`` descends into the nested recipe itself (``site.nested()``)."""
+    return {key: _walk_value(value, site.child(key), on_range, on_recipe) for key, value in hyperparameters.items()}
+
+
+def _walk_value(value: Any, site: Site, on_range: Visit, on_recipe: Visit) -> Any:
+    if is_range(value):
+        return on_range(site, value)
+    if is_recipe(value):
+        return on_recipe(site, value)
+    if isinstance(value, (list, tuple)):
+        return [_walk_value(item, site.child(i, in_list=True), on_range, on_recipe) for i, item in enumerate(value)]
+    return value
+
+
+def find_ranges(hyperparameters: Mapping[str, Any], site: Site | None = None) -> dict[str, SearchRange]:
+    """Every search range in a recipe, at any depth, keyed by search name; every bad range is
+    reported at once."""
     found: dict[str, SearchRange] = {}
     errors: list[MMPError] = []
-    for key, value in hyperparameters.items():
-        name = f"{prefix}{key}"
+
+    def on_range(at: Site, raw: Mapping[str, Any]) -> None:
         try:
-            if is_range(value):
-                found[name] = parse(SearchRange, dict(value), prefix=f"model.hyperparameters.{name}")
-            elif is_recipe(value):
-                found.update(find_ranges(value.get("hyperparameters") or {}, f"{name}."))
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if is_recipe(item):
-                        found.update(find_ranges(item.get("hyperparameters") or {}, f"{name}.{i}."))
+            found[at.name] = parse(SearchRange, dict(raw), prefix=at.key)
         except MMPError as err:
             errors.extend(getattr(err, "errors", [err]))
+
+    def on_recipe(at: Site, raw: Mapping[str, Any]) -> None:
+        try:
+            found.update(find_ranges(raw.get("hyperparameters") or {}, at.nested()))
+        except MMPError as err:
+            errors.extend(getattr(err, "errors", [err]))
+
+    walk(hyperparameters, site or Site("model.hyperparameters", ""), on_range, on_recipe)
     raise_all(errors)
     return found
 
@@ -142,49 +184,33 @@ def check_hyperparameters(cls: type, names: list[str], key: str) -> None:
     )
 
 
-def build_estimator(
-    spec: ModelConfig,
-    seed: int,
-    chooser: Chooser = default_chooser,
-    key: str = "model",
-    prefix: str = "",
-) -> Any:
-    """Instantiate ``spec``: ranges resolved by ``chooser``, nested recipes built recursively,
-    ``random_state`` seeded when the estimator has one and the recipe does not set it."""
-    cls = import_class(spec.class_path, f"{key}.class_path")
-    check_hyperparameters(cls, list(spec.hyperparameters), f"{key}.hyperparameters")
-    kwargs = {
-        name: _resolve(value, seed, chooser, f"{key}.hyperparameters.{name}", f"{prefix}{name}")
-        for name, value in spec.hyperparameters.items()
-    }
+def build_estimator(spec: ModelConfig, seed: int, chooser: Chooser = default_chooser, site: Site | None = None) -> Any:
+    """Instantiate ``spec``: ranges resolved by ``chooser``, nested recipes built recursively
+    (a named list item becomes the ``(name, estimator)`` pair VotingClassifier and
+    StackingClassifier expect), ``random_state`` seeded when the estimator has one and the
+    recipe does not set it."""
+    site = site or Site("model", "")
+    cls = import_class(spec.class_path, f"{site.key}.class_path")
+    check_hyperparameters(cls, list(spec.hyperparameters), f"{site.key}.hyperparameters")
+
+    def on_range(at: Site, raw: Mapping[str, Any]) -> Any:
+        return chooser(at.name, parse(SearchRange, dict(raw), prefix=at.key))
+
+    def on_recipe(at: Site, raw: Mapping[str, Any]) -> Any:
+        estimator = build_estimator(parse(ModelConfig, recipe_part(raw), prefix=at.key), seed, chooser, at)
+        return (raw["name"], estimator) if at.in_list and "name" in raw else estimator
+
+    kwargs = walk(spec.hyperparameters, site.nested(), on_range, on_recipe)
     if "random_state" in accepted_hyperparameters(cls) and "random_state" not in kwargs:
         kwargs["random_state"] = seed
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise MMPError(f"{key}.hyperparameters", f"{cls.__name__} rejected the hyperparameters: {err}") from None
+        raise MMPError(f"{site.key}.hyperparameters", f"{cls.__name__} rejected the hyperparameters: {err}") from None
 
 
-def _resolve(value: Any, seed: int, chooser: Chooser, key: str, name: str) -> Any:
-    if is_range(value):
-        return chooser(name, parse(SearchRange, dict(value), prefix=key))
-    if is_recipe(value):
-        return build_estimator(parse(ModelConfig, _recipe_part(value), prefix=key), seed, chooser, key, f"{name}.")
-    if isinstance(value, (list, tuple)):
-        return [_resolve_item(v, seed, chooser, f"{key}.{i}", f"{name}.{i}.") for i, v in enumerate(value)]
-    return value
-
-
-def _resolve_item(item: Any, seed: int, chooser: Chooser, key: str, prefix: str) -> Any:
-    """A list item may be a nested recipe; with a ``name`` it becomes a (name, estimator) pair,
-    the form VotingClassifier/StackingClassifier expect."""
-    if not is_recipe(item):
-        return _resolve(item, seed, chooser, key, prefix.rstrip("."))
-    estimator = build_estimator(parse(ModelConfig, _recipe_part(item), prefix=key), seed, chooser, key, prefix)
-    return (item["name"], estimator) if "name" in item else estimator
-
-
-def _recipe_part(value: Mapping[str, Any]) -> dict[str, Any]:
+def recipe_part(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested recipe without its list-item ``name``."""
     return {k: v for k, v in value.items() if k != "name"}
 
 
@@ -193,7 +219,7 @@ def check_task(estimator: Any, task: TaskType, key: str = "model.class_path") ->
     from sklearn.base import is_classifier, is_regressor
 
     kind = type(estimator).__name__
-    if task == "regression" and is_classifier(estimator):
+    if task_kind(task) == "regression" and is_classifier(estimator):
         raise MMPError(key, f"{kind} is a classifier but data.task_type is regression", "a regressor, e.g. -S model=lightgbm_regressor")
-    if task != "regression" and is_regressor(estimator):
+    if task_kind(task) == "classification" and is_regressor(estimator):
         raise MMPError(key, f"{kind} is a regressor but data.task_type is {task}", "a classifier, e.g. -S model=lightgbm")

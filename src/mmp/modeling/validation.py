@@ -111,24 +111,20 @@ def model_problems(spec: ModelConfig, task: str | None, seed: int = 42) -> list[
 
 def recipe_problems(recipe: Mapping[str, Any], key: str) -> list[MMPError]:
     """Walk a (possibly nested) recipe and report every problem, not just the first."""
-    from mmp.modeling.recipe import SearchRange, check_hyperparameters, import_class, is_range, is_recipe
+    from mmp.modeling.recipe import SearchRange, Site, check_hyperparameters, import_class, recipe_part, walk
 
-    spec, errors = collect(parse, ModelConfig, {k: v for k, v in recipe.items() if k != "name"}, key)
+    spec, errors = collect(parse, ModelConfig, recipe_part(recipe), key)
     if spec is None:
         return errors
     cls, errors = collect(import_class, spec.class_path, f"{key}.class_path")
     if cls is not None:
         errors += collect(check_hyperparameters, cls, list(spec.hyperparameters), f"{key}.hyperparameters")[1]
-    for name, value in spec.hyperparameters.items():
-        where = f"{key}.hyperparameters.{name}"
-        if is_range(value):
-            errors += collect(parse, SearchRange, dict(value), where)[1]
-        elif is_recipe(value):
-            errors += recipe_problems(value, where)
-        elif isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                if is_recipe(item):
-                    errors += recipe_problems(item, f"{where}.{i}")
+    walk(
+        spec.hyperparameters,
+        Site(key, "").nested(),
+        on_range=lambda at, raw: errors.extend(collect(parse, SearchRange, dict(raw), at.key)[1]),
+        on_recipe=lambda at, raw: errors.extend(recipe_problems(raw, at.key)),
+    )
     return errors
 
 

@@ -16,13 +16,15 @@ def score(model_uri: str, test: Any, targets: list[str]) -> dict[str, float]:
     import numpy as np
     import pandas as pd
 
+    from mmp.core.config import task_kind
+    from mmp.data.target import target
     from mmp.modeling.metrics import classification_metrics, regression_metrics
 
     model = mlflow.pyfunc.load_model(model_uri)
     meta = model.metadata.metadata or {}
     out = model.predict(test.drop(columns=targets))
-    y = test[targets[0]] if len(targets) == 1 else test[targets]
-    if meta.get("task_type") == "regression":
+    y = target(test, targets)
+    if task_kind(meta.get("task_type", "binary")) == "regression":
         pred = out["prediction"] if "prediction" in out else out[[f"prediction_{t}" for t in targets]]
         return regression_metrics(np.asarray(y), np.asarray(pred))
     cols = [c for c in out.columns if c.startswith("proba_")]
@@ -44,7 +46,7 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
 
     params = load_params(params_path)
     name, alias = params.registry.model_name, champion_alias()
-    client = connect(load_settings(root=repo.resolve())).client
+    client = connect(load_settings(root=repo.resolve()).mlflow).client
     candidate = client.get_model_version(name, version) if version else version_by_alias(client, name, CANDIDATE)
     if candidate is None:
         raise MMPError(f"registered model {name!r}", f"has no version aliased {CANDIDATE!r}", "run the pipeline (`dvc exp run`) or `mmp mirror` first")

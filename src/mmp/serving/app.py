@@ -12,7 +12,6 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -23,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from mmp.core.errors import MMPError
+from mmp.core.settings import ServingSettings, load_settings
 from mmp.inference.scorer import Scorer
 from mmp.serving import enrichment
 from mmp.serving.loader import ModelRef, load_scorer, resolve
@@ -32,13 +32,6 @@ log = logging.getLogger("mmp.serving")
 THREADPOOL_ROWS = 64  # bigger requests are scored off the event loop
 
 
-@dataclass(frozen=True)
-class ServeSettings:
-    max_body_bytes: int = 1_048_576
-    max_records: int = 10_000
-    online_store: enrichment.StoreSettings = field(default_factory=enrichment.StoreSettings)
-
-
 class PredictResponse(BaseModel):
     model_name: str
     model_version: str
@@ -46,30 +39,10 @@ class PredictResponse(BaseModel):
     probabilities: list[dict[str, float]] | None = Field(None, description="class -> probability per record (classifiers)")
 
 
-def serve_settings(cfg: Any) -> ServeSettings:
-    """``serving`` from the runtime settings (conf/env/<APP_ENV>.yaml); every key optional."""
-    node = dict(cfg) if cfg is not None else {}
-    unknown = sorted(set(node) - set(ServeSettings.__dataclass_fields__))
-    if unknown:
-        raise MMPError("serving", f"unknown setting(s) {unknown}", ", ".join(ServeSettings.__dataclass_fields__))
-    store = enrichment.store_settings(node.pop("online_store", None))
-    try:
-        values = {k: int(v) for k, v in node.items() if v is not None}
-    except (TypeError, ValueError) as err:
-        raise MMPError("serving", f"limits must be integers ({err})") from None
-    return ServeSettings(online_store=store, **values)
-
-
-def runtime_settings() -> ServeSettings:
-    from mmp.core.settings import load_settings
-
-    return serve_settings(load_settings().get("serving"))
-
-
-def create_app(model: str | None = None, settings: ServeSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
+def create_app(model: str | None = None, settings: ServingSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
     """Build the app around a loaded model (``model`` or the env-var contract, see loader)."""
     env = os.environ if env is None else env
-    settings = settings or runtime_settings()
+    settings = settings or load_settings().serving
     ref = resolve(model, env)
     scorer = load_scorer(ref)
     service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None)
@@ -83,7 +56,7 @@ def create_app(model: str | None = None, settings: ServeSettings | None = None, 
 class Service:
     """The loaded model plus what the endpoints need around it."""
 
-    def __init__(self, ref: ModelRef, scorer: Scorer, settings: ServeSettings, token: str | None):
+    def __init__(self, ref: ModelRef, scorer: Scorer, settings: ServingSettings, token: str | None):
         self.ref, self.scorer, self.settings = ref, scorer, settings
         self.token = token.encode() if token else None
         schema = scorer.schema

@@ -3,33 +3,24 @@ server looks up that entity's stored features and merges them, the request's own
 
 Two stores are built in: a SQL table through SQLAlchemy and Redis (one JSON document per entity
 under ``<prefix><key>``). ``mmp materialize`` fills either from the prepared data. Settings (URLs,
-table, prefix, what a missing entity gets) come from ``serving.online_store`` in conf/env/.
+table, prefix, what a missing entity gets) come from ``serving.online_store`` in conf/env/
+(typed as ``mmp.core.settings.OnlineStoreSettings``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from mmp.core.errors import MMPError
+from mmp.core.settings import OnlineStoreSettings, load_settings
 
-StoreKind = Literal["none", "sql", "redis"]
-KINDS = ("none", "sql", "redis")
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    kind: StoreKind = "none"
-    url: str | None = None
-    table: str = "mmp_online_features"
-    prefix: str = "mmp:features:"
-    key: str | None = None  # default: the model's first id column
-    missing_entity_status: int = 404  # 404 or 422
+if TYPE_CHECKING:
+    from mmp.data.schema import InputSchema
 
 
 class StoreUnavailable(Exception):
@@ -126,27 +117,7 @@ class RedisStore:
         return len(records)
 
 
-def store_settings(cfg: Any) -> StoreSettings:
-    """Typed settings from the ``serving.online_store`` node of the runtime settings."""
-    node = dict(cfg) if cfg is not None else {}
-    unknown = sorted(set(node) - set(StoreSettings.__dataclass_fields__))
-    if unknown:
-        raise MMPError("serving.online_store", f"unknown setting(s) {unknown}", ", ".join(StoreSettings.__dataclass_fields__))
-    values = {k: v for k, v in node.items() if v is not None}
-    if "missing_entity_status" in values:  # from the environment it arrives as text
-        status = str(values["missing_entity_status"])
-        values["missing_entity_status"] = int(status) if status.isdigit() else status
-    settings = StoreSettings(**values)
-    if settings.kind not in KINDS:
-        raise MMPError("serving.online_store.kind", f"unknown store {settings.kind!r}", ", ".join(KINDS))
-    if settings.missing_entity_status not in (404, 422):
-        raise MMPError("serving.online_store.missing_entity_status", f"got {settings.missing_entity_status}", "404, 422")
-    if settings.kind != "none" and not settings.url:
-        raise MMPError("serving.online_store.url", f"is required for the {settings.kind} store", "a SQLAlchemy URL or redis://host:port/db")
-    return settings
-
-
-def entity_key(settings: StoreSettings, schema: dict[str, Any]) -> str:
+def entity_key(settings: OnlineStoreSettings, schema: InputSchema) -> str:
     key = settings.key or (schema.id_cols or [None])[0]
     names = schema.names
     if key not in names:
@@ -154,12 +125,12 @@ def entity_key(settings: StoreSettings, schema: dict[str, Any]) -> str:
     return key
 
 
-def open_store(settings: StoreSettings, key: str) -> OnlineStore | None:
+def open_store(settings: OnlineStoreSettings, key: str) -> OnlineStore | None:
+    if settings.kind == "none" or settings.url is None:  # a url is required unless kind is none
+        return None
     if settings.kind == "sql":
         return SQLStore(settings.url, settings.table, key)
-    if settings.kind == "redis":
-        return RedisStore(settings.url, settings.prefix, key)
-    return None
+    return RedisStore(settings.url, settings.prefix, key)
 
 
 def merge(requested: Iterable[dict[str, Any]], stored: dict[Any, dict[str, Any]], key: str, columns: set[str]) -> list[dict[str, Any]]:
@@ -178,9 +149,8 @@ def materialize(prepared: Path) -> tuple[int, str, str]:
     """Write the latest row per entity of the prepared splits (the entity key and the model's
     feature columns) to the configured online store: (rows written, store kind, key)."""
     from mmp.data.schema import InputSchema
-    from mmp.serving.app import runtime_settings
 
-    settings = runtime_settings().online_store
+    settings = load_settings().serving.online_store
     if settings.kind == "none":
         raise MMPError("serving.online_store.kind", "no online store is configured", "sql, redis (set it in conf/env/<APP_ENV>.yaml)")
     schema_path = prepared / "schema.json"

@@ -148,5 +148,6 @@ def resolve(given: str | None, env: Mapping[str, str] | None = None) -> ModelRef
     if not Path(spec).is_dir():
         from mmp.core.settings import load_settings
 
-        tracking_uri = env.get("MLFLOW_TRACKING_URI") or str(load_settings().mlflow.tracking_uri)
+        # `env` may be a test's or the parent process's own mapping: it wins over conf/env.
+        tracking_uri = env.get("MLFLOW_TRACKING_URI") or load_settings().mlflow.tracking_uri
     return fetch(spec, tracking_uri)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mmp.core.config import TaskType
+from mmp.core.config import TaskType, task_kind
 from mmp.core.errors import MMPError
 
 STRATEGIES = ("kfold", "stratified", "timeseries")
@@ -14,11 +14,12 @@ STRATEGIES = ("kfold", "stratified", "timeseries")
 def resolve_strategy(strategy: str, task: TaskType, time_col: str | None, n_targets: int) -> str:
     """``auto`` picks a time-series split when the data has a time column, else stratified
     k-fold for classification, else k-fold. An explicit choice that cannot apply is an error."""
+    stratifiable = task_kind(task) == "classification" and n_targets == 1
     if strategy == "auto":
         if time_col:
             return "timeseries"
-        return "stratified" if task != "regression" and n_targets == 1 else "kfold"
-    if strategy == "stratified" and (task == "regression" or n_targets != 1):
+        return "stratified" if stratifiable else "kfold"
+    if strategy == "stratified" and not stratifiable:
         raise MMPError("tune.cv.strategy", "stratified needs a single classification target", "kfold, timeseries, auto")
     if strategy == "timeseries" and not time_col:
         raise MMPError("tune.cv.strategy", "timeseries needs data.time_col to order the rows", "kfold, stratified, auto")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmp.core.config import ModelConfig, TaskType
+from mmp.core.config import ModelConfig, TaskType, task_kind
 from mmp.modeling.metrics import classification_metrics, regression_metrics
 from mmp.modeling.recipe import build_estimator
 from mmp.tuning.space import trial_chooser
@@ -149,6 +149,6 @@ def lightgbm_callback(name: str, report: Report) -> Callable[[Any], None]:
 
 def fold_score(model: Any, X: pd.DataFrame, y: Any, task: TaskType, metric: str, threshold: float) -> float:
     """The tuned metric on one validation fold, computed exactly as the evaluator computes it."""
-    if task == "regression":
+    if task_kind(task) == "regression":
         return regression_metrics(np.asarray(y), np.asarray(model.predict(X)))[metric]
     return classification_metrics(np.asarray(y), model.predict_proba(X), np.asarray(model.classes_), threshold)[metric]

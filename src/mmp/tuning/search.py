@@ -9,22 +9,22 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mmp.core.config import TaskType, TuneConfig
+from mmp.core.config import TaskType, TuneConfig, task_kind
 from mmp.core.errors import MMPError
 
-DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "roc_auc", "regression": "rmse"}
+DEFAULT_METRIC = {"classification": "roc_auc", "regression": "rmse"}
 
 
 def resolve_objective(tune: TuneConfig, task: TaskType) -> tuple[str, str]:
     """(metric, direction): the metric must be one the evaluator produces for the task; the
     direction follows it unless ``tune.direction`` overrides it."""
-    from mmp.modeling.metrics import HIGHER_IS_BETTER, metric_names
+    from mmp.modeling.tasks import higher_is_better, metric_names
 
-    metric = tune.metric or DEFAULT_METRIC[task]
+    metric = tune.metric or DEFAULT_METRIC[task_kind(task)]
     names = metric_names(task)
     if metric not in names:
         raise MMPError("tune.metric", f"{metric!r} is not a metric the evaluator produces for a {task} task", ", ".join(names))
-    return metric, tune.direction or ("maximize" if HIGHER_IS_BETTER[metric] else "minimize")
+    return metric, tune.direction or ("maximize" if higher_is_better(metric) else "minimize")
 
 
 def make_sampler(kind: str, seed: int) -> Any:

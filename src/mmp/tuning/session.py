@@ -14,13 +14,14 @@ import pandas as pd
 
 from mmp.core.config import Params
 from mmp.core.errors import MMPError
+from mmp.core.settings import TuneSettings
+from mmp.data.target import target
 from mmp.modeling.recipe import build_estimator, check_task
-from mmp.modeling.training import target
 from mmp.tuning.cv import make_folds, resolve_strategy
 from mmp.tuning.objective import Objective, Problem
 from mmp.tuning.search import make_pruner, make_sampler, open_study, resolve_objective, study_name
 from mmp.tuning.space import search_space
-from mmp.tuning.storage import StorageSettings, open_storage, scrub
+from mmp.tuning.storage import open_storage, scrub
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Session:
     study: Any
     objective: Objective
     metric: str
-    storage: StorageSettings
+    storage: TuneSettings
 
 
 def prepare_problem(params: Params, features: Path, prepared: Path) -> tuple[Problem, str]:
@@ -75,7 +76,7 @@ def study_recipe(params: Params) -> dict[str, Any]:
     }
 
 
-def open_session(params: Params, features: Path, prepared: Path, storage: StorageSettings, sampler_seed: int | None = None) -> Session:
+def open_session(params: Params, features: Path, prepared: Path, storage: TuneSettings, sampler_seed: int | None = None) -> Session:
     """Check everything, then create (or join) the study named after the recipe and data."""
     import optuna
 

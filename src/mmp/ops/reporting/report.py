@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmp.core.io import atomic_path
-from mmp.modeling.metrics import HIGHER_IS_BETTER
+from mmp.modeling.tasks import HIGHER_IS_BETTER
 from mmp.ops.reporting import dvc_data, plots, sections
 
 REPORT_FILE = "report.md"

@@ -18,12 +18,12 @@ from typing import Any
 
 from mmp.core.db import redact
 from mmp.core.errors import MMPError
+from mmp.core.settings import MlflowSettings
 from mmp.ops.tracking.payload import RunPayload
 
 KEY_TAG = "mmp.exp_key"
 PACKAGE_TAG = "mmp.package.md5"
 BATCH = 100  # MLflow accepts at most 100 params/tags per log_batch call
-DEFAULT_EXPERIMENT = "modern-ml-pipeline"
 
 
 @dataclass
@@ -40,10 +40,9 @@ class Mirrored:
     new_version: bool = False
 
 
-def connect(settings: Any) -> Tracker:
-    """An MLflow client for the settings' tracking URI and the experiment runs go into."""
-    cfg = settings.mlflow
-    uri = str(cfg.tracking_uri)
+def connect(cfg: MlflowSettings) -> Tracker:
+    """An MLflow client for the tracking URI and the experiment runs go into."""
+    uri = cfg.tracking_uri
     # Fail in seconds, not minutes, when a server is down: MLflow retries with backoff by default.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
@@ -68,17 +67,17 @@ def _store_lock(uri: str) -> Iterator[None]:
         yield
 
 
-def _open(uri: str, cfg: Any) -> Tracker:
+def _open(uri: str, cfg: MlflowSettings) -> Tracker:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    name = str(cfg.get("experiment") or DEFAULT_EXPERIMENT)
+    name = cfg.experiment
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
-        location = cfg.get("artifact_location")
-        if location and "://" not in str(location):
-            location = Path(str(location)).resolve().as_uri()
+        location = cfg.artifact_location
+        if location and "://" not in location:
+            location = Path(location).resolve().as_uri()
         try:
             return Tracker(client, client.create_experiment(name, artifact_location=location or None))
         except MlflowException:  # created concurrently by a parallel queued run

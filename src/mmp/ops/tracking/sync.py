@@ -39,19 +39,18 @@ def mirror_after_stage(root: Path) -> None:
     from mmp.ops.tracking.mirror import connect, redact
     from mmp.ops.tracking.state import WorkspaceFiles, stage_identity
 
-    required = False
+    settings = load_settings()
+    switches = settings.mirroring  # a malformed switch is a user error: no silent fallback
+    if not switches.mirror:
+        print("MLflow mirroring is off (MMP_MIRROR=false): catch up later with `mmp mirror --all`")
+        return
     try:
-        settings = load_settings()
-        if not settings.mlflow.get("mirror", True):
-            print("MLflow mirroring is off (MMP_MIRROR=false): catch up later with `mmp mirror --all`")
-            return
-        required = bool(settings.mlflow.get("mirror_required", False))
-        payload, mirrored = mirror_one(connect(settings), WorkspaceFiles(root), stage_identity(root))
+        payload, mirrored = mirror_one(connect(settings.mlflow), WorkspaceFiles(root), stage_identity(root))
         print(describe(payload, mirrored))
     except Exception as err:  # noqa: BLE001 - any tracking failure must leave the pipeline's results usable
         reason = redact(str(err).splitlines()[0] if str(err) else type(err).__name__)
         print(f"warning: MLflow mirroring failed ({reason}); the results are complete on disk: catch up later with `mmp mirror --all`", file=sys.stderr)
-        if required:
+        if switches.mirror_required:
             raise MMPError("mlflow.mirror_required", "mirroring failed and the setting requires it", "set MMP_MIRROR_REQUIRED=false to allow it") from None
 
 
@@ -64,7 +63,7 @@ def mirror_repo(root: Path, every: bool) -> int:
 
     if not (root / "dvc.yaml").exists():
         raise MMPError("--repo", f"{root.name} has no dvc.yaml", "the root of a DVC repository")
-    tracker = connect(load_settings(root=root))
+    tracker = connect(load_settings(root=root).mlflow)
     known = experiments(root)
     targets = [(RevFiles(root, ident.commit), ident) for ident in known] if every else []
     here = workspace_identity(root, known)
