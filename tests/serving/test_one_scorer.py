@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from mmp.core.settings import ServingSettings
 from mmp.inference.batch import Identity, score_to_file
 from mmp.inference.scorer import Scorer
 from mmp.modeling.features import transform
-from mmp.core.settings import ServingSettings
 from mmp.serving.app import create_app
 from tests.serving.conftest import sample_frame
 
