@@ -58,12 +58,13 @@ def run_stages(params: Path, out: Path) -> None:
         for name, path in paths.items():
             cmd = cmd.replace(f"${{paths.{name}}}", str(out / path))
         _python, _m, module, *args = shlex.split(cmd)
+        if not module.startswith("mmp.pipeline.stages."):
+            continue  # the mirror stage: it records a DVC run in MLflow, and there is none here
         importlib.import_module(module).main([*args, "--params", str(params)])
 
 
 @pytest.mark.parametrize("overrides", RECIPES, ids=lambda o: " ".join(o))
-def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MMP_MIRROR", "false")  # in-process runs have no DVC experiment to mirror
+def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Path) -> None:
     raw = yaml.safe_load(compose(ROOT, [*FAST, *overrides]))
     library = raw["model"]["class_path"].split(".")[0]
     if library in ("xgboost", "catboost"):

@@ -1,6 +1,6 @@
-"""Every mmp module a stage imports is among its dvc.yaml deps, so a code change re-runs exactly
-the stages it affects. Each stage runs for real (same command line as dvc.yaml) under an import
-tracer; lazy imports inside functions are caught because the stage actually executes them."""
+"""A stage's dvc.yaml deps are exactly the mmp modules it imports, so a code change re-runs
+exactly the stages it affects. Each stage runs for real (same command line as dvc.yaml) under an
+import tracer; lazy imports inside functions are caught because the stage actually executes them."""
 
 from __future__ import annotations
 
@@ -24,29 +24,60 @@ TRACER = (
     "sys.argv = [module, *args]\n"
     "runpy.run_module(module, run_name='__main__')\n"
 )
+SMALL = ["-S", "data.rows=1000"]
+# Deps the default recipe does not import, and why they are declared anyway.
+ONLY_FOR_SOME_RECIPES = {
+    "prepare": ["src/mmp/core/db.py", "src/mmp/core/settings.py"],  # SQL sources
+    "train": ["src/mmp/modeling/models"],  # model classes a recipe may name
+    "evaluate": ["src/mmp/modeling/models"],
+    "package": ["src/mmp/modeling/models"],
+}
+# The tune stage imports its search code only with tune.enabled (tests/e2e/test_tune_pipeline.py).
+NOT_RUN_BY_DEFAULT = {"tune"}
 
 
 def covered(path: str, deps: list[str]) -> bool:
     return any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in deps)
 
 
-def test_each_stage_declares_every_module_it_imports(repo_copy: Path, tmp_path: Path) -> None:
-    run(["dvc", "exp", "run", "-S", "data.rows=1000"], repo_copy, MMP_MIRROR="false")
+def traced_imports(repo: Path, cmd: str, trace: Path) -> list[str]:
+    """The repo's mmp source files a stage command imports, as repo-relative paths (the module it
+    runs included: runpy executes it as ``__main__``, outside ``sys.modules``)."""
+    _python, _m, module, *args = shlex.split(cmd)
+    proc = subprocess.run([sys.executable, "-c", TRACER, str(trace), module, *args], cwd=repo, env=pipeline_env(repo), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    src = str(repo / "src") + "/"
+    entry = module.replace(".", "/") + ("/__main__.py" if module == "mmp" else ".py")
+    return [f"src/{entry}", *(f"src/{f[len(src):]}" for f in json.loads(trace.read_text()) if f.startswith(src))]
+
+
+def test_each_stage_declares_exactly_the_modules_it_imports(repo_copy: Path, tmp_path: Path) -> None:
+    run(["dvc", "exp", "run", *SMALL], repo_copy, MMP_MIRROR="false")
     graph = yaml.safe_load((repo_copy / "dvc.yaml").read_text())
     paths = next(v["paths"] for v in graph["vars"] if "paths" in v)
-    missing = {}
+    missing, unused = {}, {}
     for name, stage in graph["stages"].items():
         cmd = stage["cmd"]
         for key, value in paths.items():
             cmd = cmd.replace(f"${{paths.{key}}}", value)
-        _python, _m, module, *args = shlex.split(cmd)
-        trace = tmp_path / f"{name}.json"
-        proc = subprocess.run([sys.executable, "-c", TRACER, str(trace), module, *args], cwd=repo_copy, env=pipeline_env(repo_copy, MMP_MIRROR="false"), capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        src = str(repo_copy / "src") + "/"
-        used = [f"src/{f[len(src):]}" for f in json.loads(trace.read_text()) if f.startswith(src)]
+        used = traced_imports(repo_copy, cmd, tmp_path / f"{name}.json")
         deps = [d for d in stage["deps"] if isinstance(d, str)]
         undeclared = [f for f in used if not covered(f, deps) and not f.endswith("mmp/__init__.py")]
         if undeclared:
             missing[name] = undeclared
+        code_deps = [d for d in deps if d.startswith("src/") and d not in ONLY_FOR_SOME_RECIPES.get(name, [])]
+        idle = [d for d in code_deps if not any(covered(f, [d]) for f in used)]
+        if idle and name not in NOT_RUN_BY_DEFAULT:
+            unused[name] = idle
     assert not missing, f"stages import modules missing from their dvc.yaml deps: {missing}"
+    assert not unused, f"stages declare modules they never import (a change there would re-run them for nothing): {unused}"
+
+
+def test_editing_the_tuning_code_leaves_prepare_and_featurize_unchanged(repo_copy: Path) -> None:
+    run(["dvc", "exp", "run", *SMALL], repo_copy, MMP_MIRROR="false")
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], repo_copy).stdout
+    search = repo_copy / "src/mmp/tuning/search.py"
+    search.write_text(search.read_text() + "\n# an edit that only the tune stage may see\n")
+    changed = yaml.safe_load(run(["dvc", "status", "--json"], repo_copy).stdout or "{}") or {}
+    assert "tune" in changed, changed
+    assert not {"prepare", "featurize", "train"} & set(changed), changed

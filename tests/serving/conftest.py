@@ -1,6 +1,6 @@
-"""A small real model package (the same stage code path, without DVC) shared by the serving and
-batch tests: synthetic credit-default rows, the configured featurizer, a small LightGBM, saved
-as the MLflow pyfunc directory by ``save_package``."""
+"""A small real model package shared by the serving and batch tests: the pipeline's own steps
+(``mmp.pipeline.steps``), in memory and without DVC, on synthetic credit-default rows with the
+default recipe and a small LightGBM."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import socket
 from datetime import datetime
 from pathlib import Path
 
-import joblib
 import pandas as pd
 import pytest
 
-from mmp.core.config import DataConfig, FeaturesConfig
-from mmp.core.io import write_json
+from mmp.core.config import DataConfig, Params, parse, read_params
 from mmp.data.contract import coerce_dates
-from mmp.data.schema import infer_schema
 from mmp.data.synthetic import credit_default
-from mmp.modeling.features import build_featurizer, select_columns, transform
+from mmp.pipeline import steps
+from tests.conftest import ROOT
 
 DATA = DataConfig.model_validate(
     {
@@ -49,26 +47,23 @@ def sample_frame(rows: int = 2000, seed: int = 7) -> pd.DataFrame:
     return coerce_dates(credit_default(rows, seed), DATA.contract)
 
 
+def small_params(seed: int = 0) -> Params:
+    """The default recipe (params.yaml) with default features and a small, single-threaded
+    LightGBM: quick to fit, the same code path as the pipeline."""
+    raw = read_params(ROOT / "params.yaml")
+    raw.update(seed=seed, features={}, model={"class_path": "lightgbm.LGBMClassifier", "hyperparameters": {"n_estimators": 30, "num_leaves": 15, "n_jobs": 1, "verbose": -1}})
+    return parse(Params, raw)
+
+
 def build_package(dest: Path, rows: int = 2000) -> Path:
-    """Fit and package a model under ``dest`` and return the pyfunc directory."""
-    from lightgbm import LGBMClassifier
-
-    from mmp.inference.pyfunc import save_package
-
-    frame = sample_frame(rows)
-    schema = infer_schema(frame, DATA)
-    raw = frame.drop(columns=DATA.targets)
-    featurizer = build_featurizer(FeaturesConfig(), select_columns(raw, FeaturesConfig(), DATA.non_feature_cols))
-    featurizer.fit(raw)
-    model = LGBMClassifier(n_estimators=30, num_leaves=15, n_jobs=1, verbose=-1, random_state=0)
-    model.fit(transform(featurizer, raw), frame["default"])
-    dest.mkdir(parents=True, exist_ok=True)
-    joblib.dump(featurizer, dest / "featurizer.joblib")
-    joblib.dump(model, dest / "model.joblib")
-    write_json(dest / "schema.json", schema.to_json())
-    write_json(dest / "metadata.json", {"model_class": "lightgbm.LGBMClassifier", "threshold": 0.5, "metrics": {"roc_auc": 0.8}})
-    artifacts = {name: dest / f"{name}.{ext}" for name, ext in (("featurizer", "joblib"), ("model", "joblib"), ("schema", "json"), ("metadata", "json"))}
-    save_package(dest / "package", artifacts, datetime(2024, 1, 1))
+    """Run the pipeline's steps in memory (prepare -> featurize -> train -> evaluate ->
+    package) on synthetic rows and return the pyfunc directory under ``dest``."""
+    params = small_params()
+    prepared = steps.prepare(credit_default(rows, 7), params.data, params.seed)
+    featurized = steps.featurize(prepared.train, prepared.test, params)
+    model = steps.train(featurized.train, params)
+    metrics = steps.evaluate(featurized.test, model, params)
+    steps.package(dest / "package", featurized.featurizer, model, prepared.schema, metrics, params, datetime(2024, 1, 1))
     return dest / "package"
 
 

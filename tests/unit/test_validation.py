@@ -12,7 +12,7 @@ import pytest
 
 from mmp.core.config import DataConfig, FeaturesConfig
 from mmp.core.errors import MMPError
-from mmp.modeling.validation import config_problems, data_problems, validate
+from mmp.pipeline.checks import config_problems, data_problems, validate
 
 BASE: dict[str, Any] = {
     "seed": 1,

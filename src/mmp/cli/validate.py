@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mmp.core.config import read_params
-    from mmp.modeling.validation import collect, config_problems, data_problems, parsed_sections
+    from mmp.core.errors import collect
+    from mmp.pipeline.checks import config_problems, data_problems, parsed_sections
 
     if args.overrides:
         from mmp.ops.params import compose

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 
 class MMPError(Exception):
@@ -35,6 +36,30 @@ def raise_all(errors: Sequence[MMPError]) -> None:
         raise errors[0]
     if errors:
         raise MMPErrors(errors)
+
+
+def flatten(err: MMPError) -> list[MMPError]:
+    return list(err.errors) if isinstance(err, MMPErrors) else [err]
+
+
+def collect(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, list[MMPError]]:
+    """Call ``fn``; return its result and the user errors it raised (all of them), so a checker
+    can report every problem at once instead of stopping at the first."""
+    try:
+        return fn(*args, **kwargs), []
+    except MMPError as err:
+        return None, flatten(err)
+
+
+def unique(errors: Sequence[MMPError]) -> list[MMPError]:
+    """``errors`` without repeats (two checks may find the same problem), in order."""
+    seen: set[str] = set()
+    out = []
+    for err in errors:
+        if str(err) not in seen:
+            seen.add(str(err))
+            out.append(err)
+    return out
 
 
 def debug_enabled(argv: Sequence[str]) -> bool:

@@ -3,6 +3,7 @@ moved into place only when complete, so a failure never leaves a half-written ou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -53,3 +54,12 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def md5_file(path: str | os.PathLike) -> str:
+    """The md5 DVC 3 records for a file (plain md5 of its bytes)."""
+    digest = hashlib.md5()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import yaml
 
 from mmp.core.errors import MMPError
+from mmp.core.io import md5_file  # noqa: F401 - re-exported: callers read DVC hashes here
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,6 @@ def git(root: Path, *args: str, binary: bool = False) -> Any:
     if proc.returncode != 0:
         return None
     return proc.stdout if binary else proc.stdout.decode().strip()
-
-
-def md5_file(path: Path) -> str:
-    """The md5 DVC 3 records for a file (plain md5 of its bytes)."""
-    digest = hashlib.md5()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def md5_dir(path: Path) -> str:

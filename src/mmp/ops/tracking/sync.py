@@ -29,9 +29,12 @@ def describe(payload: RunPayload, mirrored: Mirrored) -> str:
 
 
 def mirror_after_stage(root: Path) -> None:
-    """The package stage's last step. A tracking failure never touches the stage's outputs; it
-    prints one line saying how to catch up, and fails the stage only when the runtime setting
-    ``mlflow.mirror_required`` (env MMP_MIRROR_REQUIRED) is true."""
+    """The `mirror` stage: mirror the run the pipeline just reproduced in ``root``. The stage has
+    no outputs, so DVC never restores it from its run-cache: it runs whenever the results it
+    mirrors differ from dvc.lock, including after every other stage was restored, and the
+    mirror is keyed by the run's identity, so a run is mirrored once however often it runs.
+    A tracking failure prints one line saying how to catch up, and fails the stage only when
+    the runtime setting ``mlflow.mirror_required`` (env MMP_MIRROR_REQUIRED) is true."""
     import sys
 
     from mmp.core.errors import MMPError

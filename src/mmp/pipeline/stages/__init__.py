@@ -1,6 +1,6 @@
-"""DVC stage entry points: ``python -m mmp.pipeline.stages.<name>``. Each reads its params, loads its
-inputs, calls pure functions and writes its outputs atomically. Paths come as arguments from
-dvc.yaml, where each is declared once."""
+"""DVC stage entry points: ``python -m mmp.pipeline.stages.<name>``. Each reads its params and
+inputs, calls its step in :mod:`mmp.pipeline.steps` and writes the result atomically. Paths
+come as arguments from dvc.yaml, where each is declared once."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ def live(directory: str):  # noqa: ANN201 - dvclive is imported lazily
     return Live(dir=directory, dvcyaml=None, save_dvc_exp=False, report=None)
 
 
-def checked_params(path: str, *sections: str, frame: Any = None) -> Any:
+def checked_params(path: str, *sections: str) -> Any:
     """params.yaml parsed and validated the way ``mmp validate`` does it, limited to the
-    sections this stage depends on (so prepare never imports a model library)."""
+    sections this stage depends on (so prepare never imports a model library or the tuning code)."""
     from mmp.core.config import read_params
-    from mmp.modeling.validation import validate
+    from mmp.pipeline.checks import validate
 
-    return validate(read_params(path), frame, sections)
+    return validate(read_params(path), None, sections)

@@ -11,10 +11,8 @@ import pandas as pd
 
 from mmp.core.errors import run_cli
 from mmp.core.io import atomic_path, read_json
-from mmp.modeling.recipe import build_estimator, check_task, find_ranges
-from mmp.modeling.training import fit_model, target
 from mmp.pipeline.stages import checked_params, live, parser
-from mmp.tuning.space import tuned_chooser
+from mmp.pipeline.steps import train
 
 
 def main(argv: list[str]) -> None:
@@ -22,15 +20,12 @@ def main(argv: list[str]) -> None:
         __doc__, features="feature matrices directory", best_params="the tune stage's best values", out="fitted model file", live="dvclive directory for training curves"
     ).parse_args(argv)
     params = checked_params(args.params, "data", "model")
-    chooser = tuned_chooser(read_json(args.best_params), find_ranges(params.model.hyperparameters))
-    estimator = build_estimator(params.model, params.seed, chooser)
-    check_task(estimator, params.data.task_type)
-    train = pd.read_parquet(Path(args.features) / "train.parquet")
-    targets = params.data.targets
+    best = read_json(args.best_params)
+    features = pd.read_parquet(Path(args.features) / "train.parquet")
     with live(args.live) as logger:
-        fit_model(estimator, train.drop(columns=targets), target(train, targets), logger)
+        model = train(features, params, best, logger)
     with atomic_path(args.out) as tmp:
-        joblib.dump(estimator, tmp)
+        joblib.dump(model, tmp)
 
 
 if __name__ == "__main__":

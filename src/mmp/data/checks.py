@@ -1,0 +1,51 @@
+"""The data checks: the ``data`` section against itself, and a loaded source against it (target
+and declared columns, the data contract, the classes a split needs). Pure functions that return
+every problem at once; the prepare stage and ``mmp validate`` run them."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mmp.core.config import DataConfig
+from mmp.core.errors import MMPError, collect
+from mmp.data.contract import check_contract, coerce_dates, require_columns
+from mmp.data.sql import check_identifiers
+
+
+def data_config_problems(data: DataConfig) -> list[MMPError]:
+    errors = collect(check_identifiers, data.identifiers, data.allowed_identifiers)[1]
+    if data.task_type != "regression" and len(data.targets) > 1:
+        errors.append(MMPError("data.target_col", f"a list of targets is multi-output regression but data.task_type is {data.task_type}", "regression, or a single target column"))
+    return errors
+
+
+def checked_frame(frame: pd.DataFrame, cfg: DataConfig) -> tuple[pd.DataFrame | None, list[MMPError]]:
+    """The source with its dates coerced, and its problems. The frame is None when it cannot be
+    checked further (no target column, or unparseable dates): later checks need both."""
+    _, errors = collect(require_columns, frame, cfg)
+    if errors:
+        return None, errors
+    coerced, errors = collect(coerce_dates, frame, cfg.contract)
+    if coerced is None:
+        return None, errors
+    errors += collect(check_contract, coerced, cfg.contract, cfg.targets)[1]
+    return coerced, errors + target_problems(coerced, cfg)
+
+
+def target_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:
+    """The target column(s) must suit the task: classes for a classifier, numbers for regression."""
+    if cfg.task_type == "regression":
+        if any(not pd.api.types.is_numeric_dtype(frame[t]) for t in cfg.targets):
+            return [MMPError("data.task_type", "regression needs numeric target column(s)", "binary or multiclass for a categorical target")]
+        return []
+    counts = frame[cfg.targets[0]].value_counts()
+    if len(counts) < 2:
+        return [MMPError("data.target_col", f"column {cfg.targets[0]!r} has a single class; classification needs at least 2", "regression for a numeric target")]
+    if cfg.task_type == "binary" and len(counts) > 2:
+        return [MMPError("data.task_type", f"binary, but column {cfg.targets[0]!r} has {len(counts)} classes", "multiclass")]
+    return []
+
+
+def data_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:
+    """Every problem of the loaded source against the ``data`` section."""
+    return checked_frame(frame, cfg)[1]

@@ -1,0 +1,75 @@
+"""The whole recipe check, composed from the checks that live beside what they check: data
+(``mmp.data.checks``), features (``mmp.modeling.feature_checks``), the model
+(``mmp.modeling.model_checks``) and tuning (``mmp.tuning.checks``).
+
+Each part is imported only when its section is asked for, so a stage imports (and lists in its
+dvc.yaml deps) only the checks of what it uses: editing the tuning code never re-runs prepare.
+``mmp validate`` asks for every section. The ``data`` section is always checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from mmp.core.config import DataConfig, FeaturesConfig, ModelConfig, Params, parse
+from mmp.core.errors import MMPError, collect, raise_all, unique
+
+SECTIONS = {"data": DataConfig, "features": FeaturesConfig, "model": ModelConfig}
+ALL = ("data", "features", "model", "tune")
+
+
+def parsed_sections(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The sections of ``raw`` that parse on their own (None for those that do not)."""
+    return {name: collect(parse, model, raw.get(name), name)[0] for name, model in SECTIONS.items()}
+
+
+def config_problems(raw: Mapping[str, Any], sections: tuple[str, ...] = ALL) -> list[MMPError]:
+    """Every problem in the composed recipe ``raw`` (the content of params.yaml), limited to
+    the ``sections`` a caller depends on."""
+    params, errors = collect(parse, Params, dict(raw))
+    # Whole-recipe parsing stops at the first broken section; check the sections that do parse
+    # on their own so the model recipe is still checked when `data` is broken.
+    checked = parsed_sections(raw) if params is None else {"data": params.data, "features": params.features, "model": params.model}
+    data = checked.get("data")
+    if data:
+        from mmp.data.checks import data_config_problems
+
+        errors += data_config_problems(data)
+    if "tune" in sections and data:
+        from mmp.tuning.checks import tune_metric_problems
+
+        errors += tune_metric_problems(raw.get("tune"), data.task_type)
+    if "features" in sections and checked.get("features") and data:
+        from mmp.modeling.feature_checks import feature_config_problems
+
+        errors += feature_config_problems(checked["features"], data)
+    if "model" in sections and checked.get("model"):
+        from mmp.modeling.model_checks import model_problems
+
+        seed = raw.get("seed") if isinstance(raw.get("seed"), int) else 42
+        errors += model_problems(checked["model"], data.task_type if data else None, seed)
+    return unique(errors)
+
+
+def data_problems(frame: pd.DataFrame, data: DataConfig, features: FeaturesConfig | None = None) -> list[MMPError]:
+    """The loaded source against the recipe; given ``features``, its listed columns too."""
+    from mmp.data.checks import checked_frame
+
+    coerced, errors = checked_frame(frame, data)
+    if features is not None and coerced is not None:
+        from mmp.modeling.feature_checks import feature_column_problems
+
+        errors += feature_column_problems(coerced, features, data)
+    return errors
+
+
+def validate(raw: Mapping[str, Any], frame: pd.DataFrame | None = None, sections: tuple[str, ...] = ALL) -> Params:
+    """Raise every config problem (and, given ``frame``, every data problem) at once."""
+    raise_all(config_problems(raw, sections))
+    params = parse(Params, dict(raw))
+    if frame is not None:
+        raise_all(data_problems(frame, params.data, params.features if "features" in sections else None))
+    return params

@@ -1,0 +1,67 @@
+"""The evaluate step's scores and plots: confusion matrix (classification), ROC and
+precision-recall (binary), one-vs-rest ROC per class (multiclass), predicted-vs-actual and
+residuals (regression). Plots go to a logger with dvclive's ``log_plot``/``log_sklearn_plot``;
+``NoPlots`` drops them for in-memory callers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from mmp.modeling.metrics import classification_metrics, per_class_report, per_target_report, predict_labels, regression_metrics
+
+
+class PlotLogger(Protocol):
+    def log_plot(self, name: str, datapoints: Any, **kwargs: Any) -> Any: ...
+    def log_sklearn_plot(self, kind: str, labels: Any, predictions: Any, **kwargs: Any) -> Any: ...
+
+
+class NoPlots:
+    """A :class:`PlotLogger` that keeps nothing."""
+
+    def log_plot(self, name: str, datapoints: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_sklearn_plot(self, kind: str, labels: Any, predictions: Any, **kwargs: Any) -> None:
+        return None
+
+
+def evaluate_regression(logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame) -> dict[str, Any]:
+    pred = np.asarray(model.predict(X), dtype="float64")
+    scores: dict[str, Any] = regression_metrics(y, pred)
+    frame = y.to_frame() if isinstance(y, pd.Series) else y
+    pred2d = pred.reshape(len(frame), -1)
+    if pred2d.shape[1] > 1:
+        scores["per_target"] = per_target_report(frame, pred2d)
+    # One point per row and target; the `target` field tells multi-output targets apart.
+    points = pd.concat(
+        [pd.DataFrame({"target": str(t), "actual": frame[t].to_numpy(), "predicted": pred2d[:, i]}) for i, t in enumerate(frame.columns)], ignore_index=True
+    ).assign(residual=lambda d: d.actual - d.predicted)
+    points = points.round(6)
+    logger.log_plot("predicted_vs_actual", points[["target", "actual", "predicted"]], x="actual", y="predicted", template="scatter", title="Predicted vs actual")
+    logger.log_plot("residuals", points[["target", "predicted", "residual"]], x="predicted", y="residual", template="scatter", title="Residuals")
+    return scores
+
+
+def evaluate_classification(logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.Series, threshold: float) -> dict[str, Any]:
+    # float64: a float32 matrix makes some models return float32, which JSON cannot write.
+    proba, classes, truth = np.asarray(model.predict_proba(X), dtype="float64"), np.asarray(model.classes_), np.asarray(y)
+    scores: dict[str, Any] = classification_metrics(truth, proba, classes, threshold)
+    pred = predict_labels(proba, classes, threshold)
+    logger.log_sklearn_plot("confusion_matrix", truth.astype(str).tolist(), pred.astype(str).tolist(), name="confusion_matrix")
+    if len(classes) == 2:
+        is_pos = (truth == classes[1]).astype(int)
+        logger.log_sklearn_plot("roc", is_pos, proba[:, 1], name="roc", drop_intermediate=True)
+        logger.log_sklearn_plot("precision_recall", is_pos, proba[:, 1], name="precision_recall", drop_intermediate=True)
+        return scores
+    scores["per_class"] = per_class_report(truth, pred, classes)
+    for i, c in enumerate(classes):  # one-vs-rest ROC: one file (one line in `dvc plots`) per class
+        logger.log_sklearn_plot("roc", (truth == c).astype(int), proba[:, i], name=f"roc_ovr/{_file_name(c)}", drop_intermediate=True)
+    return scores
+
+
+def _file_name(value: Any) -> str:
+    return re.sub(r"[^\w.-]+", "_", str(value)) or "_"
