@@ -96,7 +96,7 @@ def test_optional_boosters_name_their_extra_when_missing(name: str) -> None:
 def test_finding_building_and_validating_walk_the_recipe_alike() -> None:
     """One walker: a range inside a plain list is found, chosen and validated under the same
     name, and a bad nested range has the same params key whoever reports it."""
-    from mmp.modeling.validation import recipe_problems
+    from mmp.modeling.model_checks import recipe_problems
 
     spec = ModelConfig(class_path="sklearn.neural_network.MLPClassifier", hyperparameters={"hidden_layer_sizes": [{"type": "int", "low": 4, "high": 8}, 3]})
     assert set(find_ranges(spec.hyperparameters)) == {"hidden_layer_sizes.0"}

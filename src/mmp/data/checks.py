@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mmp.core.config import DataConfig
+from mmp.core.config import DataConfig, task_kind
 from mmp.core.errors import MMPError, collect
 from mmp.data.contract import check_contract, coerce_dates, require_columns
 from mmp.data.sql import check_identifiers
@@ -14,7 +14,7 @@ from mmp.data.sql import check_identifiers
 
 def data_config_problems(data: DataConfig) -> list[MMPError]:
     errors = collect(check_identifiers, data.identifiers, data.allowed_identifiers)[1]
-    if data.task_type != "regression" and len(data.targets) > 1:
+    if task_kind(data.task_type) == "classification" and len(data.targets) > 1:
         errors.append(MMPError("data.target_col", f"a list of targets is multi-output regression but data.task_type is {data.task_type}", "regression, or a single target column"))
     return errors
 
@@ -34,7 +34,7 @@ def checked_frame(frame: pd.DataFrame, cfg: DataConfig) -> tuple[pd.DataFrame | 
 
 def target_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:
     """The target column(s) must suit the task: classes for a classifier, numbers for regression."""
-    if cfg.task_type == "regression":
+    if task_kind(cfg.task_type) == "regression":
         if any(not pd.api.types.is_numeric_dtype(frame[t]) for t in cfg.targets):
             return [MMPError("data.task_type", "regression needs numeric target column(s)", "binary or multiclass for a categorical target")]
         return []

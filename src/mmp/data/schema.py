@@ -16,7 +16,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmp.core.config import ColumnRule, Contract, DataConfig, DType, TaskType
+from mmp.core.config import ColumnRule, Contract, DataConfig, DType, TaskType, task_kind
 
 Role = Literal["feature", "id", "time"]
 
@@ -63,7 +63,7 @@ class InputSchema(BaseModel):
 
     @property
     def is_regression(self) -> bool:
-        return self.task_type == "regression"
+        return task_kind(self.task_type) == "regression"
 
     def contract(self) -> Contract:
         """What each input row must satisfy: the feature and id columns' rules."""

@@ -48,7 +48,7 @@ class Scorer:
         self.featurizer, self.model, self.schema, self.metadata = featurizer, model, schema, dict(metadata)
         self.features = schema.feature_names
         self.threshold = float(self.metadata.get("threshold", 0.5))
-        self.classes = None if schema.task_type == "regression" else np.asarray(model.classes_)
+        self.classes = None if schema.is_regression else np.asarray(model.classes_)
         self._booster = _lightgbm_booster(model)
         self._featurize, self.backend = self._choose_backend()
 

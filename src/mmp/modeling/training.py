@@ -7,8 +7,6 @@ from typing import Any
 
 import pandas as pd
 
-from mmp.data.target import target  # noqa: F401 - the stages import it from here until they switch to mmp.data.target
-
 # LightGBM's training curve is the loss on a seeded sample of at most this many train rows:
 # scoring every train row each round nearly doubled the fit at 2M rows (16 s -> 30 s); a 50k
 # sample draws the same curve for about 1 s.

@@ -10,26 +10,29 @@ from typing import Any
 from mmp.core.errors import MMPError
 
 
-def score(model_uri: str, test: Any, targets: list[str]) -> dict[str, float]:
-    """Metrics of a registered model on raw test rows, computed the way the evaluate stage does."""
-    import mlflow.pyfunc
-    import numpy as np
-    import pandas as pd
+def score(model_uri: str, test: Any, targets: list[str], tracking_uri: str) -> dict[str, float]:
+    """Metrics of a registered model on raw test rows, computed the way the evaluate step does.
+    The package is scored by the one Scorer (not MLflow's pickled wrapper), so a version built
+    before a refactoring of mmp still loads."""
+    import tempfile
 
-    from mmp.core.config import task_kind
+    import mlflow.artifacts
+    import numpy as np
+
     from mmp.data.target import target
+    from mmp.inference.scorer import Scorer
     from mmp.modeling.metrics import classification_metrics, regression_metrics
 
-    model = mlflow.pyfunc.load_model(model_uri)
-    meta = model.metadata.metadata or {}
-    out = model.predict(test.drop(columns=targets))
-    y = target(test, targets)
-    if task_kind(meta.get("task_type", "binary")) == "regression":
-        pred = out["prediction"] if "prediction" in out else out[[f"prediction_{t}" for t in targets]]
-        return regression_metrics(np.asarray(y), np.asarray(pred))
-    cols = [c for c in out.columns if c.startswith("proba_")]
-    classes = pd.Series([c.removeprefix("proba_") for c in cols]).astype(y.dtype).to_numpy()
-    return classification_metrics(np.asarray(y), out[cols].to_numpy(), classes, float(meta.get("threshold", 0.5)))
+    with tempfile.TemporaryDirectory(prefix="mmp-promote-") as tmp:
+        path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp, tracking_uri=tracking_uri)
+        scorer = Scorer.from_package(path, source=model_uri)
+    out = scorer.predict(test.drop(columns=targets))
+    y = np.asarray(target(test, targets))
+    if scorer.classes is None:
+        pred = out[scorer.output_columns].to_numpy()
+        return regression_metrics(y, pred[:, 0] if pred.shape[1] == 1 else pred)
+    proba = out[[f"proba_{c}" for c in scorer.classes]].to_numpy()
+    return classification_metrics(y, proba, scorer.classes, scorer.threshold)
 
 
 def promote(params_path: Path, test_path: Path, version: str | None, repo: Path) -> int:
@@ -46,7 +49,8 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
 
     params = load_params(params_path)
     name, alias = params.registry.model_name, champion_alias()
-    client = connect(load_settings(root=repo.resolve()).mlflow).client
+    tracking = load_settings(root=repo.resolve()).mlflow
+    client = connect(tracking).client
     candidate = client.get_model_version(name, version) if version else version_by_alias(client, name, CANDIDATE)
     if candidate is None:
         raise MMPError(f"registered model {name!r}", f"has no version aliased {CANDIDATE!r}", "run the pipeline (`dvc exp run`) or `mmp mirror` first")
@@ -60,8 +64,9 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
         raise MMPError("--test", f"{test_path} is not version {candidate.version}'s test data (md5 {actual}, expected {expected})", "`dvc exp apply` the candidate's experiment or pass its test split")
     test = pd.read_parquet(test_path)
     targets = params.data.targets
-    cand_metrics = score(f"models:/{name}/{candidate.version}", test, targets)
-    champ_metrics = score(f"models:/{name}/{champion.version}", test, targets) if champion is not None else None
+    uri = str(tracking.tracking_uri)
+    cand_metrics = score(f"models:/{name}/{candidate.version}", test, targets, uri)
+    champ_metrics = score(f"models:/{name}/{champion.version}", test, targets, uri) if champion is not None else None
     key, gate = params.evaluate.gate_for(params.data.task_type)
     result = evaluate_gate(gate, cand_metrics, champ_metrics, key)
     record(client, name, candidate.version, result, champion.version if champion is not None else None)

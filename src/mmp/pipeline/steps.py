@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import joblib
 import pandas as pd
 
-from mmp.core.config import DataConfig, Params
+from mmp.core.config import DataConfig, Params, task_kind
 from mmp.core.errors import raise_all
 from mmp.core.io import write_json
 from mmp.data.schema import InputSchema
@@ -61,8 +61,8 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int) -> Prepared:
 
 def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featurized:
     """Fit the preprocessing on the train split only and transform both splits."""
+    from mmp.data.target import target
     from mmp.modeling.features import build_featurizer, fit_transform, select_columns, transform
-    from mmp.modeling.training import target
 
     targets = params.data.targets
     columns = select_columns(train, params.features, params.data.non_feature_cols)
@@ -75,8 +75,9 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
     """Build the estimator from the model recipe, with ``best_params`` (the tune step's values)
     for its search ranges and their defaults otherwise, and fit it. ``logger`` (dvclive) gets
     the training curve where the model iterates."""
+    from mmp.data.target import target
     from mmp.modeling.recipe import build_estimator, check_task, find_ranges
-    from mmp.modeling.training import fit_model, target
+    from mmp.modeling.training import fit_model
     from mmp.tuning.space import tuned_chooser
 
     chooser = tuned_chooser(best_params or {}, find_ranges(params.model.hyperparameters))
@@ -89,14 +90,14 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
 
 def evaluate(features: pd.DataFrame, model: Any, params: Params, logger: PlotLogger | None = None) -> dict[str, Any]:
     """Score the test feature matrix; the task's plots and the feature importance go to ``logger``."""
+    from mmp.data.target import target
     from mmp.modeling.metrics import feature_importance
-    from mmp.modeling.training import target
     from mmp.pipeline.evaluation import NoPlots, evaluate_classification, evaluate_regression
 
     logger = logger or NoPlots()
     targets = params.data.targets
     X, y = features.drop(columns=targets), target(features, targets)
-    if params.data.task_type == "regression":
+    if task_kind(params.data.task_type) == "regression":
         scores = evaluate_regression(logger, model, X, y)
     else:
         scores = evaluate_classification(logger, model, X, y, params.evaluate.threshold)

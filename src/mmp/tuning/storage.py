@@ -8,13 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmp.core.errors import MMPError
-from mmp.core.settings import RuntimeSettings, TuneSettings
-
-
-def storage_settings(settings: RuntimeSettings) -> TuneSettings:
-    """``tune`` of the runtime settings. Kept only for the tune stage, which the pipeline
-    re-layering switches to ``load_settings().tune``; then this function goes."""
-    return settings.tune
+from mmp.core.settings import TuneSettings
 
 
 def open_storage(cfg: TuneSettings, attempts: int = 3) -> Any:

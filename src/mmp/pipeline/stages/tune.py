@@ -33,9 +33,8 @@ def main(argv: list[str]) -> None:
     from mmp.core.settings import load_settings
     from mmp.tuning.search import Progress, complete_study, history, importances, summary, trials_table
     from mmp.tuning.session import open_session
-    from mmp.tuning.storage import storage_settings
 
-    storage = storage_settings(load_settings())
+    storage = load_settings().tune
     session = open_session(params, Path(args.features), Path(args.prepared), storage)
     print(f"tune: study {session.study.study_name} in {storage.label}", flush=True)
     started = time.perf_counter()
