@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from mmp.core.settings import OnlineStoreSettings, ServingSettings
 from mmp.serving.app import create_app
 from mmp.serving.loader import fetch, load_scorer
+from tests.conftest import mmp
 from tests.serving.conftest import sample_frame
-from tests.serving.test_batch import mmp
 
 pytestmark = pytest.mark.integration
 

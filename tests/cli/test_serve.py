@@ -1,5 +1,5 @@
 """``mmp serve`` as a real process: N workers each serve the model; a model that cannot load
-exits non-zero at start. And loading from the MLflow registry and from a run."""
+exits non-zero at start; the container image's own command serves a model named by env vars."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from mmp.serving.loader import fetch, gate_from_tags, model_spec, resolve
 from tests.conftest import ROOT, pipeline_env
 from tests.serving.conftest import example_record, free_port
 
@@ -56,51 +54,6 @@ def test_serve_fails_at_start_when_the_model_cannot_load(tmp_path: Path) -> None
     proc = subprocess.run(cmd, cwd=ROOT, env=pipeline_env(ROOT), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "error: --model:" in proc.stderr and "neither an existing directory nor a model URI" in proc.stderr
-
-
-def test_model_spec_from_the_environment() -> None:
-    assert model_spec("models/package", {"MMP_MODEL": "x"}) == "models/package"
-    assert model_spec(None, {"MMP_MODEL": "runs:/abc/model"}) == "runs:/abc/model"
-    assert model_spec(None, {"MLFLOW_MODEL_NAME": "credit", "MLFLOW_MODEL_ALIAS": "champion"}) == "models:/credit@champion"
-    assert model_spec(None, {"MLFLOW_MODEL_NAME": "credit", "MLFLOW_MODEL_STAGE": "Production"}) == "models:/credit@champion"
-    assert model_spec(None, {"MLFLOW_MODEL_NAME": "credit", "MLFLOW_MODEL_STAGE": "Staging"}) == "models:/credit@challenger"
-    assert gate_from_tags({"gate.passed": "true", "owner": "x"}) == {"gate.passed": "true"}
-    assert gate_from_tags({}) == "unknown"
-
-
-def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_path: Path) -> None:
-    import mlflow
-    from mlflow import MlflowClient
-
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment("serving-test", artifact_location=(tmp_path / "artifacts").as_uri()))
-    with mlflow.start_run() as run:
-        mlflow.log_artifacts(str(package_dir), "model")
-    client = MlflowClient(uri)
-    client.create_registered_model("credit-default")
-    mv = client.create_model_version("credit-default", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
-    client.set_registered_model_alias("credit-default", "champion", mv.version)
-    client.set_model_version_tag("credit-default", mv.version, "gate.passed", "true")
-
-    ref = resolve(None, {"MLFLOW_MODEL_NAME": "credit-default", "MLFLOW_MODEL_ALIAS": "champion", "MLFLOW_TRACKING_URI": uri})
-    assert (ref.name, ref.version, ref.gate) == ("credit-default", "1", {"gate.passed": "true"})
-    assert Path(ref.path, "MLmodel").is_file()
-    by_run = fetch(run.info.run_id, uri)
-    assert by_run.version == run.info.run_id and Path(by_run.path, "artifacts", "model.joblib").is_file()
-
-    from fastapi.testclient import TestClient
-
-    from mmp.core.settings import ServingSettings
-    from mmp.serving.app import create_app
-
-    app = create_app("models:/credit-default@champion", settings=ServingSettings(), env={"MLFLOW_TRACKING_URI": uri})
-    meta = TestClient(app).get("/metadata").json()
-    assert (meta["name"], meta["version"], meta["gate"]) == ("credit-default", "1", {"gate.passed": "true"})
-    from mmp.core.errors import MMPError
-
-    with pytest.raises(MMPError, match="cannot fetch models:/credit-default@nope"):
-        fetch("models:/credit-default@nope", uri)
 
 
 def dockerfile_cmd() -> list[str]:
