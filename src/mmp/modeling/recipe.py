@@ -30,7 +30,7 @@ class SearchRange(Strict):
     low: float | None = None
     high: float | None = None
     log: bool = False
-    step: float | None = Field(None, gt=0)
+    step: float | None = Field(default=None, gt=0)
     choices: list[Any] | None = None
     default: Any = None
 

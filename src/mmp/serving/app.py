@@ -36,7 +36,7 @@ class PredictResponse(BaseModel):
     model_name: str
     model_version: str
     predictions: list[Any] = Field(description="one prediction per input record, in order")
-    probabilities: list[dict[str, float]] | None = Field(None, description="class -> probability per record (classifiers)")
+    probabilities: list[dict[str, float]] | None = Field(default=None, description="class -> probability per record (classifiers)")
 
 
 def create_app(model: str | None = None, settings: ServingSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
