@@ -19,6 +19,7 @@ PARAMS_FILE = "params.yaml"
 DType = Literal["int", "float", "bool", "category", "string", "datetime"]
 TaskType = Literal["binary", "multiclass", "regression"]
 TaskKind = Literal["classification", "regression"]
+Direction = Literal["maximize", "minimize"]  # an Optuna study's direction
 
 
 def task_kind(task: TaskType) -> TaskKind:
@@ -162,7 +163,7 @@ class TuneConfig(Strict):
     n_trials: int = Field(default=20, gt=0)
     timeout: float | None = Field(default=None, gt=0)
     metric: str | None = None
-    direction: Literal["maximize", "minimize"] | None = None
+    direction: Direction | None = None
     cv: CVConfig = Field(default_factory=CVConfig)
     sampler: Literal["tpe", "random"] = "tpe"
     pruner: Literal["none", "median", "hyperband"] = "median"
