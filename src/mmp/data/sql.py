@@ -126,6 +126,7 @@ def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allo
         # The message names the database, never the URL (it may hold a password). Only a
         # StatementError carries the driver's exception (``orig``).
         cause: BaseException = err.orig if isinstance(err, StatementError) and err.orig is not None else err
-        raise MMPError("data.source_uri", f"query on database {database!r} failed: {type(cause).__name__}: {str(cause).splitlines()[0]}") from None
+        reason = f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
+        raise MMPError("data.source_uri", f"query on database {database!r} failed: {reason}") from None
     finally:
         engine.dispose()

@@ -102,7 +102,8 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
                     payload.steps[name if column == Path(path).stem else f"{name}/{column}"] = points
     for prefix in _set(paths.get("train_live"), paths.get("eval_live")):
         for path in files.files_under(f"{prefix}/plots"):
-            payload.artifacts[f"plots/{Path(prefix).name}/{Path(path).relative_to(f'{prefix}/plots').as_posix()}"] = _read_listed(files, path)
+            artifact = f"plots/{Path(prefix).name}/{Path(path).relative_to(f'{prefix}/plots').as_posix()}"
+            payload.artifacts[artifact] = _read_listed(files, path)
     payload.datasets = _datasets(files, lock, paths.get("prepared", "data/prepared"), payload.metrics)
     packaged = files.package(paths.get("package", "models/package"), lock, scratch)
     outs = lock_entries(lock, "outs")
