@@ -19,6 +19,7 @@ PARAMS_FILE = "params.yaml"
 DType = Literal["int", "float", "bool", "category", "string", "datetime"]
 TaskType = Literal["binary", "multiclass", "regression"]
 TaskKind = Literal["classification", "regression"]
+Direction = Literal["maximize", "minimize"]  # an Optuna study's direction
 
 
 def task_kind(task: TaskType) -> TaskKind:
@@ -46,12 +47,12 @@ Scalar = str | int | float | bool | None
 
 class DataConfig(Strict):
     source_uri: str
-    rows: int | None = Field(None, gt=0)
+    rows: int | None = Field(default=None, gt=0)
     target_col: str | list[str]
     task_type: TaskType
     id_cols: list[str] = Field(default_factory=list)
     time_col: str | None = None
-    test_size: float = Field(0.2, gt=0, lt=1)
+    test_size: float = Field(default=0.2, gt=0, lt=1)
     contract: Contract = Field(default_factory=Contract)
     # SQL sources: values bound as query parameters (never pasted into SQL text), identifiers
     # the query template may paste, and the allowlist each identifier must be in.
@@ -76,7 +77,7 @@ class NumericFeatures(Strict):
     impute: Literal["mean", "median", "most_frequent", "constant"] = "median"
     fill_value: float = 0.0  # used by impute: constant
     clip: Literal["none", "iqr", "zscore"] = "none"
-    clip_factor: float | None = Field(None, gt=0)  # iqr: 1.5 by default, zscore: 3.0
+    clip_factor: float | None = Field(default=None, gt=0)  # iqr: 1.5 by default, zscore: 3.0
     scale: Literal["standard", "minmax", "robust", "none"] = "standard"
 
 
@@ -87,23 +88,26 @@ class CategoricalFeatures(Strict):
     encode: Literal["onehot", "ordinal", "target"] = "onehot"
     # onehot: categories rarer than this (a fraction of the rows, or a count) are merged into
     # one "infrequent" column, and so are categories never seen in training.
-    min_frequency: float | int | None = Field(None, ge=0)
-    max_categories: int | None = Field(None, gt=1)
+    min_frequency: float | int | None = Field(default=None, ge=0)
+    max_categories: int | None = Field(default=None, gt=1)
 
 
 DatePart = Literal["year", "month", "day", "dayofweek", "dayofyear", "hour", "quarter"]
 
 
+DEFAULT_DATE_PARTS: tuple[DatePart, ...] = ("year", "month", "dayofweek")
+
+
 class DateFeatures(Strict):
     columns: Columns = "auto"
-    parts: list[DatePart] = Field(default_factory=lambda: ["year", "month", "dayofweek"])
+    parts: list[DatePart] = Field(default_factory=lambda: list(DEFAULT_DATE_PARTS))
 
 
 class InteractionFeatures(Strict):
     """Polynomial/interaction terms of the numeric columns (after imputation and scaling)."""
 
     enabled: bool = False
-    degree: int = Field(2, ge=2, le=3)
+    degree: int = Field(default=2, ge=2, le=3)
     interaction_only: bool = True
 
 
@@ -111,7 +115,7 @@ class FeatureSelection(Strict):
     """Keep the best features: ``kbest`` (univariate F-test) or ``model`` (tree importances)."""
 
     method: Literal["none", "kbest", "model"] = "none"
-    k: int | None = Field(None, gt=0)  # kbest: required; model: at most k features
+    k: int | None = Field(default=None, gt=0)  # kbest: required; model: at most k features
     threshold: str | float = "median"  # model: sklearn SelectFromModel threshold
 
 
@@ -147,7 +151,7 @@ class CVConfig(Strict):
     ``data.time_col`` is set, else stratified k-fold for classification, else k-fold."""
 
     strategy: Literal["auto", "kfold", "stratified", "timeseries"] = "auto"
-    folds: int = Field(5, ge=2, le=20)
+    folds: int = Field(default=5, ge=2, le=20)
 
 
 class TuneConfig(Strict):
@@ -156,14 +160,14 @@ class TuneConfig(Strict):
     the metric). Where the study is stored is a runtime setting (conf/env), never a param."""
 
     enabled: bool = False
-    n_trials: int = Field(20, gt=0)
-    timeout: float | None = Field(None, gt=0)
+    n_trials: int = Field(default=20, gt=0)
+    timeout: float | None = Field(default=None, gt=0)
     metric: str | None = None
-    direction: Literal["maximize", "minimize"] | None = None
+    direction: Direction | None = None
     cv: CVConfig = Field(default_factory=CVConfig)
     sampler: Literal["tpe", "random"] = "tpe"
     pruner: Literal["none", "median", "hyperband"] = "median"
-    n_jobs: int = Field(1, ge=1)
+    n_jobs: int = Field(default=1, ge=1)
 
 
 class GateRule(Strict):
@@ -198,8 +202,8 @@ class TaskGates(Strict):
 
 
 class EvaluateConfig(Strict):
-    threshold: float = Field(0.5, ge=0, le=1)
-    importance_top_k: int = Field(20, gt=0)
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    importance_top_k: int = Field(default=20, gt=0)
     gate: TaskGates = Field(default_factory=TaskGates)
 
     def gate_for(self, task: TaskType) -> tuple[str, GateConfig]:
@@ -211,7 +215,7 @@ class EvaluateConfig(Strict):
 class RegistryConfig(Strict):
     """The registered model the package stage adds versions to, and the model card's prose."""
 
-    model_name: str = Field("credit-default", pattern=r"^[A-Za-z0-9][\w.\-]*$")
+    model_name: str = Field(default="credit-default", pattern=r"^[A-Za-z0-9][\w.\-]*$")
     intended_use: str = ""
     limitations: list[str] = Field(default_factory=list)
 

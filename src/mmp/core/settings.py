@@ -36,7 +36,7 @@ class MirrorSwitches(Strict):
 
 class MlflowSettings(MirrorSwitches):
     tracking_uri: str = Field(min_length=1)
-    experiment: str = Field("modern-ml-pipeline", min_length=1)
+    experiment: str = Field(default="modern-ml-pipeline", min_length=1)
     # Where a new experiment stores artifacts (None: the tracking server decides).
     artifact_location: str | None = None
 
@@ -46,8 +46,8 @@ class TuneSettings(Strict):
     of a killed one."""
 
     storage: str = Field(min_length=1)
-    heartbeat_interval: int = Field(10, ge=1)
-    grace_period: int = Field(30, ge=1)
+    heartbeat_interval: int = Field(default=10, ge=1)
+    grace_period: int = Field(default=30, ge=1)
 
     @model_validator(mode="after")
     def _grace_covers_a_heartbeat(self) -> TuneSettings:
@@ -93,8 +93,8 @@ class OnlineStoreSettings(Strict):
 
 
 class ServingSettings(Strict):
-    max_body_bytes: int = Field(1_048_576, gt=0)  # larger bodies get 413
-    max_records: int = Field(10_000, gt=0)  # records per /predict request
+    max_body_bytes: int = Field(default=1_048_576, gt=0)  # larger bodies get 413
+    max_records: int = Field(default=10_000, gt=0)  # records per /predict request
     online_store: OnlineStoreSettings = Field(default_factory=OnlineStoreSettings)
 
 

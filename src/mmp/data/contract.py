@@ -83,7 +83,7 @@ def _checks(rule: ColumnRule) -> list[Any]:
 
 
 def _describe(failures: pd.DataFrame, rules: dict[str, ColumnRule]) -> list[MMPError]:
-    errors = []
+    errors: list[MMPError] = []
     for (column, check), group in failures.groupby(["column", "check"], dropna=False, sort=False):
         values = group["failure_case"].tolist()
         if check == "column_in_dataframe":

@@ -43,21 +43,23 @@ class Placeholder:
         return self.value is not None and self.value != "" and self.value != []
 
 
-class Placeholders(dict):
+class Placeholders(dict[str, Placeholder]):
     """``params`` in a template: an unset parameter is falsy (``{% if params.x %}``), and
-    rendering it is an error that names it."""
+    rendering it is an error that names it. The values are kept in private attributes: a
+    public ``values`` would shadow ``dict.values``, and the sandbox hides ``_`` names from
+    templates (``params._values`` is a placeholder like any other)."""
 
     def __init__(self, values: dict[str, Any], used: set[str]):
         super().__init__()
-        self.values, self.used = values, used
+        self._values, self._used = values, used
 
     def __missing__(self, name: str) -> Placeholder:
-        return Placeholder(name, self.values.get(name), self.used, self.values)
+        return Placeholder(name, self._values.get(name), self._used, self._values)
 
 
 def check_identifiers(identifiers: dict[str, str], allowed: dict[str, list[str]]) -> dict[str, str]:
     """Every identifier must be in its allowlist (and look like an identifier at all)."""
-    errors = []
+    errors: list[MMPError] = []
     for name, value in identifiers.items():
         options = allowed.get(name)
         if options is None:
@@ -73,7 +75,7 @@ def check_identifiers(identifiers: dict[str, str], allowed: dict[str, list[str]]
 
 def render_query(template: str, is_jinja: bool, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]]) -> Any:
     """The query as a SQLAlchemy ``TextClause`` with every user value bound, never inlined."""
-    from sqlalchemy import bindparam, text
+    from sqlalchemy import BindParameter, bindparam, text
 
     used: set[str] = set()
     sql = template
@@ -89,7 +91,7 @@ def render_query(template: str, is_jinja: bool, params: dict[str, Any], identifi
             raise MMPError("data.source_uri", f"cannot render the query template: {err}", "data.params / data.identifiers it uses") from None
     else:
         used = {k for k in params if re.search(rf"(?<!:):{re.escape(k)}\b", sql)}
-    binds = [bindparam(k, params[k], expanding=isinstance(params[k], list)) for k in sorted(used)]
+    binds: list[BindParameter[Any]] = [bindparam(k, params[k], expanding=isinstance(params[k], list)) for k in sorted(used)]
     return text(sql).bindparams(*binds)
 
 
@@ -102,7 +104,7 @@ def parse_uri(uri: str) -> tuple[str, str]:
 
 
 def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: RuntimeSettings, root: Path) -> pd.DataFrame:
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError, StatementError
 
     from mmp.core.db import engine as make_engine
 
@@ -121,7 +123,10 @@ def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allo
         with engine.connect() as conn:
             return pd.read_sql(stmt, conn)
     except SQLAlchemyError as err:
-        # The message names the database, never the URL (it may hold a password).
-        raise MMPError("data.source_uri", f"query on database {database!r} failed: {type(err.orig or err).__name__}: {str(err.orig or err).splitlines()[0]}") from None
+        # The message names the database, never the URL (it may hold a password). Only a
+        # StatementError carries the driver's exception (``orig``).
+        cause: BaseException = err.orig if isinstance(err, StatementError) and err.orig is not None else err
+        reason = f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
+        raise MMPError("data.source_uri", f"query on database {database!r} failed: {reason}") from None
     finally:
         engine.dispose()

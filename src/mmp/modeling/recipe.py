@@ -30,7 +30,7 @@ class SearchRange(Strict):
     low: float | None = None
     high: float | None = None
     log: bool = False
-    step: float | None = Field(None, gt=0)
+    step: float | None = Field(default=None, gt=0)
     choices: list[Any] | None = None
     default: Any = None
 
@@ -48,12 +48,21 @@ class SearchRange(Strict):
             raise ValueError(f"a log range must be > 0 (got low={self.low})")
         return self
 
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of an int/float range; the validator guarantees both are set."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} range has no `low`/`high`")
+        return self.low, self.high
+
     def midpoint(self) -> Any:
         if self.default is not None:
             return self.default
         if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical range has no `choices`")
             return self.choices[0]
-        mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
+        low, high = self.bounds()
+        mid = math.sqrt(low * high) if self.log else (low + high) / 2
         return int(round(mid)) if self.type == "int" else mid
 
 
@@ -149,11 +158,11 @@ def import_class(class_path: str, key: str = "model.class_path") -> type:
     return cls
 
 
-def accepted_hyperparameters(cls: type) -> list[str]:
+def accepted_hyperparameters(cls: type[Any]) -> list[str]:
     return sorted(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs"))
 
 
-def takes_kwargs(cls: type) -> bool:
+def takes_kwargs(cls: type[Any]) -> bool:
     return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
 
 

@@ -49,7 +49,7 @@ def config_problems(raw: Mapping[str, Any], sections: tuple[str, ...] = ALL) -> 
     if "model" in sections and checked.get("model"):
         from mmp.modeling.model_checks import model_problems
 
-        seed = raw.get("seed") if isinstance(raw.get("seed"), int) else 42
+        seed = raw_seed if isinstance(raw_seed := raw.get("seed"), int) else 42
         errors += model_problems(checked["model"], data.task_type if data else None, seed)
     return unique(errors)
 

@@ -36,7 +36,7 @@ class PredictResponse(BaseModel):
     model_name: str
     model_version: str
     predictions: list[Any] = Field(description="one prediction per input record, in order")
-    probabilities: list[dict[str, float]] | None = Field(None, description="class -> probability per record (classifiers)")
+    probabilities: list[dict[str, float]] | None = Field(default=None, description="class -> probability per record (classifiers)")
 
 
 def create_app(model: str | None = None, settings: ServingSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
@@ -90,20 +90,22 @@ class Service:
         records = body if isinstance(body, list) else [body]
         if self.store is None:
             return records
-        return await run_in_threadpool(self.enrich, records)
+        return await run_in_threadpool(self.enrich, self.store, records)
 
-    def enrich(self, records: list[BaseModel]) -> list[Any]:
+    def enrich(self, store: enrichment.OnlineStore, records: list[BaseModel]) -> list[Any]:
+        key = store.key  # the entity key the store was opened with (self.key)
         requested = [r.model_dump(exclude_unset=True) for r in records]
         try:
-            stored = self.store.get_many(list(dict.fromkeys(r[self.key] for r in requested)))
+            stored = store.get_many(list(dict.fromkeys(r[key] for r in requested)))
         except enrichment.StoreUnavailable as err:
             raise HTTPException(503, detail=f"online feature store unavailable ({err})") from None
-        missing = [r[self.key] for r in requested if r[self.key] not in stored]
+        missing = [r[key] for r in requested if r[key] not in stored]
         if missing:
             status = self.settings.online_store.missing_entity_status
-            raise HTTPException(status, detail={"message": f"no stored features for {self.key} {missing[:10]}", "fields": [self.key]})
-        valid, errors = [], []
-        for i, record in enumerate(enrichment.merge(requested, stored, self.key, self.columns)):
+            raise HTTPException(status, detail={"message": f"no stored features for {key} {missing[:10]}", "fields": [key]})
+        valid: list[BaseModel] = []
+        errors: list[dict[str, Any]] = []
+        for i, record in enumerate(enrichment.merge(requested, stored, key, self.columns)):
             try:
                 valid.append(self.Full.model_validate(record))
             except ValidationError as err:
@@ -149,10 +151,13 @@ def build_app(service: Service) -> FastAPI:
         if not hmac.compare_digest(given, service.token):  # constant time: no timing oracle
             raise HTTPException(401, detail="missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
+    # The record model is built at runtime from the model's schema (pydantic create_model), so
+    # the body type exists only at runtime: FastAPI reads it, mypy cannot check it.
     Record = service.Record
-    Body = Record | Annotated[list[Record], Field(min_length=1, max_length=service.settings.max_records)]
+    limits = Field(min_length=1, max_length=service.settings.max_records)
+    Body = Record | Annotated[list[Record], limits]  # type: ignore[valid-type]  # runtime-built model
 
-    async def predict(body: Body) -> Response:  # type: ignore[valid-type]
+    async def predict(body: Body) -> Response:  # type: ignore[valid-type]  # runtime-built body type (above)
         records = await service.records(body)
         if len(records) > THREADPOOL_ROWS:
             result = await run_in_threadpool(service.predict, records)
@@ -160,9 +165,9 @@ def build_app(service: Service) -> FastAPI:
             result = service.predict(records)
         return Response(json.dumps(result), media_type="application/json")
 
-    common = {"response_model": PredictResponse, "dependencies": [Depends(authorize)], "responses": ERROR_RESPONSES}
-    app.post("/predict", summary="Predict one record or a list of records", **common)(predict)
-    app.post("/invoke", summary="Alias of /predict", **common)(predict)
+    for path, summary in (("/predict", "Predict one record or a list of records"), ("/invoke", "Alias of /predict")):
+        route = app.post(path, summary=summary, response_model=PredictResponse, dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
+        route(predict)
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -176,7 +181,7 @@ def build_app(service: Service) -> FastAPI:
     async def metadata() -> dict[str, Any]:
         return service.metadata()
 
-    app.add_exception_handler(RequestValidationError, validation_error)
+    app.exception_handler(RequestValidationError)(validation_error)  # typed per exception class, unlike add_exception_handler
     return app
 
 

@@ -118,9 +118,9 @@ class RedisStore:
 
 
 def entity_key(settings: OnlineStoreSettings, schema: InputSchema) -> str:
-    key = settings.key or (schema.id_cols or [None])[0]
+    key = settings.key or next(iter(schema.id_cols), None)
     names = schema.names
-    if key not in names:
+    if key is None or key not in names:
         raise MMPError("serving.online_store.key", f"{key!r} is not an input column of the model", ", ".join(names))
     return key
 

@@ -137,14 +137,23 @@ def fit_fold(model: Any, X: pd.DataFrame, y: Any, X_val: pd.DataFrame, y_val: An
     return False
 
 
-def lightgbm_callback(name: str, report: Report) -> Callable[[Any], None]:
-    def callback(env: Any) -> None:
-        for entry in env.evaluation_result_list:
-            if entry[1] == name:
-                report(env.iteration - env.begin_iteration, float(entry[2]), bool(entry[3]))
+class LightGBMReport:
+    """A LightGBM callback reporting the metric ``name`` after every boosting round."""
 
-    callback.order = 30  # after LightGBM's own logging callbacks
-    return callback
+    def __init__(self, name: str, report: Report):
+        self.name, self.report = name, report
+        # After LightGBM's own logging callbacks. An instance attribute: LightGBM gives a
+        # callback without ``order`` in its ``__dict__`` a default one.
+        self.order = 30
+
+    def __call__(self, env: Any) -> None:
+        for entry in env.evaluation_result_list:
+            if entry[1] == self.name:
+                self.report(env.iteration - env.begin_iteration, float(entry[2]), bool(entry[3]))
+
+
+def lightgbm_callback(name: str, report: Report) -> Callable[[Any], None]:
+    return LightGBMReport(name, report)
 
 
 def fold_score(model: Any, X: pd.DataFrame, y: Any, task: TaskType, metric: str, threshold: float) -> float:

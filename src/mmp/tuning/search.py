@@ -9,13 +9,13 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mmp.core.config import TaskType, TuneConfig, task_kind
+from mmp.core.config import Direction, TaskType, TuneConfig, task_kind
 from mmp.core.errors import MMPError
 
 DEFAULT_METRIC = {"classification": "roc_auc", "regression": "rmse"}
 
 
-def resolve_objective(tune: TuneConfig, task: TaskType) -> tuple[str, str]:
+def resolve_objective(tune: TuneConfig, task: TaskType) -> tuple[str, Direction]:
     """(metric, direction): the metric must be one the evaluator produces for the task; the
     direction follows it unless ``tune.direction`` overrides it."""
     from mmp.modeling.tasks import higher_is_better, metric_names
@@ -50,7 +50,7 @@ def study_name(class_path: str, recipe: Mapping[str, Any], data_digest: str) -> 
     return f"mmp-{class_path.rsplit('.', 1)[-1]}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
-def open_study(storage: Any, name: str, direction: str, sampler: Any, pruner: Any) -> Any:
+def open_study(storage: Any, name: str, direction: Direction, sampler: Any, pruner: Any) -> Any:
     import optuna
 
     return optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler, pruner=pruner, load_if_exists=True)

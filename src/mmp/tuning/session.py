@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from mmp.core.config import Params
+from mmp.core.config import Direction, Params
 from mmp.core.errors import MMPError
 from mmp.core.settings import TuneSettings
 from mmp.data.target import target
@@ -46,7 +46,10 @@ def prepare_problem(params: Params, features: Path, prepared: Path) -> tuple[Pro
     digest = hashlib.sha256(train_file.read_bytes())
     times = None
     if strategy == "timeseries":
-        times = read_times(Path(prepared) / "train.parquet", params.data.time_col, len(train))
+        time_col = params.data.time_col
+        if not time_col:  # resolve_strategy picks timeseries only when there is a time column
+            raise MMPError("tune.cv.strategy", "timeseries needs data.time_col to order the rows", "kfold, stratified, auto")
+        times = read_times(Path(prepared) / "train.parquet", time_col, len(train))
         digest.update(pd.util.hash_pandas_object(times, index=False).to_numpy().tobytes())
     y = target(train, targets)
     folds = make_folds(y, strategy, params.tune.cv.folds, params.seed, times)
@@ -82,7 +85,7 @@ def open_session(params: Params, features: Path, prepared: Path, storage: TuneSe
 
     problem, digest = prepare_problem(params, features, prepared)
     metric = problem.metric
-    direction = "maximize" if problem.maximize else "minimize"
+    direction: Direction = "maximize" if problem.maximize else "minimize"
     optuna.logging.set_verbosity(logging.WARNING)  # the progress bar reports trials
     sampler = make_sampler(params.tune.sampler, params.seed if sampler_seed is None else sampler_seed)
     name = study_name(params.model.class_path, study_recipe(params), digest)

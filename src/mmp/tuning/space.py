@@ -48,9 +48,10 @@ def trial_chooser(trial: Any) -> Chooser:
     def choose(name: str, r: SearchRange) -> Any:
         if r.type == "categorical":
             return trial.suggest_categorical(name, r.choices)
+        low, high = r.bounds()
         if r.type == "int":
-            return trial.suggest_int(name, int(r.low), int(r.high), step=int(r.step or 1), log=r.log)
-        return trial.suggest_float(name, r.low, r.high, step=r.step, log=r.log)
+            return trial.suggest_int(name, int(low), int(high), step=int(r.step or 1), log=r.log)
+        return trial.suggest_float(name, low, high, step=r.step, log=r.log)
 
     return choose
 

@@ -24,6 +24,12 @@ def _network(cardinalities: list[int], cat_idx: list[int], num_idx: list[int], e
     from torch import nn
 
     class Network(nn.Module):
+        # Buffers (register_buffer): declared so they are typed as tensors, not Tensor | Module.
+        cat_idx: torch.Tensor
+        num_idx: torch.Tensor
+        offsets: torch.Tensor
+        limits: torch.Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("cat_idx", torch.as_tensor(cat_idx, dtype=torch.long))

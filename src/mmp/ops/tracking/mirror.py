@@ -82,6 +82,8 @@ def _open(uri: str, cfg: MlflowSettings) -> Tracker:
             return Tracker(client, client.create_experiment(name, artifact_location=location or None))
         except MlflowException:  # created concurrently by a parallel queued run
             experiment = client.get_experiment_by_name(name)
+            if experiment is None:  # not a concurrent creation: the error stands
+                raise
     return Tracker(client, experiment.experiment_id)
 
 

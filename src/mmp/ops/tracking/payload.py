@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmp.core.errors import MMPError
 from mmp.inference.model_card import DataFile
 from mmp.ops.tracking.state import Identity, RepoFiles, load_yaml, lock_entries
 
@@ -93,15 +94,16 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
                 # The evaluate stage's test metrics are THE metrics (roc_auc, f1, ...); the
                 # others are prefixed by their file (data.rows.train, tune.best_value, ...).
                 payload.metrics.update(numeric_metrics(json.loads(raw), "" if stage == "evaluate" else Path(path).stem))
-    for prefix in (paths.get("train_live"), paths.get("tune_live")):
-        for path in files.files_under(f"{prefix}/plots/metrics") if prefix else []:
+    for prefix in _set(paths.get("train_live"), paths.get("tune_live")):
+        for path in files.files_under(f"{prefix}/plots/metrics"):
             if path.endswith(".tsv"):
                 name = Path(prefix).name + "/" + Path(path).relative_to(f"{prefix}/plots/metrics").with_suffix("").as_posix()
-                for column, points in step_series(files.read(path).decode()).items():
+                for column, points in step_series(_read_listed(files, path).decode()).items():
                     payload.steps[name if column == Path(path).stem else f"{name}/{column}"] = points
-    for prefix in (paths.get("train_live"), paths.get("eval_live")):
-        for path in files.files_under(f"{prefix}/plots") if prefix else []:
-            payload.artifacts[f"plots/{Path(prefix).name}/{Path(path).relative_to(f'{prefix}/plots').as_posix()}"] = files.read(path)
+    for prefix in _set(paths.get("train_live"), paths.get("eval_live")):
+        for path in files.files_under(f"{prefix}/plots"):
+            artifact = f"plots/{Path(prefix).name}/{Path(path).relative_to(f'{prefix}/plots').as_posix()}"
+            payload.artifacts[artifact] = _read_listed(files, path)
     payload.datasets = _datasets(files, lock, paths.get("prepared", "data/prepared"), payload.metrics)
     packaged = files.package(paths.get("package", "models/package"), lock, scratch)
     outs = lock_entries(lock, "outs")
@@ -112,6 +114,19 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
             payload.artifacts[CARD] = (payload.package / CARD).read_bytes()
     payload.tags = _tags(identity, outs, payload.package_md5)
     return payload
+
+
+def _set(*values: str | None) -> list[str]:
+    """The values that are set (a ``vars: paths`` entry may be absent or empty)."""
+    return [v for v in values if v]
+
+
+def _read_listed(files: RepoFiles, path: str) -> bytes:
+    """A file ``files_under`` listed exists, so failing to read it is an error, not a skip."""
+    raw = files.read(path)
+    if raw is None:
+        raise MMPError(path, "is listed in the experiment but cannot be read")
+    return raw
 
 
 def _datasets(files: RepoFiles, lock: dict[str, Any], prepared: str, metrics: dict[str, float]) -> list[DataFile]:

@@ -59,6 +59,8 @@ def md5_dir(path: Path) -> str:
     fs = LocalFileSystem()
     with tempfile.TemporaryDirectory() as odb_dir:
         _, _, obj = build(HashFileDB(fs, odb_dir), str(path), fs, "md5", dry_run=True)
+    if obj.hash_info.value is None:  # build always hashes; this is DVC's Optional field
+        raise RuntimeError(f"DVC computed no md5 for {path}")
     return obj.hash_info.value
 
 

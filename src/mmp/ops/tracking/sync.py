@@ -68,7 +68,7 @@ def mirror_repo(root: Path, every: bool) -> int:
         raise MMPError("--repo", f"{root.name} has no dvc.yaml", "the root of a DVC repository")
     tracker = connect(load_settings(root=root).mlflow)
     known = experiments(root)
-    targets = [(RevFiles(root, ident.commit), ident) for ident in known] if every else []
+    targets: list[tuple[RepoFiles, Identity]] = [(RevFiles(root, ident.commit), ident) for ident in known] if every else []
     here = workspace_identity(root, known)
     if (root / "dvc.lock").exists() and here.key not in {ident.key for _, ident in targets}:
         targets.append((WorkspaceFiles(root), here))
