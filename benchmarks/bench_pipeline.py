@@ -20,10 +20,14 @@ SIZES = (20_000, 2_000_000)
 
 def timed(cmd: list[str], repo: Path, **env: str) -> tuple[float, int]:
     """Wall seconds and the peak RSS (MiB) of the largest process the command waited for."""
-    script = "import resource,subprocess,sys,time;t=time.perf_counter();subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL);" \
-             "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    script = (
+        "import resource,subprocess,sys,time;t=time.perf_counter();subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL);"
+        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     # A fresh wrapper process per measurement, so RUSAGE_CHILDREN covers this command only.
-    out = subprocess.run([sys.executable, "-c", script, *cmd], cwd=repo, env=pipeline_env(repo, **env), capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", script, *cmd], cwd=repo, env=pipeline_env(repo, **env), capture_output=True, text=True, check=True
+    ).stdout.split()
     return float(out[0]), int(out[1]) // 1024
 
 

@@ -117,7 +117,13 @@ async def load(port: int, path: str, body: bytes, concurrency: int, requests: in
     elapsed = time.perf_counter() - started
     latencies.sort()
     pct = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)  # noqa: E731
-    return {"requests": len(latencies), "errors": errors, "rps": round(len(latencies) / elapsed, 1), "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
 
 
 def measure(port: int, path: str, body: bytes) -> dict[str, Any]:
@@ -129,7 +135,12 @@ def serve_comparison() -> dict[str, Any]:
     record = json.loads((PACKAGE / "artifacts" / "schema.json").read_text())["example"]
     servers = {
         "mmp": ([sys.executable, "-m", "mmp", "serve", "--model", str(PACKAGE), "--workers", "1"], "/ready", "/predict", record),
-        "mlflow": ([sys.executable, "-m", "mlflow", "models", "serve", "-m", str(PACKAGE), "--env-manager", "local", "-w", "1"], "/ping", "/invocations", {"dataframe_records": [record]}),
+        "mlflow": (
+            [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(PACKAGE), "--env-manager", "local", "-w", "1"],
+            "/ping",
+            "/invocations",
+            {"dataframe_records": [record]},
+        ),
     }
     results: dict[str, Any] = {}
     for name, (cmd, ready, path, payload) in servers.items():
@@ -143,7 +154,10 @@ def serve_comparison() -> dict[str, Any]:
             proc.wait(timeout=30)
     for level in LEVELS:
         mmp, mlflow = results["mmp"][f"c{level}"], results["mlflow"][f"c{level}"]
-        results[f"ratio_c{level}"] = {"rps_x": round(mmp["rps"] / mlflow["rps"], 2), "p99_fraction": round(mmp["p99_ms"] / mlflow["p99_ms"], 3)}
+        results[f"ratio_c{level}"] = {
+            "rps_x": round(mmp["rps"] / mlflow["rps"], 2),
+            "p99_fraction": round(mmp["p99_ms"] / mlflow["p99_ms"], 3),
+        }
     return results
 
 
@@ -218,10 +232,27 @@ def peak_memory(sizes: tuple[int, ...] = (1_000_000, 10_000_000)) -> dict[str, A
         for rows in sizes:
             source = Path(tmp) / f"in-{rows}.parquet"
             synthetic_parquet(source, rows)
-            cmd = [sys.executable, "-m", "mmp", "predict", "--model", str(PACKAGE), "--input", str(source), "--output", str(Path(tmp) / "out.parquet"), "--no-progress"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "mmp",
+                "predict",
+                "--model",
+                str(PACKAGE),
+                "--input",
+                str(source),
+                "--output",
+                str(Path(tmp) / "out.parquet"),
+                "--no-progress",
+            ]
             started = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-c", MAXRSS, *cmd], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=1800, check=True)
-            out[f"rows_{rows}"] = {"peak_rss_mb": round(int(proc.stdout.strip().splitlines()[-1]) / 1024), "seconds": round(time.perf_counter() - started, 1)}
+            proc = subprocess.run(
+                [sys.executable, "-c", MAXRSS, *cmd], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=1800, check=True
+            )
+            out[f"rows_{rows}"] = {
+                "peak_rss_mb": round(int(proc.stdout.strip().splitlines()[-1]) / 1024),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
             source.unlink()
     first, last = (out[f"rows_{n}"]["peak_rss_mb"] for n in (sizes[0], sizes[-1]))
     out["peak_ratio_largest_vs_smallest"] = round(last / first, 3)

@@ -49,14 +49,23 @@ def workspace(tmp: Path) -> Path:
     for name, args in (("prepare", ["--out", "data/prepared", "--stats", "data.json"]),
                        ("featurize", ["--prepared", "data/prepared", "--out", "data/features", "--featurizer", "featurizer.joblib"])):  # fmt: skip
         write_params(ws, "none")
-        subprocess.run([sys.executable, "-m", f"mmp.pipeline.stages.{name}", *args], cwd=ws, env=env(ws, "unused.db"), check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", f"mmp.pipeline.stages.{name}", *args], cwd=ws, env=env(ws, "unused.db"), check=True, capture_output=True
+        )
     return ws
 
 
 def write_params(ws: Path, pruner: str) -> None:
     from mmp.ops.params import compose
 
-    overrides = [f"model.hyperparameters.n_estimators={ROUNDS}", "tune.enabled=true", f"tune.n_trials={N_TRIALS}", f"tune.cv.folds={FOLDS}", f"tune.pruner={pruner}", f"tune.timeout={CAP_SECONDS}"]
+    overrides = [
+        f"model.hyperparameters.n_estimators={ROUNDS}",
+        "tune.enabled=true",
+        f"tune.n_trials={N_TRIALS}",
+        f"tune.cv.folds={FOLDS}",
+        f"tune.pruner={pruner}",
+        f"tune.timeout={CAP_SECONDS}",
+    ]
     (ws / "params.yaml").write_text(compose(ws, overrides))
 
 

@@ -43,7 +43,9 @@ def run(cmd: Sequence[str], repo: Path, timeout: float = 600, check: bool = True
 
 def mmp(*args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
     """Run `python -m mmp ARGS` in the checkout (the CLI tests' one way to call the command)."""
-    proc = subprocess.run([sys.executable, "-m", "mmp", *args], cwd=ROOT, env=pipeline_env(ROOT, **env), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmp", *args], cwd=ROOT, env=pipeline_env(ROOT, **env), capture_output=True, text=True, timeout=300
+    )
     if check and proc.returncode != 0:
         pytest.fail(f"mmp {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc

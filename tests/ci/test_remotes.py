@@ -108,7 +108,12 @@ def sshd(tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         wait_for_port(port, proc)
         store = tmp_path / "store"
-        yield {"url": f"ssh://{getpass.getuser()}@127.0.0.1:{port}{store}", "store": str(store), "keyfile": str(home / ".ssh/id_mmp"), "home": str(home)}
+        yield {
+            "url": f"ssh://{getpass.getuser()}@127.0.0.1:{port}{store}",
+            "store": str(store),
+            "keyfile": str(home / ".ssh/id_mmp"),
+            "home": str(home),
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -133,7 +138,9 @@ def s3_endpoint() -> Iterator[str]:
     try:
         wait_for_port(port)
         endpoint = f"http://127.0.0.1:{port}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket="mmp-cache")
+        boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        ).create_bucket(Bucket="mmp-cache")
         yield endpoint
     finally:
         server.stop()

@@ -28,7 +28,18 @@ def expected(package_dir: Path, frame: pd.DataFrame) -> pd.DataFrame:
 def test_scores_a_parquet_file_in_chunks(package_dir: Path, tmp_path: Path) -> None:
     frame = sample_frame(1000, seed=11)
     frame.to_parquet(tmp_path / "in.parquet")
-    proc = mmp("predict", "--model", str(package_dir), "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out.parquet"), "--chunksize", "128", SOURCE_DATE_EPOCH="1700000000")
+    proc = mmp(
+        "predict",
+        "--model",
+        str(package_dir),
+        "--input",
+        str(tmp_path / "in.parquet"),
+        "--output",
+        str(tmp_path / "out.parquet"),
+        "--chunksize",
+        "128",
+        SOURCE_DATE_EPOCH="1700000000",
+    )
     assert "scored 1000 rows" in proc.stdout and "rows/s" in proc.stderr  # the progress bar
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert list(out.columns) == OUTPUT_COLUMNS
@@ -61,13 +72,37 @@ def test_scores_a_sql_query_with_bound_parameters(package_dir: Path, tmp_path: P
     frame.to_sql("applications", engine, index=False)
     engine.dispose()
     query = "SELECT * FROM applications WHERE region = :region AND loan_amount >= :min_amount ORDER BY customer_id"
-    mmp("predict", "--model", str(package_dir), "--query", query, "--param", "region=south", "--param", "min_amount=5000",
-        "--output", str(tmp_path / "out.parquet"), "--chunksize", "50", MMP_DB_URL=pg_url)
+    mmp(
+        "predict",
+        "--model",
+        str(package_dir),
+        "--query",
+        query,
+        "--param",
+        "region=south",
+        "--param",
+        "min_amount=5000",
+        "--output",
+        str(tmp_path / "out.parquet"),
+        "--chunksize",
+        "50",
+        MMP_DB_URL=pg_url,
+    )
     out = pd.read_parquet(tmp_path / "out.parquet")
     subset = frame[(frame["region"] == "south") & (frame["loan_amount"] >= 5000)].sort_values("customer_id")
     assert out["customer_id"].tolist() == subset["customer_id"].tolist() and len(out) > 20
     np.testing.assert_allclose(out["proba_1"], expected(package_dir, subset)["proba_1"], rtol=1e-9)
-    bad = mmp("predict", "--model", str(package_dir), "--query", "SELECT * FROM no_such_table", "--output", str(tmp_path / "x.parquet"), check=False, MMP_DB_URL=pg_url)
+    bad = mmp(
+        "predict",
+        "--model",
+        str(package_dir),
+        "--query",
+        "SELECT * FROM no_such_table",
+        "--output",
+        str(tmp_path / "x.parquet"),
+        check=False,
+        MMP_DB_URL=pg_url,
+    )
     assert bad.returncode == 2 and "--query: the query failed" in bad.stderr and not (tmp_path / "x.parquet").exists()
 
 
@@ -77,24 +112,57 @@ def test_refuses_contract_breaking_input_naming_rows_and_columns(package_dir: Pa
     frame.loc[390, "region"] = "mars"
     frame = frame.drop(columns=["num_late_payments"])
     frame.to_parquet(tmp_path / "in.parquet")
-    proc = mmp("predict", "--model", str(package_dir), "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out.parquet"), "--chunksize", "200", check=False)
+    proc = mmp(
+        "predict",
+        "--model",
+        str(package_dir),
+        "--input",
+        str(tmp_path / "in.parquet"),
+        "--output",
+        str(tmp_path / "out.parquet"),
+        "--chunksize",
+        "200",
+        check=False,
+    )
     assert proc.returncode == 2
     assert "column 'num_late_payments': required by the data contract but missing" in proc.stderr
     frame = sample_frame(400, seed=14)
     frame.loc[250, "age"] = 7.0
     frame.loc[390, "region"] = "mars"
     frame.to_parquet(tmp_path / "in.parquet")
-    proc = mmp("predict", "--model", str(package_dir), "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out.parquet"), "--chunksize", "200", check=False)
+    proc = mmp(
+        "predict",
+        "--model",
+        str(package_dir),
+        "--input",
+        str(tmp_path / "in.parquet"),
+        "--output",
+        str(tmp_path / "out.parquet"),
+        "--chunksize",
+        "200",
+        check=False,
+    )
     assert proc.returncode == 2
     assert "column 'age': must be >= 18; 1 row(s), e.g. rows [250]" in proc.stderr  # rows counted across chunks
     assert not (tmp_path / "out.parquet").exists() and not list(tmp_path.glob(".out*"))
 
 
 def test_bad_arguments_are_one_clear_error(package_dir: Path, tmp_path: Path) -> None:
-    proc = mmp("predict", "--model", str(package_dir), "--input", str(tmp_path / "none.parquet"), "--output", str(tmp_path / "o.parquet"), check=False)
+    proc = mmp(
+        "predict",
+        "--model",
+        str(package_dir),
+        "--input",
+        str(tmp_path / "none.parquet"),
+        "--output",
+        str(tmp_path / "o.parquet"),
+        check=False,
+    )
     assert proc.returncode == 2 and "--input" in proc.stderr and "does not exist" in proc.stderr
     sample_frame(10).to_parquet(tmp_path / "in.parquet")
-    proc = mmp("predict", "--model", str(package_dir), "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "o.xlsx"), check=False)
+    proc = mmp(
+        "predict", "--model", str(package_dir), "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "o.xlsx"), check=False
+    )
     assert proc.returncode == 2 and "--output" in proc.stderr and ".parquet" in proc.stderr
 
 
@@ -103,7 +171,21 @@ def test_a_killed_scorer_leaves_no_output_file(package_dir: Path, tmp_path: Path
     frame = sample_frame(2000, seed=15)
     pd.concat([frame] * 40, ignore_index=True).to_parquet(tmp_path / "in.parquet")  # 80k rows
     out = tmp_path / "out.parquet"
-    cmd = [sys.executable, "-m", "mmp", "predict", "--model", str(package_dir), "--input", str(tmp_path / "in.parquet"), "--output", str(out), "--chunksize", "200", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mmp",
+        "predict",
+        "--model",
+        str(package_dir),
+        "--input",
+        str(tmp_path / "in.parquet"),
+        "--output",
+        str(out),
+        "--chunksize",
+        "200",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=pipeline_env(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".out.parquet.tmp-*")) and time.monotonic() < deadline and proc.poll() is None:

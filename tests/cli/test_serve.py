@@ -24,7 +24,9 @@ def worker_pids(parent: int) -> set[int]:
 def test_serve_with_two_workers_answers_real_requests(package_dir: Path) -> None:
     port = free_port()
     cmd = [sys.executable, "-m", "mmp", "serve", "--model", str(package_dir), "--port", str(port), "--workers", "2", "--no-access-log"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=pipeline_env(ROOT, MMP_API_TOKEN="tok"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=pipeline_env(ROOT, MMP_API_TOKEN="tok"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         url, headers = f"http://127.0.0.1:{port}", {"Authorization": "Bearer tok"}
         deadline = time.monotonic() + 120
@@ -69,7 +71,9 @@ def test_the_image_command_serves_the_model_named_by_env_vars(package_dir: Path)
     assert cmd[:3] == ["uvicorn", "--factory", "mmp.serving.app:create_app"] and cmd[-4:] == ["--host", "0.0.0.0", "--port", "8080"]
     port = free_port()
     local = [sys.executable, "-m", *cmd[:-4], "--host", "127.0.0.1", "--port", str(port)]
-    env = pipeline_env(ROOT, APP_ENV="prod", MLFLOW_TRACKING_URI="sqlite:///unused.db", MMP_MODEL=str(package_dir), MMP_MAX_BODY_BYTES="5000")
+    env = pipeline_env(
+        ROOT, APP_ENV="prod", MLFLOW_TRACKING_URI="sqlite:///unused.db", MMP_MODEL=str(package_dir), MMP_MAX_BODY_BYTES="5000"
+    )
     proc = subprocess.Popen(local, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url, deadline, ready = f"http://127.0.0.1:{port}", time.monotonic() + 90, None
@@ -84,5 +88,12 @@ def test_the_image_command_serves_the_model_named_by_env_vars(package_dir: Path)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    failed = subprocess.run(local, cwd=ROOT, env=pipeline_env(ROOT, APP_ENV="prod", MLFLOW_TRACKING_URI="sqlite:///unused.db"), capture_output=True, text=True, timeout=90)
+    failed = subprocess.run(
+        local,
+        cwd=ROOT,
+        env=pipeline_env(ROOT, APP_ENV="prod", MLFLOW_TRACKING_URI="sqlite:///unused.db"),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert failed.returncode != 0 and "no model given" in failed.stderr

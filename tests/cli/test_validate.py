@@ -17,7 +17,13 @@ def test_validate_passes_for_the_default_recipe() -> None:
 
 
 def test_validate_reports_every_problem_with_exit_2() -> None:
-    overrides = ["data.target_col=nope", "features.numeric.scale=weird", "model.hyperparameters.num_leaves.low=500", "+model.hyperparameters.bogus=1", "data.rows=300"]
+    overrides = [
+        "data.target_col=nope",
+        "features.numeric.scale=weird",
+        "model.hyperparameters.num_leaves.low=500",
+        "+model.hyperparameters.bogus=1",
+        "data.rows=300",
+    ]
     proc = run(["mmp", "validate", *overrides], ROOT, timeout=120, check=False)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
@@ -37,7 +43,21 @@ def test_train_stage_validates_before_training(tmp_path: Path) -> None:
     params["model"]["hyperparameters"]["max_depht"] = 3
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = tmp_path / "model.joblib"
-    cmd = [sys.executable, "-m", "mmp.pipeline.stages.train", "--features", str(tmp_path / "missing"), "--best-params", str(tmp_path / "missing.json"), "--out", str(out), "--live", str(tmp_path / "live"), "--params", str(tmp_path / "params.yaml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mmp.pipeline.stages.train",
+        "--features",
+        str(tmp_path / "missing"),
+        "--best-params",
+        str(tmp_path / "missing.json"),
+        "--out",
+        str(out),
+        "--live",
+        str(tmp_path / "live"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+    ]
     proc = run(cmd, ROOT, timeout=120, check=False)
     assert proc.returncode == 2
     assert "model.hyperparameters.max_depht: LGBMClassifier does not accept" in proc.stderr

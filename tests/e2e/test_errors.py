@@ -14,11 +14,27 @@ pytestmark = pytest.mark.slow
 CASES = {
     "unknown-key": (["+model.colour=red"], "error: model.colour: unknown key (allowed: class_path, hyperparameters)", "data/prepared"),
     "wrong-type": (["data.rows=many"], "error: data.rows: input should be a valid integer", "data/prepared"),
-    "bad-class-path": (["model.class_path=sklearn.ensemble.NoSuchForest"], "error: model.class_path: 'sklearn.ensemble' has no class 'NoSuchForest'", "models/model.joblib"),
-    "bad-hyperparameter": (["+model.hyperparameters.n_estimator=5"], "error: model.hyperparameters.n_estimator: LGBMClassifier does not accept this hyperparameter (allowed:", "models/model.joblib"),
-    "missing-target": (["data.target_col=defaulted"], "error: data.target_col: column 'defaulted' not found in the source data (allowed: customer_id,", "data/prepared"),
+    "bad-class-path": (
+        ["model.class_path=sklearn.ensemble.NoSuchForest"],
+        "error: model.class_path: 'sklearn.ensemble' has no class 'NoSuchForest'",
+        "models/model.joblib",
+    ),
+    "bad-hyperparameter": (
+        ["+model.hyperparameters.n_estimator=5"],
+        "error: model.hyperparameters.n_estimator: LGBMClassifier does not accept this hyperparameter (allowed:",
+        "models/model.joblib",
+    ),
+    "missing-target": (
+        ["data.target_col=defaulted"],
+        "error: data.target_col: column 'defaulted' not found in the source data (allowed: customer_id,",
+        "data/prepared",
+    ),
     "contract-violation": (["data.contract.columns.age.max=30"], "error: column 'age': must be <= 30;", "data/prepared"),
-    "task-mismatch": (["data=diabetes"], "error: model.class_path: LGBMClassifier is a classifier but data.task_type is regression (allowed: a regressor", "models/model.joblib"),
+    "task-mismatch": (
+        ["data=diabetes"],
+        "error: model.class_path: LGBMClassifier is a classifier but data.task_type is regression (allowed: a regressor",
+        "models/model.joblib",
+    ),
 }
 
 

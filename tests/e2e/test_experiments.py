@@ -50,7 +50,20 @@ def test_bundled_sklearn_datasets_run_the_same_graph(repo_copy: Path, overrides:
 
 def test_queue_of_two_runs_in_parallel(repo_copy: Path) -> None:
     for model in ("logistic_regression", "random_forest"):
-        run(["dvc", "exp", "run", "--queue", *SMALL, "-S", f"model={model}", "-S", "+model.hyperparameters.n_jobs=1" if model == "logistic_regression" else "model.hyperparameters.n_estimators=20"], repo_copy)
+        run(
+            [
+                "dvc",
+                "exp",
+                "run",
+                "--queue",
+                *SMALL,
+                "-S",
+                f"model={model}",
+                "-S",
+                "+model.hyperparameters.n_jobs=1" if model == "logistic_regression" else "model.hyperparameters.n_estimators=20",
+            ],
+            repo_copy,
+        )
     run(["dvc", "queue", "start", "-j", "2"], repo_copy)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

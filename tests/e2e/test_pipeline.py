@@ -27,7 +27,13 @@ def test_default_pipeline_produces_every_output(default_run: Path) -> None:
     stats = json.loads((default_run / "metrics" / "data.json").read_text())
     assert stats["rows"] == {"train": 16000, "test": 4000, "total": 20000}
     assert 0.08 < stats["class_balance"]["1"] < 0.12
-    for out in ("data/prepared/train.parquet", "data/features/test.parquet", "models/featurizer.joblib", "models/model.joblib", "models/package/MLmodel"):
+    for out in (
+        "data/prepared/train.parquet",
+        "data/features/test.parquet",
+        "models/featurizer.joblib",
+        "models/model.joblib",
+        "models/package/MLmodel",
+    ):
         assert (default_run / out).exists(), out
     for plot in ("roc.json", "precision_recall.json", "confusion_matrix.json"):
         assert (default_run / "metrics/evaluate/plots/sklearn" / plot).exists()
@@ -43,7 +49,9 @@ def test_package_loads_in_a_fresh_process_and_scores_raw_rows(default_run: Path)
         "print(list(out.columns)); assert len(out) == 5\n"
         "assert ((out.proba_0 + out.proba_1 - 1).abs() < 1e-9).all()\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=default_run, env=pipeline_env(default_run), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=default_run, env=pipeline_env(default_run), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "['prediction', 'proba_0', 'proba_1']" in proc.stdout
 

@@ -87,7 +87,12 @@ def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Pa
     from mmp.inference.scorer import Scorer  # the packaged artifacts score raw rows
 
     art = tmp_path / "models" / "package" / "artifacts"
-    scorer = Scorer.load({name: str(art / f"{name}.{'json' if name in ('schema', 'metadata') else 'joblib'}") for name in ("featurizer", "model", "schema", "metadata")})
+    scorer = Scorer.load(
+        {
+            name: str(art / f"{name}.{'json' if name in ('schema', 'metadata') else 'joblib'}")
+            for name in ("featurizer", "model", "schema", "metadata")
+        }
+    )
     raw_rows = pd.read_parquet(tmp_path / "data" / "prepared" / "test.parquet").head(5)
     assert len(scorer.predict(raw_rows)) == 5
 
@@ -114,16 +119,32 @@ def test_a_planted_secret_never_reaches_any_output(repo_copy: Path) -> None:
     secret = f"planted-secret-{uuid.uuid4().hex}"
     with fresh_postgres() as url:
         engine = sa.create_engine(url)
-        rows = pd.DataFrame({"id": range(400), "region": ["north", "south"] * 200, "amount": [float(i % 37) for i in range(400)], "label": [int(i % 37 > 20) for i in range(400)]})
+        rows = pd.DataFrame(
+            {
+                "id": range(400),
+                "region": ["north", "south"] * 200,
+                "amount": [float(i % 37) for i in range(400)],
+                "label": [int(i % 37 > 20) for i in range(400)],
+            }
+        )
         rows.assign(created=pd.date_range("2024-01-01", periods=400, freq="D")).to_sql("loans", engine, index=False)
         engine.dispose()
         with_secret = sa.make_url(url).set(password=secret).render_as_string(hide_password=False)
-        run(["dvc", "exp", "run", "-S", "data=loans_sql", "-S", "model.hyperparameters.n_estimators=20"], repo_copy, MMP_WAREHOUSE_URL=with_secret)
+        run(
+            ["dvc", "exp", "run", "-S", "data=loans_sql", "-S", "model.hyperparameters.n_estimators=20"],
+            repo_copy,
+            MMP_WAREHOUSE_URL=with_secret,
+        )
         proc = run(["dvc", "exp", "show", "--json"], repo_copy, MMP_WAREHOUSE_URL=with_secret)
         assert secret not in proc.stdout
-        leaks = [str(p.relative_to(repo_copy)) for p in repo_copy.rglob("*") if p.is_file() and ".git" not in p.parts and secret.encode() in p.read_bytes()]
+        leaks = [
+            str(p.relative_to(repo_copy))
+            for p in repo_copy.rglob("*")
+            if p.is_file() and ".git" not in p.parts and secret.encode() in p.read_bytes()
+        ]
         assert leaks == []
         assert json.loads((repo_copy / "metrics/data.json").read_text())["rows"]["total"] == 400
+
 
 def test_sql_snapshot_reruns_downstream_only_when_the_rows_change(repo_copy: Path) -> None:
     """Forcing prepare re-reads the query; its snapshot (data/prepared) hashes the same when the
@@ -131,7 +152,14 @@ def test_sql_snapshot_reruns_downstream_only_when_the_rows_change(repo_copy: Pat
     import sqlalchemy as sa
 
     db = repo_copy / "warehouse.db"
-    rows = pd.DataFrame({"id": range(300), "region": ["north", "south", "east"] * 100, "amount": [float(i % 29) for i in range(300)], "label": [int(i % 29 > 14) for i in range(300)]})
+    rows = pd.DataFrame(
+        {
+            "id": range(300),
+            "region": ["north", "south", "east"] * 100,
+            "amount": [float(i % 29) for i in range(300)],
+            "label": [int(i % 29 > 14) for i in range(300)],
+        }
+    )
     engine = sa.create_engine(f"sqlite:///{db}")
     rows.assign(created=pd.date_range("2024-01-01", periods=300, freq="D").astype(str)).to_sql("loans", engine, index=False)
     env = {"MMP_WAREHOUSE_URL": f"sqlite:///{db}"}

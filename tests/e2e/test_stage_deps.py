@@ -44,11 +44,18 @@ def traced_imports(repo: Path, cmd: str, trace: Path) -> list[str]:
     """The repo's mmp source files a stage command imports, as repo-relative paths (the module it
     runs included: runpy executes it as ``__main__``, outside ``sys.modules``)."""
     _python, _m, module, *args = shlex.split(cmd)
-    proc = subprocess.run([sys.executable, "-c", TRACER, str(trace), module, *args], cwd=repo, env=pipeline_env(repo), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", TRACER, str(trace), module, *args],
+        cwd=repo,
+        env=pipeline_env(repo),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     src = str(repo / "src") + "/"
     entry = module.replace(".", "/") + ("/__main__.py" if module == "mmp" else ".py")
-    return [f"src/{entry}", *(f"src/{f[len(src):]}" for f in json.loads(trace.read_text()) if f.startswith(src))]
+    return [f"src/{entry}", *(f"src/{f[len(src) :]}" for f in json.loads(trace.read_text()) if f.startswith(src))]
 
 
 def test_each_stage_declares_exactly_the_modules_it_imports(repo_copy: Path, tmp_path: Path) -> None:

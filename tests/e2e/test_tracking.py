@@ -70,7 +70,10 @@ def test_exp_run_is_mirrored_once_with_everything(tracked: Path) -> None:
     data = mirrored.data
     assert mirrored.info.run_name == "first" and mirrored.info.status == "FINISHED"
     assert data.tags["mmp.dvc.exp_name"] == "first"
-    assert data.tags["mmp.dvc.baseline_rev"] == subprocess.run(["git", "rev-parse", "HEAD"], cwd=tracked, capture_output=True, text=True).stdout.strip()
+    assert (
+        data.tags["mmp.dvc.baseline_rev"]
+        == subprocess.run(["git", "rev-parse", "HEAD"], cwd=tracked, capture_output=True, text=True).stdout.strip()
+    )
     lock = yaml.safe_load((tracked / "dvc.lock").read_text())
     for stage in lock["stages"].values():
         for out in stage.get("outs", []):
@@ -130,7 +133,10 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
     assert str(client.get_model_version_by_alias(MODEL, "candidate").version) == "2"
     assert abs(dir_size(tracked / "models/package") - small_package) < 256 * 1024, "the model holds no training rows"
     strict = yaml.safe_load((tracked / "params.yaml").read_text())
-    strict["evaluate"]["gate"]["classification"] = {"rules": [{"metric": "roc_auc", "op": ">=", "value": 0.99}], "beat_champion": {"metric": "f1", "min_delta": 0.5}}
+    strict["evaluate"]["gate"]["classification"] = {
+        "rules": [{"metric": "roc_auc", "op": ">=", "value": 0.99}],
+        "beat_champion": {"metric": "f1", "min_delta": 0.5},
+    }
     (tracked / "strict.yaml").write_text(yaml.safe_dump(strict))
     refused = run(["mmp", "promote", "--params", "strict.yaml"], tracked, check=False)
     assert refused.returncode == 1, refused.stdout + refused.stderr
@@ -154,7 +160,14 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
         "assert len(out) == 7 and set(out.prediction) <= {0, 1}, out\n"
         "print(m.metadata.model_uuid)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tracked, env=pipeline_env(tracked, MLFLOW_TRACKING_URI=sqlite_uri(tracked)), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tracked,
+        env=pipeline_env(tracked, MLFLOW_TRACKING_URI=sqlite_uri(tracked)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == champion_uuid, "the champion is version 1, not the newer candidate"
 
@@ -170,7 +183,15 @@ def test_queued_runs_a_plain_repro_and_run_cache_restores_are_each_mirrored_once
         run(["dvc", "exp", "run", "--queue", *SMALL, "-S", f"seed={seed}", "-n", f"q{seed}"], repo_copy)
     # The workers outlive `dvc queue start` and inherit its stdout: send it to a file, not a pipe.
     with (repo_copy.parent / "queue.log").open("w") as log:
-        subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=repo_copy, env=pipeline_env(repo_copy), stdout=log, stderr=subprocess.STDOUT, check=True, timeout=120)
+        subprocess.run(
+            ["dvc", "queue", "start", "-j", "2"],
+            cwd=repo_copy,
+            env=pipeline_env(repo_copy),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
     deadline = time.monotonic() + 900
     try:
         while not queue_idle(repo_copy):
@@ -226,7 +247,20 @@ class MlflowServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        cmd = [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", self.backend, "--artifacts-destination", str(self.artifacts), "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        cmd = [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            self.backend,
+            "--artifacts-destination",
+            str(self.artifacts),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+        ]
         self.proc = subprocess.Popen(cmd, stdout=self.log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -263,7 +297,9 @@ def mlflow_server(tmp_path: Path) -> Any:
     db = f"mmp_mlflow_{uuid.uuid4().hex[:12]}"
     with engine.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{db}"')
-    server = MlflowServer(engine.url.set(database=db).render_as_string(hide_password=False), tmp_path / "artifacts", tmp_path / "server.log")
+    server = MlflowServer(
+        engine.url.set(database=db).render_as_string(hide_password=False), tmp_path / "artifacts", tmp_path / "server.log"
+    )
     server.start()
     try:
         yield server
@@ -281,14 +317,22 @@ CANARY = "canary-" + uuid.uuid4().hex
 @pytest.mark.integration
 def test_catching_up_after_the_server_was_down_and_nothing_leaks(repo_copy: Path, mlflow_server: MlflowServer) -> None:
     # Credentials in the environment must never reach MLflow or the model.
-    env = {"APP_ENV": "dev", "MLFLOW_TRACKING_URI": mlflow_server.uri, "MLFLOW_TRACKING_USERNAME": "mmp", "MLFLOW_TRACKING_PASSWORD": CANARY, "AWS_SECRET_ACCESS_KEY": CANARY}
+    env = {
+        "APP_ENV": "dev",
+        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "MLFLOW_TRACKING_USERNAME": "mmp",
+        "MLFLOW_TRACKING_PASSWORD": CANARY,
+        "AWS_SECRET_ACCESS_KEY": CANARY,
+    }
     assert "mirrored up -> MLflow run" in run(["dvc", "exp", "run", *SMALL, "-n", "up"], repo_copy, **env).stdout
 
     mlflow_server.stop()
     down = run(["dvc", "exp", "run", *SMALL, "-S", "seed=3", "-n", "down"], repo_copy, **env)
     warnings = [line for line in down.stderr.splitlines() if "MLflow mirroring failed" in line]
     assert len(warnings) == 1 and "catch up later with `mmp mirror --all`" in warnings[0], down.stderr
-    assert (repo_copy / "models/package/MLmodel").exists() and "Data and pipelines are up to date" in run(["dvc", "status"], repo_copy).stdout
+    assert (repo_copy / "models/package/MLmodel").exists() and "Data and pipelines are up to date" in run(
+        ["dvc", "status"], repo_copy
+    ).stdout
     offline = run(["mmp", "mirror", "--all"], repo_copy, check=False, **env)
     assert offline.returncode == 2 and "is unreachable" in offline.stderr and CANARY not in offline.stderr
 
@@ -300,9 +344,13 @@ def test_catching_up_after_the_server_was_down_and_nothing_leaks(repo_copy: Path
     assert sorted(r.info.run_name for r in mirrored) == ["down", "up"]
     assert [str(v.version) for v in versions(client)] == ["1", "2"]
 
-    texts = [json.dumps([r.data.params, r.data.tags, r.data.metrics, [d.dataset.source for d in r.inputs.dataset_inputs]]) for r in mirrored]
+    texts = [
+        json.dumps([r.data.params, r.data.tags, r.data.metrics, [d.dataset.source for d in r.inputs.dataset_inputs]]) for r in mirrored
+    ]
     texts += [json.dumps(v.tags) for v in versions(client)]
-    stored = [p for p in (mlflow_server.artifacts).rglob("*") if p.is_file()] + [p for p in (repo_copy / "models").rglob("*") if p.is_file()]
+    stored = [p for p in (mlflow_server.artifacts).rglob("*") if p.is_file()] + [
+        p for p in (repo_copy / "models").rglob("*") if p.is_file()
+    ]
     assert any(p.name == "MODEL_CARD.md" for p in stored) and any(p.name == "MLmodel" for p in stored)
     for text in texts:
         assert CANARY not in text

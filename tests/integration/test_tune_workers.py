@@ -71,7 +71,9 @@ def only_study(url: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=url)
 
 
-def test_two_workers_split_the_trials_without_losing_or_duplicating_any(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_workers_split_the_trials_without_losing_or_duplicating_any(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     n_trials = 12
     root = make_workspace(tmp_path, params_dict(n_trials=n_trials, pruner="none"))
     workers = [start_worker(root, postgres_url) for _ in range(2)]

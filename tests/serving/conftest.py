@@ -51,7 +51,14 @@ def small_params(seed: int = 0) -> Params:
     """The default recipe (params.yaml) with default features and a small, single-threaded
     LightGBM: quick to fit, the same code path as the pipeline."""
     raw = read_params(ROOT / "params.yaml")
-    raw.update(seed=seed, features={}, model={"class_path": "lightgbm.LGBMClassifier", "hyperparameters": {"n_estimators": 30, "num_leaves": 15, "n_jobs": 1, "verbose": -1}})
+    raw.update(
+        seed=seed,
+        features={},
+        model={
+            "class_path": "lightgbm.LGBMClassifier",
+            "hyperparameters": {"n_estimators": 30, "num_leaves": 15, "n_jobs": 1, "verbose": -1},
+        },
+    )
     return parse(Params, raw)
 
 

@@ -83,7 +83,11 @@ def test_enrichment_from_redis_and_422_for_a_missing_entity(package_dir: Path, p
 
     stored = json.loads(redis.Redis.from_url(url).get(f"{prefix}1"))
     assert set(stored) >= {"customer_id", "age", "region", "first_credit_date"} and stored["income"] != 1.0
-    client = TestClient(create_app(str(package_dir), settings=ServingSettings(online_store=OnlineStoreSettings(kind="redis", url=url, prefix=prefix)), env={}))
+    client = TestClient(
+        create_app(
+            str(package_dir), settings=ServingSettings(online_store=OnlineStoreSettings(kind="redis", url=url, prefix=prefix)), env={}
+        )
+    )
     check_enrichment(client, package_dir, prepared)
     strict = OnlineStoreSettings(kind="redis", url=url, prefix=prefix, missing_entity_status=422)
     client = TestClient(create_app(str(package_dir), settings=ServingSettings(online_store=strict), env={}))
@@ -101,4 +105,6 @@ def test_a_store_without_its_table_stops_the_server_at_start(package_dir: Path, 
     with pytest.raises(MMPError, match="run `mmp materialize` first"):
         create_app(str(package_dir), settings=ServingSettings(online_store=OnlineStoreSettings(kind="sql", url=pg_url)), env={})
     with pytest.raises(MMPError, match="cannot reach Redis"):
-        create_app(str(package_dir), settings=ServingSettings(online_store=OnlineStoreSettings(kind="redis", url="redis://127.0.0.1:1/0")), env={})
+        create_app(
+            str(package_dir), settings=ServingSettings(online_store=OnlineStoreSettings(kind="redis", url="redis://127.0.0.1:1/0")), env={}
+        )

@@ -44,7 +44,9 @@ def test_pyfunc_http_and_batch_give_identical_predictions(package_dir: Path, row
     body = client.post("/predict", json=as_records(rows)).json()
 
     scorer = Scorer.from_package(package_dir)
-    score_to_file(scorer, iter([rows.iloc[:25], rows.iloc[25:]]), tmp_path / "out.parquet", Identity("m", "1", pd.Timestamp(0)), progress=False)
+    score_to_file(
+        scorer, iter([rows.iloc[:25], rows.iloc[25:]]), tmp_path / "out.parquet", Identity("m", "1", pd.Timestamp(0)), progress=False
+    )
     batch = pd.read_parquet(tmp_path / "out.parquet")
 
     # the estimator's own API on the sklearn featurizer: an answer written without the Scorer

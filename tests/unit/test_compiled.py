@@ -87,7 +87,9 @@ def sklearn_reference(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out | {f"proba_{c}": proba[:, i] for i, c in enumerate(classes)}, index=frame.index)
 
 
-@pytest.mark.parametrize("model", [LGBMClassifier(n_estimators=20, verbose=-1), LogisticRegression(max_iter=500), LGBMRegressor(n_estimators=20, verbose=-1)])
+@pytest.mark.parametrize(
+    "model", [LGBMClassifier(n_estimators=20, verbose=-1), LogisticRegression(max_iter=500), LGBMRegressor(n_estimators=20, verbose=-1)]
+)
 def test_scorer_equals_the_sklearn_reference_on_both_entry_points(model: object) -> None:
     featurizer, train, test = fitted({})
     task = "regression" if isinstance(model, LGBMRegressor) else "binary"

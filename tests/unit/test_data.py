@@ -29,7 +29,9 @@ def test_synthetic_data_is_seeded_realistic_and_fast_to_vary() -> None:
 
 
 def test_contract_accepts_valid_data() -> None:
-    check_contract(frame(), contract(age={"dtype": "float", "min": 18}, region={"dtype": "category", "allowed": ["north", "south", "east"]}), ["y"])
+    check_contract(
+        frame(), contract(age={"dtype": "float", "min": 18}, region={"dtype": "category", "allowed": ["north", "south", "east"]}), ["y"]
+    )
 
 
 def test_contract_reports_every_violation_with_column_rule_and_rows() -> None:
@@ -39,7 +41,9 @@ def test_contract_reports_every_violation_with_column_rule_and_rows() -> None:
     messages = [str(e) for e in err.value.errors]
     assert any("column 'age': must be >= 30" in m and "rows [0]" in m for m in messages)
     assert any("column 'age': must not be null" in m for m in messages)
-    assert any("column 'region': must be one of the allowed values" in m and "'east'" in m and "allowed: north, south" in m for m in messages)
+    assert any(
+        "column 'region': must be one of the allowed values" in m and "'east'" in m and "allowed: north, south" in m for m in messages
+    )
 
 
 def test_missing_contract_column_and_null_target() -> None:

@@ -69,7 +69,11 @@ def test_environment_overrides_reach_the_typed_sections(monkeypatch: pytest.Monk
     for name, value in overrides.items():
         monkeypatch.setenv(name, value)
     settings = load_settings("local", ROOT)
-    assert (settings.mlflow.tracking_uri, settings.mlflow.mirror, settings.mlflow.mirror_required) == ("sqlite:///elsewhere.db", False, True)
+    assert (settings.mlflow.tracking_uri, settings.mlflow.mirror, settings.mlflow.mirror_required) == (
+        "sqlite:///elsewhere.db",
+        False,
+        True,
+    )
     assert (settings.tune.heartbeat_interval, settings.tune.grace_period) == (2, 5)
     assert settings.tune.url == "postgresql+psycopg2://optuna@db/optuna", "plain postgresql:// means the locked driver"
     assert settings.serving.max_records == 7
@@ -81,12 +85,18 @@ def test_environment_overrides_reach_the_typed_sections(monkeypatch: pytest.Monk
     [
         ("MMP_MAX_RECORDS", "serving", "conf/env/local.yaml: serving.max_records: input should be a valid integer"),
         ("MMP_ONLINE_STORE", "serving", "conf/env/local.yaml: serving.online_store.kind: input should be 'none', 'sql' or 'redis'"),
-        ("MMP_MISSING_ENTITY_STATUS", "serving", "conf/env/local.yaml: serving.online_store.missing_entity_status: input should be 404 or 422"),
+        (
+            "MMP_MISSING_ENTITY_STATUS",
+            "serving",
+            "conf/env/local.yaml: serving.online_store.missing_entity_status: input should be 404 or 422",
+        ),
         ("MMP_MIRROR", "mlflow", "conf/env/local.yaml: mlflow.mirror: input should be a valid boolean"),
         ("MMP_TUNE_GRACE", "tune", "conf/env/local.yaml: tune.grace_period: input should be a valid integer"),
     ],
 )
-def test_a_wrong_setting_is_one_line_that_never_shows_the_value(monkeypatch: pytest.MonkeyPatch, variable: str, section: str, message: str) -> None:
+def test_a_wrong_setting_is_one_line_that_never_shows_the_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, section: str, message: str
+) -> None:
     monkeypatch.setenv(variable, SECRET)
     with pytest.raises(MMPError) as err:
         getattr(load_settings("local", ROOT), section)
@@ -126,7 +136,9 @@ def test_rules_across_keys_are_settings_errors() -> None:
 
 def test_errors_import_nothing_of_mmp_so_settings_cannot_form_a_cycle() -> None:
     tree = ast.parse((ROOT / "src" / "mmp" / "core" / "errors.py").read_text())
-    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
     assert not {m for m in imported if m and m.startswith("mmp")}
 
 

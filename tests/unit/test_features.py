@@ -85,7 +85,14 @@ def test_imputation_strategies_leave_no_missing_values(strategy: str) -> None:
     assert not out.isna().any().any()
 
 
-@pytest.mark.parametrize(("scale", "check"), [("standard", lambda s: abs(s.mean()) < 1e-5), ("minmax", lambda s: s.min() == 0 and s.max() == 1), ("robust", lambda s: abs(s.median()) < 1e-6)])
+@pytest.mark.parametrize(
+    ("scale", "check"),
+    [
+        ("standard", lambda s: abs(s.mean()) < 1e-5),
+        ("minmax", lambda s: s.min() == 0 and s.max() == 1),
+        ("robust", lambda s: abs(s.median()) < 1e-6),
+    ],
+)
 def test_scaling(scale: str, check: Any) -> None:
     _, out = featurize({"numeric": {"scale": scale}}, frame())
     assert check(out["age"])
@@ -129,7 +136,9 @@ def test_feature_selection_keeps_k(selection: dict[str, Any]) -> None:
 
 
 def test_featurizer_pickles() -> None:
-    featurizer, out = featurize({"numeric": {"clip": "iqr"}, "categorical": {"encode": "target"}, "selection": {"method": "kbest", "k": 4}}, frame())
+    featurizer, out = featurize(
+        {"numeric": {"clip": "iqr"}, "categorical": {"encode": "target"}, "selection": {"method": "kbest", "k": 4}}, frame()
+    )
     again = pickle.loads(pickle.dumps(featurizer))
     test = frame(seed=3)
     pd.testing.assert_frame_equal(transform(again, test), transform(featurizer, test))

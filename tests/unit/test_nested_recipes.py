@@ -51,7 +51,10 @@ def test_stacking_classifier_with_a_final_estimator_recipe() -> None:
 
 
 def test_multi_output_regressor_with_an_inner_recipe() -> None:
-    spec = ModelConfig(class_path="sklearn.multioutput.MultiOutputRegressor", hyperparameters={"estimator": {"class_path": "sklearn.linear_model.Ridge", "hyperparameters": {"alpha": 0.5}}})
+    spec = ModelConfig(
+        class_path="sklearn.multioutput.MultiOutputRegressor",
+        hyperparameters={"estimator": {"class_path": "sklearn.linear_model.Ridge", "hyperparameters": {"alpha": 0.5}}},
+    )
     model = build_estimator(spec, seed=0)
     assert isinstance(model, MultiOutputRegressor) and isinstance(model.estimator, Ridge) and model.estimator.alpha == 0.5
     X, _ = classification_data()
@@ -98,7 +101,9 @@ def test_finding_building_and_validating_walk_the_recipe_alike() -> None:
     name, and a bad nested range has the same params key whoever reports it."""
     from mmp.modeling.model_checks import recipe_problems
 
-    spec = ModelConfig(class_path="sklearn.neural_network.MLPClassifier", hyperparameters={"hidden_layer_sizes": [{"type": "int", "low": 4, "high": 8}, 3]})
+    spec = ModelConfig(
+        class_path="sklearn.neural_network.MLPClassifier", hyperparameters={"hidden_layer_sizes": [{"type": "int", "low": 4, "high": 8}, 3]}
+    )
     assert set(find_ranges(spec.hyperparameters)) == {"hidden_layer_sizes.0"}
     asked: list[str] = []
     model = build_estimator(spec, seed=0, chooser=lambda name, r: asked.append(name) or int(r.high))

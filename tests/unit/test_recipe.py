@@ -67,7 +67,11 @@ def test_nested_recipes_build_named_estimators() -> None:
             "sklearn.ensemble.VotingClassifier",
             voting="soft",
             estimators=[
-                {"name": "lr", "class_path": "sklearn.linear_model.LogisticRegression", "hyperparameters": {"C": {"type": "float", "low": 0.1, "high": 10, "log": True}}},
+                {
+                    "name": "lr",
+                    "class_path": "sklearn.linear_model.LogisticRegression",
+                    "hyperparameters": {"C": {"type": "float", "low": 0.1, "high": 10, "log": True}},
+                },
                 {"name": "rf", "class_path": "sklearn.ensemble.RandomForestClassifier", "hyperparameters": {"n_estimators": 5}},
             ],
         ),
@@ -76,7 +80,9 @@ def test_nested_recipes_build_named_estimators() -> None:
     names = [name for name, _ in model.estimators]
     assert names == ["lr", "rf"]
     assert model.estimators[0][1].C == pytest.approx(1.0)
-    assert set(find_ranges({"estimators": [{"class_path": "x.Y", "hyperparameters": {"C": {"type": "float", "low": 0.1, "high": 10}}}]})) == {"estimators.0.C"}
+    assert set(
+        find_ranges({"estimators": [{"class_path": "x.Y", "hyperparameters": {"C": {"type": "float", "low": 0.1, "high": 10}}}]})
+    ) == {"estimators.0.C"}
 
 
 @pytest.mark.parametrize(

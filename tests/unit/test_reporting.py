@@ -22,7 +22,9 @@ def test_revisions_leave_the_workspace_implicit() -> None:
     assert Revisions("a", "b").args() == ["a", "b"]
 
 
-@pytest.mark.parametrize(("value", "text"), [(None, "—"), (0.7851234567, "0.785123"), (2000, "2000"), ("a|b", "a\\|b"), ([1, 2], "[1, 2]"), (True, "true")])
+@pytest.mark.parametrize(
+    ("value", "text"), [(None, "—"), (0.7851234567, "0.785123"), (2000, "2000"), ("a|b", "a\\|b"), ([1, 2], "[1, 2]"), (True, "true")]
+)
 def test_cells_are_formatted_for_markdown(value: object, text: str) -> None:
     assert fmt(value) == text
 
@@ -59,7 +61,9 @@ def test_params_section_lists_changes_or_says_there_are_none() -> None:
 
 
 def test_gate_section_without_rules_says_so() -> None:
-    assert "No absolute rules are configured (`evaluate.gate.classification.rules` is empty)." in gate_section({"evaluate": {"threshold": 0.5}}, {"roc_auc": 0.8})
+    assert "No absolute rules are configured (`evaluate.gate.classification.rules` is empty)." in gate_section(
+        {"evaluate": {"threshold": 0.5}}, {"roc_auc": 0.8}
+    )
     assert "`evaluate.gate.regression.rules` is empty" in gate_section({"data": {"task_type": "regression"}}, {})
 
 
@@ -90,7 +94,10 @@ def test_plot_names_and_titles() -> None:
 
 
 def test_static_spec_turns_checkboxes_on_and_leaves_the_input_alone() -> None:
-    spec = {"title": {"text": "x", "anchor": "middle"}, "params": [{"name": "showValues", "bind": {"input": "checkbox"}}, {"name": "grid", "bind": "scales"}, "<anchor>"]}
+    spec = {
+        "title": {"text": "x", "anchor": "middle"},
+        "params": [{"name": "showValues", "bind": {"input": "checkbox"}}, {"name": "grid", "bind": "scales"}, "<anchor>"],
+    }
     out = static_spec(spec, "Confusion")
     assert out["title"] == {"text": "Confusion", "anchor": "middle"}
     assert out["params"][0]["value"] is True
@@ -102,7 +109,11 @@ def test_render_png_draws_a_vega_lite_spec_offline() -> None:
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "data": {"values": [{"step": i, "loss": 1 / (i + 1), "rev": r} for i in range(5) for r in ("a", "b")]},
         "mark": "line",
-        "encoding": {"x": {"field": "step", "type": "quantitative"}, "y": {"field": "loss", "type": "quantitative"}, "color": {"field": "rev"}},
+        "encoding": {
+            "x": {"field": "step", "type": "quantitative"},
+            "y": {"field": "loss", "type": "quantitative"},
+            "color": {"field": "rev"},
+        },
     }
     png = render_png(spec)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")

@@ -146,7 +146,14 @@ def test_the_url_comes_from_the_environment_through_settings(tmp_path: Path, mon
     monkeypatch.setenv("MMP_WAREHOUSE_URL", url)
     monkeypatch.delenv("APP_ENV", raising=False)
     monkeypatch.chdir(ROOT)
-    cfg = DataConfig(source_uri="sql://warehouse/queries/loans.sql.j2", target_col="label", task_type="binary", params={"region": "north"}, identifiers={"table": "t"}, allowed_identifiers={"table": ["t"]})
+    cfg = DataConfig(
+        source_uri="sql://warehouse/queries/loans.sql.j2",
+        target_col="label",
+        task_type="binary",
+        params={"region": "north"},
+        identifiers={"table": "t"},
+        allowed_identifiers={"table": ["t"]},
+    )
     assert load_source(cfg, seed=0).id.tolist() == [1, 3, 7]
     assert os.environ["MMP_WAREHOUSE_URL"] not in cfg.model_dump_json()
 

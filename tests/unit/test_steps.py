@@ -18,7 +18,10 @@ from tests.conftest import ROOT
 
 def tiny_params() -> Params:
     raw = read_params(ROOT / "params.yaml")
-    raw["model"] = {"class_path": "lightgbm.LGBMClassifier", "hyperparameters": {"n_estimators": 10, "num_leaves": 7, "n_jobs": 1, "verbose": -1}}
+    raw["model"] = {
+        "class_path": "lightgbm.LGBMClassifier",
+        "hyperparameters": {"n_estimators": 10, "num_leaves": 7, "n_jobs": 1, "verbose": -1},
+    }
     return parse(Params, raw)
 
 

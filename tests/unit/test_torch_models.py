@@ -123,5 +123,7 @@ def test_pickles_load_in_a_fresh_process(model: Any, tmp_path: Path) -> None:
         "print('ok')\n"
     )
     src = str(Path(__file__).resolve().parents[2] / "src")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120, env={"PYTHONPATH": src, "PATH": ""})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120, env={"PYTHONPATH": src, "PATH": ""}
+    )
     assert proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_params_flatten_like_dvc_shows_them() -> None:
-    flat = {k: param_value(v) for k, v in flatten({"model": {"hyperparameters": {"n": 3, "lr": {"low": 0.1}}}, "data": {"id_cols": ["a"], "rows": None}}).items()}
+    flat = {
+        k: param_value(v)
+        for k, v in flatten({"model": {"hyperparameters": {"n": 3, "lr": {"low": 0.1}}}, "data": {"id_cols": ["a"], "rows": None}}).items()
+    }
     assert flat == {"model.hyperparameters.n": "3", "model.hyperparameters.lr.low": "0.1", "data.id_cols": '["a"]', "data.rows": "null"}
 
 
@@ -58,7 +61,10 @@ def test_workspace_payload(tmp_path: Path) -> None:
     assert payload.metrics == {"f1": 0.5, "roc_auc": 0.8, "data.rows.train": 8.0, "data.rows.test": 2.0}
     assert payload.steps == {"train/loss": [(0, 1.0), (1, 0.5)]}
     assert set(payload.artifacts) == {"plots/train/metrics/loss.tsv"}
-    assert [(d.name, d.rows, d.md5) for d in payload.datasets] == [("train", 8, md5_file(tmp_path / "data/prepared/train.parquet")), ("test", 2, md5_file(tmp_path / "data/prepared/test.parquet"))]
+    assert [(d.name, d.rows, d.md5) for d in payload.datasets] == [
+        ("train", 8, md5_file(tmp_path / "data/prepared/train.parquet")),
+        ("test", 2, md5_file(tmp_path / "data/prepared/test.parquet")),
+    ]
     assert payload.tags["mmp.exp_key"] == "exp:base:e1" and payload.tags["mmp.dvc.exp_name"] == "e1"
     assert payload.package is None, "no package on disk: nothing to log as a model"
 
@@ -81,12 +87,24 @@ def test_model_stage_is_taken_as_an_alias(monkeypatch: pytest.MonkeyPatch) -> No
 def test_model_card_is_deterministic_and_complete() -> None:
     params = load_params(ROOT / "params.yaml")
     metrics = {"roc_auc": 0.81, "f1": 0.27}
-    columns = [{"name": "age", "dtype": "float", "nullable": True, "role": "feature"}, {"name": "customer_id", "dtype": "int", "nullable": False, "role": "id"}]
+    columns = [
+        {"name": "age", "dtype": "float", "nullable": True, "role": "feature"},
+        {"name": "customer_id", "dtype": "int", "nullable": False, "role": "id"},
+    ]
     schema = InputSchema(columns=columns, targets=["default"], task_type="binary")
     data = [DataFile("train", "data/prepared/train.parquet", 16000, "ab" * 16)]
     gate = params.evaluate.gate_for(params.data.task_type)[1]
     card = render_card(params, metrics, evaluate_gate(gate, metrics, None), data, schema)
     assert card == render_card(params, metrics, evaluate_gate(gate, metrics, None), data, schema)
-    for expected in ("## Intended use", params.registry.intended_use.strip(), "ab" * 16, "| roc_auc | 0.81 |", "gate passed", "class_path: lightgbm.LGBMClassifier", "| age | float | yes |", *params.registry.limitations):
+    for expected in (
+        "## Intended use",
+        params.registry.intended_use.strip(),
+        "ab" * 16,
+        "| roc_auc | 0.81 |",
+        "gate passed",
+        "class_path: lightgbm.LGBMClassifier",
+        "| age | float | yes |",
+        *params.registry.limitations,
+    ):
         assert expected in card
     assert "customer_id" not in card, "id columns are not features"

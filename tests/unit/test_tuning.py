@@ -35,13 +35,23 @@ def model_with(**ranges: object) -> ModelConfig:
     ("ranges", "where", "rule"),
     [
         ({"num_leaves": {"type": "int", "low": 64, "high": 8}}, "model.hyperparameters.num_leaves", "low (64.0) > high (8.0)"),
-        ({"learning_rate": {"type": "float", "low": 0, "high": 0.3, "log": True}}, "model.hyperparameters.learning_rate", "a log range must be > 0"),
-        ({"boosting_type": {"type": "categorical", "choices": []}}, "model.hyperparameters.boosting_type", "needs a non-empty `choices` list"),
+        (
+            {"learning_rate": {"type": "float", "low": 0, "high": 0.3, "log": True}},
+            "model.hyperparameters.learning_rate",
+            "a log range must be > 0",
+        ),
+        (
+            {"boosting_type": {"type": "categorical", "choices": []}},
+            "model.hyperparameters.boosting_type",
+            "needs a non-empty `choices` list",
+        ),
         ({}, "model.hyperparameters", "no search range to tune"),
     ],
     ids=["inverted", "log-zero", "no-choices", "no-ranges"],
 )
-def test_bad_search_spaces_fail_before_any_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ranges: dict, where: str, rule: str) -> None:
+def test_bad_search_spaces_fail_before_any_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ranges: dict, where: str, rule: str
+) -> None:
     model = {"class_path": "lightgbm.LGBMClassifier", "hyperparameters": {"n_estimators": 10, **ranges}}
     root = make_workspace(tmp_path, params_dict(model))
     db = tmp_path / "optuna.db"
@@ -115,7 +125,13 @@ def problem_for(tmp_path: Path, model: dict | None = None, **tune: object):
 def run_in_memory(params: Params, problem, seed: int | None = None) -> optuna.Study:
     from mmp.tuning.search import make_pruner, make_sampler
 
-    study = open_study(None, None, "maximize" if problem.maximize else "minimize", make_sampler("tpe", seed or params.seed), make_pruner(params.tune.pruner))
+    study = open_study(
+        None,
+        None,
+        "maximize" if problem.maximize else "minimize",
+        make_sampler("tpe", seed or params.seed),
+        make_pruner(params.tune.pruner),
+    )
     run_trials(study, Objective(params.model, params.seed, problem), params.tune.n_trials)
     return study
 
@@ -165,7 +181,10 @@ class EpochSGD(ClassifierMixin, BaseEstimator):
 
 
 def test_epoch_callback_models_report_every_epoch_and_get_pruned(tmp_path: Path) -> None:
-    model = {"class_path": f"{__name__}.EpochSGD", "hyperparameters": {"epochs": 10, "alpha": {"type": "float", "low": 1e-5, "high": 10.0, "log": True}}}
+    model = {
+        "class_path": f"{__name__}.EpochSGD",
+        "hyperparameters": {"epochs": 10, "alpha": {"type": "float", "low": 1e-5, "high": 10.0, "log": True}},
+    }
     params, problem, _ = problem_for(tmp_path, model, n_trials=14, pruner="median")
     study = run_in_memory(params, problem)
     complete = next(t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
@@ -195,8 +214,12 @@ def test_tuned_chooser_uses_best_values_and_rejects_stale_ones() -> None:
         tuned_chooser({"max_depth": 3}, ranges)
 
 
-def test_stage_writes_results_and_a_rerun_reads_the_same_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    root = make_workspace(tmp_path, params_dict(n_trials=5, cv={"folds": 3, "strategy": "timeseries"}, pruner="none"), times=seeded_times(600))
+def test_stage_writes_results_and_a_rerun_reads_the_same_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    root = make_workspace(
+        tmp_path, params_dict(n_trials=5, cv={"folds": 3, "strategy": "timeseries"}, pruner="none"), times=seeded_times(600)
+    )
     params = yaml_load(root / "params.yaml")
     params["data"]["time_col"] = "when"
     (root / "params.yaml").write_text(json.dumps(params))

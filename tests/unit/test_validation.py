@@ -116,7 +116,10 @@ def test_unknown_hyperparameter_in_a_nested_recipe() -> None:
 
 def test_range_error_in_a_nested_recipe() -> None:
     inner = {"class_path": "sklearn.linear_model.Ridge", "hyperparameters": {"alpha": {"type": "int", "low": 5}}}
-    raw = recipe(data={"task_type": "regression"}, model={"class_path": "sklearn.multioutput.MultiOutputRegressor", "hyperparameters": {"estimator": inner}})
+    raw = recipe(
+        data={"task_type": "regression"},
+        model={"class_path": "sklearn.multioutput.MultiOutputRegressor", "hyperparameters": {"estimator": inner}},
+    )
     assert "needs both `low` and `high`" in problems(raw)["model.hyperparameters.estimator.hyperparameters.alpha"]
 
 

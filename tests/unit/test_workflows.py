@@ -104,7 +104,9 @@ def test_pre_commit_runs_the_params_check_and_ruff() -> None:
     assert all(h["language"] == "system" for h in hooks.values()), "offline: the project's own venv"
 
 
-@pytest.mark.skipif(shutil.which("actionlint") is None, reason="actionlint is not installed (not installable from the package registries here)")
+@pytest.mark.skipif(
+    shutil.which("actionlint") is None, reason="actionlint is not installed (not installable from the package registries here)"
+)
 def test_actionlint_accepts_the_workflows() -> None:
     proc = subprocess.run(["actionlint", *map(str, WORKFLOWS)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,7 +14,9 @@ COMMANDS = ("params", "validate", "tune_worker", "mirror", "promote", "report", 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmp", description="modern-ml-pipeline: reproducible, tracked, deployable models from YAML recipes.")
+    parser = argparse.ArgumentParser(
+        prog="mmp", description="modern-ml-pipeline: reproducible, tracked, deployable models from YAML recipes."
+    )
     parser.add_argument("--version", action="version", version=f"mmp {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks (same as MMP_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

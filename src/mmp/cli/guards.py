@@ -18,7 +18,12 @@ from mmp.ops.guards import GUARDS, problems
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("guards", help="fail on stale params.yaml, stale dvc.lock or large files in git", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "guards",
+        help="fail on stale params.yaml, stale dvc.lock or large files in git",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("only", nargs="*", type=guard_name, metavar="GUARD", help=f"guards to run (default: all of {', '.join(GUARDS)})")
     p.add_argument("--max-mib", type=float, default=1.0, help="largest file git may hold, in MiB (default: 1)")
     p.add_argument("--repo", default=".", help="repository root (default: .)")

@@ -13,7 +13,12 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("materialize", help="fill the online feature store from the prepared data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "materialize",
+        help="fill the online feature store from the prepared data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--prepared", type=Path, default=Path("data/prepared"), help="prepared data directory (default: data/prepared)")
     p.set_defaults(func=run)
 

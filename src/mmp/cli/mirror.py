@@ -15,7 +15,12 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("mirror", help="mirror DVC experiments into MLflow (exactly once)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "mirror",
+        help="mirror DVC experiments into MLflow (exactly once)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", help="every experiment `dvc exp show` lists, plus the workspace")
     which.add_argument("--stage", action="store_true", help="the run DVC is reproducing (the `mirror` stage of dvc.yaml)")

@@ -16,7 +16,9 @@ from mmp.ops.params import PARAMS, compose
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("params", help="recompose params.yaml from conf/ (Hydra)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "params", help="recompose params.yaml from conf/ (Hydra)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model=random_forest model.hyperparameters.n_estimators=50")
     p.add_argument("--check", action="store_true", help="exit 1 if params.yaml differs from what conf/ composes to")
     p.add_argument("--repo", default=".", help="repository root (default: .)")
@@ -32,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
         if composed == current:
             print(f"{PARAMS} is in sync with conf/")
             return 0
-        diff = difflib.unified_diff(current.splitlines(), composed.splitlines(), f"{PARAMS} (committed)", f"{PARAMS} (composed from conf/)", lineterm="")
+        diff = difflib.unified_diff(
+            current.splitlines(), composed.splitlines(), f"{PARAMS} (committed)", f"{PARAMS} (composed from conf/)", lineterm=""
+        )
         print("\n".join(diff), file=sys.stderr)
         print(f"error: {PARAMS} is stale against conf/; run `make params` (or `mmp params`) and commit it", file=sys.stderr)
         return 1

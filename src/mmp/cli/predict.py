@@ -21,12 +21,21 @@ from mmp.core.errors import MMPError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="batch-score files or a SQL query with a model", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", help="models/package dir, models:/name@alias, runs:/<id>/model or a run id (default: the env vars, as mmp serve)")
+    p = sub.add_parser(
+        "predict",
+        help="batch-score files or a SQL query with a model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--model", help="models/package dir, models:/name@alias, runs:/<id>/model or a run id (default: the env vars, as mmp serve)"
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", type=Path, help="Parquet/CSV file or directory")
     src.add_argument("--query", help="SQL query; values as :name placeholders bound from --param")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a bound query parameter (JSON value, else text); repeatable")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a bound query parameter (JSON value, else text); repeatable"
+    )
     p.add_argument("--db-url", default=None, help="SQLAlchemy URL for --query (default: $MMP_DB_URL)")
     p.add_argument("--output", type=Path, required=True, help="output file (.parquet or .csv)")
     p.add_argument("--chunksize", type=int, default=100_000, help="rows per chunk (default: 100000)")

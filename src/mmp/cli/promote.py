@@ -16,8 +16,15 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("promote", help="gate the candidate model version and move the champion alias", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--params", default="params.yaml", help="the recipe holding evaluate.gate and registry.model_name (default: params.yaml)")
+    p = sub.add_parser(
+        "promote",
+        help="gate the candidate model version and move the champion alias",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--params", default="params.yaml", help="the recipe holding evaluate.gate and registry.model_name (default: params.yaml)"
+    )
     p.add_argument("--test", default="data/prepared/test.parquet", help="the candidate's test split (default: data/prepared/test.parquet)")
     p.add_argument("--version", help="the model version to gate (default: the one aliased `candidate`)")
     p.add_argument("--repo", default=".", help="repository root, for runtime settings (default: .)")

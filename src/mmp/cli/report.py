@@ -17,7 +17,12 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write a Markdown + PNG report of a revision against a base", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "report",
+        help="write a Markdown + PNG report of a revision against a base",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--base", default="HEAD", help="the revision or experiment to compare against (default: HEAD)")
     p.add_argument("--target", default="workspace", help="the revision or experiment to report on (default: workspace)")
     p.add_argument("--out", default="report", help="output folder, replaced as a whole (default: report/)")

@@ -20,8 +20,15 @@ APP_FACTORY = "mmp.serving.app:create_app"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve a model over HTTP (FastAPI + uvicorn)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", help="models/package dir, models:/name@alias, models:/name/N, runs:/<id>/model or a run id (default: the env vars)")
+    p = sub.add_parser(
+        "serve",
+        help="serve a model over HTTP (FastAPI + uvicorn)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--model", help="models/package dir, models:/name@alias, models:/name/N, runs:/<id>/model or a run id (default: the env vars)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     p.add_argument("--workers", type=int, default=1, help="worker processes, each serving the model (default: 1)")

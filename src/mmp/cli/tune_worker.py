@@ -19,13 +19,21 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tune-worker", help="join the recipe's Optuna study and run trials", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "tune-worker",
+        help="join the recipe's Optuna study and run trials",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--params", default="params.yaml", help="the composed recipe (default: params.yaml)")
     p.add_argument("--features", default="data/features", help="feature matrices directory (default: data/features)")
     p.add_argument("--prepared", default="data/prepared", help="prepare's output directory (default: data/prepared)")
     p.add_argument("--n-jobs", type=int, default=None, help="parallel trials in this worker (default: tune.n_jobs)")
     p.add_argument(
-        "--seed", type=int, default=None, help="sampler seed of this worker (default: params seed + process id, so workers propose different values)"
+        "--seed",
+        type=int,
+        default=None,
+        help="sampler seed of this worker (default: params seed + process id, so workers propose different values)",
     )
     p.set_defaults(func=run)
 
@@ -52,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
         run_trials(study, session.objective, tune.n_trials, tune.n_jobs, tune.timeout, callbacks=[progress])
     finally:
         progress.close()
-    mine = sorted(t.number for t in study.get_trials(deepcopy=False) if t.number not in before and t.user_attrs.get("worker", "").endswith(f":{os.getpid()}"))
+    mine = sorted(
+        t.number
+        for t in study.get_trials(deepcopy=False)
+        if t.number not in before and t.user_attrs.get("worker", "").endswith(f":{os.getpid()}")
+    )
     report = {"study": study.study_name, "ran": mine, "finished_in_study": count(study, "COMPLETE", "PRUNED")}
     if count(study, "COMPLETE"):
         report["best_params"] = summary(study, session.metric, 0.0)["best_params"]

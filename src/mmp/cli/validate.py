@@ -17,7 +17,12 @@ from mmp.core.errors import raise_all
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="check the recipe and the data source without training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "validate",
+        help="check the recipe and the data source without training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("overrides", nargs="*", help="Hydra overrides; when given, conf/ is composed instead of reading params.yaml")
     p.add_argument("--params", default="params.yaml", help="the composed recipe to check (default: params.yaml)")
     p.add_argument("--no-data", action="store_true", help="check the configuration only; do not load the data source")
@@ -50,5 +55,3 @@ def run(args: argparse.Namespace) -> int:
     summary = "recipe" if args.no_data else "recipe and data source"
     print(f"ok: the {summary} passed validation")
     return 0
-
-

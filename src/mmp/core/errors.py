@@ -81,4 +81,3 @@ def run_cli(main: Callable[[list[str]], int | None], argv: Sequence[str] | None 
         print("(set MMP_DEBUG=1 or pass --debug for the traceback)", file=sys.stderr)
         sys.exit(2)
     sys.exit(code or 0)
-

@@ -141,7 +141,9 @@ class RuntimeSettings:
         """The connection of ``databases.<name>`` (only that one is resolved)."""
         databases = self._raw.get("databases") or {}
         if name not in databases:
-            raise MMPError(f"{self.source}: databases.{name}.url", f"no connection for database {name!r}", f"set databases.{name}.url in {self.source}")
+            raise MMPError(
+                f"{self.source}: databases.{name}.url", f"no connection for database {name!r}", f"set databases.{name}.url in {self.source}"
+            )
         return self._section(DatabaseSettings, f"databases.{name}")
 
     def _section(self, model: type[M], key: str, only: tuple[str, ...] = ()) -> M:
@@ -170,8 +172,12 @@ def _unresolved(err: Exception, where: str) -> MMPError:
     quoting OmegaConf's message, which may echo part of the value."""
     missing = re.search(r"Environment variable '([^']+)' not found", str(err))
     if missing:
-        return MMPError(where, f"cannot be resolved: environment variable {missing.group(1)} is not set", "set the environment variable it references")
-    return MMPError(where, "cannot be resolved: the value it references does not parse", "a plain value, or fix the environment variable it references")
+        return MMPError(
+            where, f"cannot be resolved: environment variable {missing.group(1)} is not set", "set the environment variable it references"
+        )
+    return MMPError(
+        where, "cannot be resolved: the value it references does not parse", "a plain value, or fix the environment variable it references"
+    )
 
 
 def repo_root() -> Path:

@@ -15,7 +15,13 @@ from mmp.data.sql import check_identifiers
 def data_config_problems(data: DataConfig) -> list[MMPError]:
     errors = collect(check_identifiers, data.identifiers, data.allowed_identifiers)[1]
     if task_kind(data.task_type) == "classification" and len(data.targets) > 1:
-        errors.append(MMPError("data.target_col", f"a list of targets is multi-output regression but data.task_type is {data.task_type}", "regression, or a single target column"))
+        errors.append(
+            MMPError(
+                "data.target_col",
+                f"a list of targets is multi-output regression but data.task_type is {data.task_type}",
+                "regression, or a single target column",
+            )
+        )
     return errors
 
 
@@ -36,11 +42,19 @@ def target_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:
     """The target column(s) must suit the task: classes for a classifier, numbers for regression."""
     if task_kind(cfg.task_type) == "regression":
         if any(not pd.api.types.is_numeric_dtype(frame[t]) for t in cfg.targets):
-            return [MMPError("data.task_type", "regression needs numeric target column(s)", "binary or multiclass for a categorical target")]
+            return [
+                MMPError("data.task_type", "regression needs numeric target column(s)", "binary or multiclass for a categorical target")
+            ]
         return []
     counts = frame[cfg.targets[0]].value_counts()
     if len(counts) < 2:
-        return [MMPError("data.target_col", f"column {cfg.targets[0]!r} has a single class; classification needs at least 2", "regression for a numeric target")]
+        return [
+            MMPError(
+                "data.target_col",
+                f"column {cfg.targets[0]!r} has a single class; classification needs at least 2",
+                "regression for a numeric target",
+            )
+        ]
     if cfg.task_type == "binary" and len(counts) > 2:
         return [MMPError("data.task_type", f"binary, but column {cfg.targets[0]!r} has {len(counts)} classes", "multiclass")]
     return []

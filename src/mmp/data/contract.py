@@ -31,7 +31,11 @@ def require_columns(frame: pd.DataFrame, cfg: DataConfig) -> None:
     available = ", ".join(map(str, frame.columns))
     errors = [
         MMPError(key, f"column {col!r} not found in the source data", available)
-        for key, cols in (("data.target_col", cfg.targets), ("data.id_cols", cfg.id_cols), ("data.time_col", [cfg.time_col] if cfg.time_col else []))
+        for key, cols in (
+            ("data.target_col", cfg.targets),
+            ("data.id_cols", cfg.id_cols),
+            ("data.time_col", [cfg.time_col] if cfg.time_col else []),
+        )
         for col in cols
         if col not in frame.columns
     ]

@@ -105,7 +105,15 @@ def infer_schema(frame: pd.DataFrame, cfg: DataConfig) -> InputSchema:
         role: Role = "id" if name in cfg.id_cols else "time" if name == cfg.time_col else "feature"
         nullable = rule.nullable if rule else bool(frame[name].isna().any())
         columns.append(
-            SchemaColumn(name=str(name), dtype=kind, nullable=nullable, min=rule.min if rule else None, max=rule.max if rule else None, allowed=allowed, role=role)
+            SchemaColumn(
+                name=str(name),
+                dtype=kind,
+                nullable=nullable,
+                min=rule.min if rule else None,
+                max=rule.max if rule else None,
+                allowed=allowed,
+                role=role,
+            )
         )
     schema = InputSchema(columns=columns, targets=cfg.targets, task_type=cfg.task_type, id_cols=cfg.id_cols, time_col=cfg.time_col)
     return schema.model_copy(update={"example": example_row(frame, columns)})

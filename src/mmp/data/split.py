@@ -16,7 +16,9 @@ def split(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: fl
     if stratify is not None:
         counts = stratify.value_counts()
         if counts.min() < 2:
-            raise MMPError(f"column {targets[0]!r}", f"class {counts.idxmin()!r} has fewer than 2 rows; a stratified split needs at least 2 per class")
+            raise MMPError(
+                f"column {targets[0]!r}", f"class {counts.idxmin()!r} has fewer than 2 rows; a stratified split needs at least 2 per class"
+            )
     train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 

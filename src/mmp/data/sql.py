@@ -88,7 +88,9 @@ def render_query(template: str, is_jinja: bool, params: dict[str, Any], identifi
         try:
             sql = env.from_string(template).render(params=placeholders, ident=check_identifiers(identifiers, allowed))
         except TemplateError as err:
-            raise MMPError("data.source_uri", f"cannot render the query template: {err}", "data.params / data.identifiers it uses") from None
+            raise MMPError(
+                "data.source_uri", f"cannot render the query template: {err}", "data.params / data.identifiers it uses"
+            ) from None
     else:
         used = {k for k in params if re.search(rf"(?<!:):{re.escape(k)}\b", sql)}
     binds: list[BindParameter[Any]] = [bindparam(k, params[k], expanding=isinstance(params[k], list)) for k in sorted(used)]
@@ -103,7 +105,9 @@ def parse_uri(uri: str) -> tuple[str, str]:
     return database, query
 
 
-def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: RuntimeSettings, root: Path) -> pd.DataFrame:
+def read_sql(
+    uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: RuntimeSettings, root: Path
+) -> pd.DataFrame:
     from sqlalchemy.exc import SQLAlchemyError, StatementError
 
     from mmp.core.db import engine as make_engine
@@ -118,7 +122,11 @@ def read_sql(uri: str, params: dict[str, Any], identifiers: dict[str, str], allo
     sqlite_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
         # SQLite would silently create an empty database file; say what is missing instead.
-        raise MMPError("data.source_uri", f"the SQLite database of {database!r} does not exist", f"create it, or point databases.{database}.url elsewhere")
+        raise MMPError(
+            "data.source_uri",
+            f"the SQLite database of {database!r} does not exist",
+            f"create it, or point databases.{database}.url elsewhere",
+        )
     try:
         with engine.connect() as conn:
             return pd.read_sql(stmt, conn)

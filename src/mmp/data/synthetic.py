@@ -21,9 +21,7 @@ def credit_default(rows: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     age = rng.normal(42, 12, rows).clip(18, 90).round()
     employment = rng.choice(EMPLOYMENT, rows, p=[0.62, 0.16, 0.06, 0.10, 0.06])
-    income = np.exp(rng.normal(10.8, 0.55, rows)) * np.select(
-        [employment == "unemployed", employment == "student"], [0.35, 0.45], 1.0
-    )
+    income = np.exp(rng.normal(10.8, 0.55, rows)) * np.select([employment == "unemployed", employment == "student"], [0.35, 0.45], 1.0)
     loan_amount = np.exp(rng.normal(9.4, 0.8, rows)).round(-1)
     term = rng.choice([12, 24, 36, 60], rows, p=[0.15, 0.30, 0.35, 0.20])
     history_years = rng.gamma(2.0, 4.0, rows).clip(0, age - 18)
@@ -72,8 +70,15 @@ def credit_default(rows: int, seed: int) -> pd.DataFrame:
 
 
 def _inject_missing(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    rates = {"age": 0.02, "income": 0.06, "credit_score": 0.04, "debt_to_income": 0.03,
-             "employment_type": 0.03, "home_ownership": 0.05, "first_credit_date": 0.02}
+    rates = {
+        "age": 0.02,
+        "income": 0.06,
+        "credit_score": 0.04,
+        "debt_to_income": 0.03,
+        "employment_type": 0.03,
+        "home_ownership": 0.05,
+        "first_credit_date": 0.02,
+    }
     for column, rate in rates.items():
         mask = rng.random(len(frame)) < rate
         frame[column] = frame[column].mask(mask)

@@ -147,7 +147,12 @@ def _categorical_block(cols: list[str], steps: list[Any]) -> Callable[[Columns],
         try:
             table = np.asarray(encoder.transform(probe), dtype=np.float64)
         except ValueError:  # handle_unknown="error": an unseen value must fail as it would in sklearn
-            table = np.vstack([np.asarray(encoder.transform(probe.iloc[:-1]), dtype=np.float64), np.full(encoder.transform(probe.iloc[:1]).shape[1], np.nan)])
+            table = np.vstack(
+                [
+                    np.asarray(encoder.transform(probe.iloc[:-1]), dtype=np.float64),
+                    np.full(encoder.transform(probe.iloc[:1]).shape[1], np.nan),
+                ]
+            )
         width = _output_slice(encoder, j)
         lookups.append(_Lookup(known, table[:, width], str(imputer.statistics_[j])))
     return lambda columns: np.hstack([lookup(columns[c]) for lookup, c in zip(lookups, cols, strict=True)])
@@ -183,7 +188,9 @@ class _Lookup:
     def __call__(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
         codes: np.ndarray | None
         if len(values) < SMALL:
-            codes = np.fromiter((self.index.get(self.fill if _missing(v) else str(v), self.unseen) for v in values), dtype=np.intp, count=len(values))
+            codes = np.fromiter(
+                (self.index.get(self.fill if _missing(v) else str(v), self.unseen) for v in values), dtype=np.intp, count=len(values)
+            )
         else:
             codes = self._arrow_codes(values)
             if codes is None:

@@ -15,11 +15,23 @@ def feature_config_problems(features: FeaturesConfig, data: DataConfig) -> list[
     errors = []
     leaked = sorted(set(data.non_feature_cols) & set(features.explicit_columns()))
     if leaked:
-        errors.append(MMPError("features", f"{leaked} are id, time or target columns and must not be listed as features", "remove them from features.*.columns"))
+        errors.append(
+            MMPError(
+                "features",
+                f"{leaked} are id, time or target columns and must not be listed as features",
+                "remove them from features.*.columns",
+            )
+        )
     if features.categorical.encode == "target" and len(data.targets) > 1:
-        errors.append(MMPError("features.categorical.encode", "target encoding needs a single target column", "onehot or ordinal for multi-output targets"))
+        errors.append(
+            MMPError(
+                "features.categorical.encode", "target encoding needs a single target column", "onehot or ordinal for multi-output targets"
+            )
+        )
     if features.selection.method != "none" and len(data.targets) > 1:
-        errors.append(MMPError("features.selection.method", "feature selection needs a single target column", "none for multi-output targets"))
+        errors.append(
+            MMPError("features.selection.method", "feature selection needs a single target column", "none for multi-output targets")
+        )
     return errors
 
 

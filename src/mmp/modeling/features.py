@@ -84,7 +84,13 @@ def select_columns(frame: pd.DataFrame, cfg: FeaturesConfig, excluded: list[str]
             errors.append(MMPError(f"features.{kind}.columns", f"columns {missing} are not in the data", ", ".join(map(str, candidates))))
         leaked = [c for c in columns if c in excluded]
         if leaked:
-            errors.append(MMPError(f"features.{kind}.columns", f"{leaked} are id, time or target columns and must not be features", "remove them from the list"))
+            errors.append(
+                MMPError(
+                    f"features.{kind}.columns",
+                    f"{leaked} are id, time or target columns and must not be features",
+                    "remove them from the list",
+                )
+            )
         chosen[kind] = list(columns)
     raise_all(errors)
     return chosen

@@ -46,7 +46,9 @@ class GateResult:
         return "\n".join([head, *(f"  {c.line()}" for c in self.checks)])
 
 
-def evaluate_gate(gate: GateConfig, metrics: dict[str, float], champion_metrics: dict[str, float] | None, key: str = "evaluate.gate") -> GateResult:
+def evaluate_gate(
+    gate: GateConfig, metrics: dict[str, float], champion_metrics: dict[str, float] | None, key: str = "evaluate.gate"
+) -> GateResult:
     """Check ``metrics`` against the absolute rules and, when a champion exists, against the
     champion's metrics. A rule naming a metric that was not computed is a recipe error
     reported under ``key`` (see ``EvaluateConfig.gate_for``)."""
@@ -74,7 +76,11 @@ def _champion_check(metric: str, min_delta: float, metrics: dict[str, float], ch
 
 def _check_metrics_exist(gate: GateConfig, metrics: dict[str, float], champion: dict[str, float] | None, key: str) -> None:
     hint = ", ".join(sorted(metrics))
-    errors = [MMPError(f"{key}.rules[{i}].metric", f"{r.metric!r} is not a computed metric", hint) for i, r in enumerate(gate.rules) if r.metric not in metrics]
+    errors = [
+        MMPError(f"{key}.rules[{i}].metric", f"{r.metric!r} is not a computed metric", hint)
+        for i, r in enumerate(gate.rules)
+        if r.metric not in metrics
+    ]
     beat = gate.beat_champion
     if beat is not None and (beat.metric not in metrics or (champion is not None and beat.metric not in champion)):
         errors.append(MMPError(f"{key}.beat_champion.metric", f"{beat.metric!r} is not a computed metric", hint))

@@ -40,7 +40,12 @@ def per_class_report(y_true: np.ndarray, pred: np.ndarray, classes: np.ndarray) 
     """Precision, recall, f1 and support of each class (multiclass evaluation)."""
     report = skm.classification_report(y_true, pred, labels=classes, output_dict=True, zero_division=0)
     return {
-        str(c): {"precision": round(float(r["precision"]), 6), "recall": round(float(r["recall"]), 6), "f1": round(float(r["f1-score"]), 6), "support": int(r["support"])}
+        str(c): {
+            "precision": round(float(r["precision"]), 6),
+            "recall": round(float(r["recall"]), 6),
+            "f1": round(float(r["f1-score"]), 6),
+            "support": int(r["support"]),
+        }
         for c, r in ((c, report[str(c)]) for c in classes)
     }
 

@@ -188,9 +188,7 @@ def check_hyperparameters(cls: type, names: list[str], key: str) -> None:
             return
         accepted = sorted(set(accepted) | extra) if any(n not in accepted for n in names) else accepted
     unknown = [n for n in names if n not in accepted]
-    raise_all(
-        [MMPError(f"{key}.{n}", f"{cls.__name__} does not accept this hyperparameter", ", ".join(accepted)) for n in unknown]
-    )
+    raise_all([MMPError(f"{key}.{n}", f"{cls.__name__} does not accept this hyperparameter", ", ".join(accepted)) for n in unknown])
 
 
 def build_estimator(spec: ModelConfig, seed: int, chooser: Chooser = default_chooser, site: Site | None = None) -> Any:

@@ -20,7 +20,9 @@ def fit_model(estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live
         from dvclive.lgbm import DVCLiveCallback
 
         sample = X.sample(n=CURVE_ROWS, random_state=0) if len(X) > CURVE_ROWS else X
-        return estimator.fit(X, y, eval_X=(sample,), eval_y=(y.loc[sample.index],), eval_names=["train"], callbacks=[DVCLiveCallback(live=live)])
+        return estimator.fit(
+            X, y, eval_X=(sample,), eval_y=(y.loc[sample.index],), eval_names=["train"], callbacks=[DVCLiveCallback(live=live)]
+        )
     if live is not None and "live" in inspect.signature(estimator.fit).parameters:
         return estimator.fit(X, y, live=live)
     return estimator.fit(X, y)

@@ -26,7 +26,34 @@ GUARDS = ("params", "lock", "large-files")
 DVC_DIRS = ("data", "models")
 # File types that are data or model artifacts, never source.
 DATA_SUFFIXES = frozenset(
-    [".parquet", ".csv", ".tsv", ".json", ".jsonl", ".xlsx", ".feather", ".arrow", ".avro", ".orc", ".h5", ".hdf5", ".npy", ".npz", ".pkl", ".pickle", ".joblib", ".onnx", ".pt", ".pth", ".safetensors", ".zip", ".gz", ".tar", ".db", ".sqlite"]
+    [
+        ".parquet",
+        ".csv",
+        ".tsv",
+        ".json",
+        ".jsonl",
+        ".xlsx",
+        ".feather",
+        ".arrow",
+        ".avro",
+        ".orc",
+        ".h5",
+        ".hdf5",
+        ".npy",
+        ".npz",
+        ".pkl",
+        ".pickle",
+        ".joblib",
+        ".onnx",
+        ".pt",
+        ".pth",
+        ".safetensors",
+        ".zip",
+        ".gz",
+        ".tar",
+        ".db",
+        ".sqlite",
+    ]
 )
 MAX_BYTES = 1024 * 1024
 
@@ -64,7 +91,9 @@ def git_sizes(repo: Path) -> list[tuple[str, int]]:
     entries = [line.split("\t", 1) for line in staged.split("\0") if line]
     blobs = [(meta.split()[1], path) for meta, path in entries if not meta.startswith("160000")]  # skip submodules
     batch = "".join(f"{sha}\n" for sha, _ in blobs)
-    sizes = subprocess.run(["git", "cat-file", "--batch-check=%(objectsize)"], cwd=repo, input=batch, capture_output=True, text=True, check=True).stdout.split()
+    sizes = subprocess.run(
+        ["git", "cat-file", "--batch-check=%(objectsize)"], cwd=repo, input=batch, capture_output=True, text=True, check=True
+    ).stdout.split()
     return [(path, int(size)) for (_, path), size in zip(blobs, sizes, strict=True)]
 
 

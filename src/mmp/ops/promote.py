@@ -53,7 +53,9 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
     client = connect(tracking).client
     candidate = client.get_model_version(name, version) if version else version_by_alias(client, name, CANDIDATE)
     if candidate is None:
-        raise MMPError(f"registered model {name!r}", f"has no version aliased {CANDIDATE!r}", "run the pipeline (`dvc exp run`) or `mmp mirror` first")
+        raise MMPError(
+            f"registered model {name!r}", f"has no version aliased {CANDIDATE!r}", "run the pipeline (`dvc exp run`) or `mmp mirror` first"
+        )
     champion = version_by_alias(client, name, alias)
     if champion is not None and champion.version == candidate.version:
         print(f"{name} version {candidate.version} is already {alias}")
@@ -61,7 +63,11 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
     expected = candidate.tags.get("mmp.data.test.md5")
     actual = md5_file(test_path) if test_path.is_file() else None
     if expected and actual != expected:
-        raise MMPError("--test", f"{test_path} is not version {candidate.version}'s test data (md5 {actual}, expected {expected})", "`dvc exp apply` the candidate's experiment or pass its test split")
+        raise MMPError(
+            "--test",
+            f"{test_path} is not version {candidate.version}'s test data (md5 {actual}, expected {expected})",
+            "`dvc exp apply` the candidate's experiment or pass its test split",
+        )
     test = pd.read_parquet(test_path)
     targets = params.data.targets
     uri = str(tracking.tracking_uri)
@@ -82,7 +88,11 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
 
 
 def record(client: Any, name: str, version: Any, result: Any, champion: Any) -> None:
-    tags = {"mmp.gate.passed": str(result.passed).lower(), "mmp.gate.summary": result.summary()[:5000], "mmp.gate.champion_version": "none" if champion is None else str(champion)}
+    tags = {
+        "mmp.gate.passed": str(result.passed).lower(),
+        "mmp.gate.summary": result.summary()[:5000],
+        "mmp.gate.champion_version": "none" if champion is None else str(champion),
+    }
     for check in result.checks:
         if check.value is not None:
             tags[f"mmp.gate.{check.metric}{'.improvement' if 'champion' in check.rule else ''}"] = f"{check.value:.6g}"

@@ -38,11 +38,21 @@ def evaluate_regression(logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.S
         scores["per_target"] = per_target_report(frame, pred2d)
     # One point per row and target; the `target` field tells multi-output targets apart.
     points = pd.concat(
-        [pd.DataFrame({"target": str(t), "actual": frame[t].to_numpy(), "predicted": pred2d[:, i]}) for i, t in enumerate(frame.columns)], ignore_index=True
+        [pd.DataFrame({"target": str(t), "actual": frame[t].to_numpy(), "predicted": pred2d[:, i]}) for i, t in enumerate(frame.columns)],
+        ignore_index=True,
     ).assign(residual=lambda d: d.actual - d.predicted)
     points = points.round(6)
-    logger.log_plot("predicted_vs_actual", points[["target", "actual", "predicted"]], x="actual", y="predicted", template="scatter", title="Predicted vs actual")
-    logger.log_plot("residuals", points[["target", "predicted", "residual"]], x="predicted", y="residual", template="scatter", title="Residuals")
+    logger.log_plot(
+        "predicted_vs_actual",
+        points[["target", "actual", "predicted"]],
+        x="actual",
+        y="predicted",
+        template="scatter",
+        title="Predicted vs actual",
+    )
+    logger.log_plot(
+        "residuals", points[["target", "predicted", "residual"]], x="predicted", y="residual", template="scatter", title="Residuals"
+    )
     return scores
 
 

@@ -116,7 +116,16 @@ def stored(fitted: Any) -> bytes:
     return buffer.getvalue()
 
 
-def package(out: Path, featurizer: Any, model: Any, schema: InputSchema, metrics: dict[str, Any], params: Params, created: datetime, data: list[DataFile] | None = None) -> None:
+def package(
+    out: Path,
+    featurizer: Any,
+    model: Any,
+    schema: InputSchema,
+    metrics: dict[str, Any],
+    params: Params,
+    created: datetime,
+    data: list[DataFile] | None = None,
+) -> None:
     """Write the MLflow pyfunc directory at ``out`` (featurizer + model + schema + metadata +
     signature + input example + MODEL_CARD.md): it takes raw rows and returns predictions.
     ``featurizer`` and ``model`` are fitted objects or their joblib bytes (see :func:`stored`);
@@ -128,7 +137,10 @@ def package(out: Path, featurizer: Any, model: Any, schema: InputSchema, metrics
     key, gate = params.evaluate.gate_for(params.data.task_type)
     card = render_card(params, metrics, evaluate_gate(gate, metrics, None, key), data or [], schema)
     with tempfile.TemporaryDirectory() as scratch:
-        files = {name: Path(scratch) / f"{name}.{ext}" for name, ext in (("featurizer", "joblib"), ("model", "joblib"), ("schema", "json"), ("metadata", "json"))}
+        files = {
+            name: Path(scratch) / f"{name}.{ext}"
+            for name, ext in (("featurizer", "joblib"), ("model", "joblib"), ("schema", "json"), ("metadata", "json"))
+        }
         files["featurizer"].write_bytes(stored(featurizer))
         files["model"].write_bytes(stored(model))
         write_json(files["schema"], schema.to_json())

@@ -166,7 +166,9 @@ def build_app(service: Service) -> FastAPI:
         return Response(json.dumps(result), media_type="application/json")
 
     for path, summary in (("/predict", "Predict one record or a list of records"), ("/invoke", "Alias of /predict")):
-        route = app.post(path, summary=summary, response_model=PredictResponse, dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
+        route = app.post(
+            path, summary=summary, response_model=PredictResponse, dependencies=[Depends(authorize)], responses=ERROR_RESPONSES
+        )
         route(predict)
 
     @app.get("/health", summary="Liveness: the process answers")
@@ -214,9 +216,13 @@ def field_errors(raw: Any, body: Any) -> list[dict[str, str]]:
         if loc and isinstance(loc[0], str) and (loc[0].startswith("list[") or loc[0] in ("Record", "EnrichedRecord")):
             branch, loc = loc[0], loc[1:]
             if not isinstance(body, list | dict):
-                errors.append({"field": "body", "message": "must be a JSON object (one record) or a non-empty list of objects", "type": "body_type"})
+                errors.append(
+                    {"field": "body", "message": "must be a JSON object (one record) or a non-empty list of objects", "type": "body_type"}
+                )
                 continue
             if isinstance(body, list) != branch.startswith("list["):
                 continue
-        errors.append({"field": ".".join(map(str, loc)) or "body", "message": err.get("msg", "invalid"), "type": err.get("type", "invalid")})
+        errors.append(
+            {"field": ".".join(map(str, loc)) or "body", "message": err.get("msg", "invalid"), "type": err.get("type", "invalid")}
+        )
     return list({(e["field"], e["message"]): e for e in errors}.values())

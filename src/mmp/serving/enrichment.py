@@ -60,7 +60,9 @@ class SQLStore:
         try:
             table = self.table()
         except SQLAlchemyError as err:
-            raise MMPError("serving.online_store", f"cannot read table {self.table_name!r}: {type(err).__name__}", "run `mmp materialize` first") from None
+            raise MMPError(
+                "serving.online_store", f"cannot read table {self.table_name!r}: {type(err).__name__}", "run `mmp materialize` first"
+            ) from None
         if self.key not in table.c:
             raise MMPError("serving.online_store.key", f"{self.key!r} is not a column of {self.table_name!r}", ", ".join(table.c.keys()))
 

@@ -43,7 +43,9 @@ def make_folds(
     if strategy == "stratified":
         counts = pd.Series(np.asarray(y)).value_counts()
         if counts.min() < n_folds:
-            raise MMPError("tune.cv.folds", f"class {counts.idxmin()!r} has {counts.min()} rows, fewer than {n_folds} folds", f"at most {counts.min()}")
+            raise MMPError(
+                "tune.cv.folds", f"class {counts.idxmin()!r} has {counts.min()} rows, fewer than {n_folds} folds", f"at most {counts.min()}"
+            )
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         return list(splitter.split(positions, np.asarray(y)))
     return list(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(positions))

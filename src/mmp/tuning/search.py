@@ -102,7 +102,9 @@ def best_trial(study: Any) -> Any | None:
     return study.best_trial if count(study, "COMPLETE") else None
 
 
-def run_trials(study: Any, objective: Any, n_trials: int, n_jobs: int = 1, timeout: float | None = None, callbacks: Iterable[Any] = ()) -> None:
+def run_trials(
+    study: Any, objective: Any, n_trials: int, n_jobs: int = 1, timeout: float | None = None, callbacks: Iterable[Any] = ()
+) -> None:
     """Run trials until the study holds ``n_trials`` finished ones (complete or pruned; a
     failed trial does not count). A study that already has them runs nothing: re-running the
     same recipe reads the same result, and an interrupted study is resumed, not restarted."""
@@ -111,7 +113,9 @@ def run_trials(study: Any, objective: Any, n_trials: int, n_jobs: int = 1, timeo
         return
     # Any exception in a trial fails that trial only (a bad combination of values); the stage
     # reports when no trial completed at all.
-    study.optimize(objective, n_trials=remaining, timeout=timeout, n_jobs=n_jobs, catch=(Exception,), callbacks=[Budget(n_trials), *callbacks])
+    study.optimize(
+        objective, n_trials=remaining, timeout=timeout, n_jobs=n_jobs, catch=(Exception,), callbacks=[Budget(n_trials), *callbacks]
+    )
 
 
 def wait_for_workers(study: Any, poll: float, limit: float) -> None:
@@ -159,7 +163,9 @@ def summary(study: Any, metric: str, duration: float) -> dict[str, Any]:
 
 def trials_table(study: Any) -> Any:
     """Every trial: number, state, value, params, timings, worker and fold scores."""
-    frame = study.trials_dataframe(attrs=("number", "state", "value", "params", "datetime_start", "datetime_complete", "duration", "user_attrs"))
+    frame = study.trials_dataframe(
+        attrs=("number", "state", "value", "params", "datetime_start", "datetime_complete", "duration", "user_attrs")
+    )
     if "duration" in frame:
         frame["duration"] = frame["duration"].dt.total_seconds().round(3)
     return frame.sort_values("number").reset_index(drop=True)

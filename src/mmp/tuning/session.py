@@ -53,7 +53,9 @@ def prepare_problem(params: Params, features: Path, prepared: Path) -> tuple[Pro
         digest.update(pd.util.hash_pandas_object(times, index=False).to_numpy().tobytes())
     y = target(train, targets)
     folds = make_folds(y, strategy, params.tune.cv.folds, params.seed, times)
-    problem = Problem(train.drop(columns=targets), y, params.data.task_type, folds, metric, direction == "maximize", params.evaluate.threshold)
+    problem = Problem(
+        train.drop(columns=targets), y, params.data.task_type, folds, metric, direction == "maximize", params.evaluate.threshold
+    )
     return problem, digest.hexdigest()
 
 
@@ -94,5 +96,7 @@ def open_session(params: Params, features: Path, prepared: Path, storage: TuneSe
     try:
         study = open_study(open_storage(storage), name, direction, sampler, make_pruner(params.tune.pruner))
     except SQLAlchemyError as err:
-        raise MMPError("tune.storage", f"cannot open study {name} in {storage.label}: {scrub(err, storage.url)}", "a reachable SQLAlchemy URL") from None
+        raise MMPError(
+            "tune.storage", f"cannot open study {name} in {storage.label}: {scrub(err, storage.url)}", "a reachable SQLAlchemy URL"
+        ) from None
     return Session(study, Objective(params.model, params.seed, problem), metric, storage)

@@ -30,7 +30,11 @@ def open_storage(cfg: TuneSettings, attempts: int = 3) -> Any:
                 raise
             time.sleep(0.5 * (attempt + 1))
         except (SQLAlchemyError, ImportError, ValueError) as err:
-            raise MMPError("tune.storage", f"cannot open the Optuna storage {cfg.label}: {scrub(err, cfg.url)}", "a reachable SQLAlchemy URL with an installed driver") from None
+            raise MMPError(
+                "tune.storage",
+                f"cannot open the Optuna storage {cfg.label}: {scrub(err, cfg.url)}",
+                "a reachable SQLAlchemy URL with an installed driver",
+            ) from None
     raise AssertionError("unreachable")
 
 
@@ -49,6 +53,7 @@ def _rdb_storage(cfg: TuneSettings) -> Any:
             grace_period=cfg.grace_period,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
+
 
 def scrub(err: BaseException, url: str) -> str:
     """The first line of an error, with the URL's password (if any) masked."""

@@ -31,6 +31,11 @@ def write_report(repo: Path, base: str, target: str, out: Path) -> tuple[Path, i
             heading, name = plots.title(plot_id), f"{PLOTS_DIR}/{plots.slug(plot_id)}.png"
             (tmp / name).write_bytes(plots.render_png(plots.static_spec(vega[0], heading)))
             images.append((heading, name))
-        body = [sections.metrics_section(metrics, revs, HIGHER_IS_BETTER), sections.params_section(params, revs), gate, sections.plots_section(images, missing)]
+        body = [
+            sections.metrics_section(metrics, revs, HIGHER_IS_BETTER),
+            sections.params_section(params, revs),
+            gate,
+            sections.plots_section(images, missing),
+        ]
         (tmp / REPORT_FILE).write_text(sections.report(revs, body))
     return out / REPORT_FILE, len(images)

@@ -35,7 +35,12 @@ def params_section(diff: Mapping[str, Mapping[str, Any]], revs: Revisions) -> st
 
 def target_metrics(diff: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     """The target revision's numeric metrics, by name, across all metrics files."""
-    return {name: row["new"] for rows in diff.values() for name, row in rows.items() if isinstance(row.get("new"), int | float) and not isinstance(row.get("new"), bool)}
+    return {
+        name: row["new"]
+        for rows in diff.values()
+        for name, row in rows.items()
+        if isinstance(row.get("new"), int | float) and not isinstance(row.get("new"), bool)
+    }
 
 
 def gate_section(params: dict, metrics: dict) -> str:
@@ -51,7 +56,15 @@ def gate_section(params: dict, metrics: dict) -> str:
         return f"## Quality gate\n\nNo absolute rules are configured (`{key}.rules` is empty)."
     result = evaluate_gate(gate.model_copy(update={"beat_champion": None}), metrics, None, key)
     rows = [f"| `{c.rule}` | {c.value:.6g} | {'✅' if c.passed else '❌'} |" for c in result.checks]
-    lines = ["## Quality gate", "", f"**{'✅ passed' if result.passed else '❌ FAILED'}** (`{key}`)", "", "| rule | value | holds |", "|---|---|---|", *rows]
+    lines = [
+        "## Quality gate",
+        "",
+        f"**{'✅ passed' if result.passed else '❌ FAILED'}** (`{key}`)",
+        "",
+        "| rule | value | holds |",
+        "|---|---|---|",
+        *rows,
+    ]
     if gate.beat_champion is not None:
         lines += ["", f"Beating the champion on `{gate.beat_champion.metric}` is checked against the registry by `mmp promote`."]
     return "\n".join(lines)

@@ -44,7 +44,9 @@ def metrics_table(rows: Diff, base: str, target: str, directions: Mapping[str, b
     lines = [f"| Metric | {base} | {target} | Change |", "|---|---:|---:|---|"]
     for name in sorted(rows):
         row = rows[name]
-        lines.append(f"| {name} | {fmt(row.get('old'))} | {fmt(row.get('new'))} | {delta(row.get('old'), row.get('new'), directions.get(name))} |")
+        lines.append(
+            f"| {name} | {fmt(row.get('old'))} | {fmt(row.get('new'))} | {delta(row.get('old'), row.get('new'), directions.get(name))} |"
+        )
     return "\n".join(lines)
 
 

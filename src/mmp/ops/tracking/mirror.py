@@ -92,7 +92,11 @@ def _check_reachable(uri: str) -> None:
         urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5).close()
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise MMPError("mlflow", f"tracking server {redact(uri)} is unreachable ({reason})", "start it (`make mlflow-server`) or set MLFLOW_TRACKING_URI") from None
+        raise MMPError(
+            "mlflow",
+            f"tracking server {redact(uri)} is unreachable ({reason})",
+            "start it (`make mlflow-server`) or set MLFLOW_TRACKING_URI",
+        ) from None
 
 
 def mirror_run(tracker: Tracker, payload: RunPayload) -> Mirrored:
@@ -118,7 +122,9 @@ def _find_run(tracker: Tracker, payload: RunPayload) -> Any:
     """The run already mirrored for this identity. An experiment re-run under the same name with
     other params replaces its run (MLflow params are immutable); extra runs left by a past race
     are removed so exactly one stays."""
-    runs = tracker.client.search_runs([tracker.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{payload.identity.key}'", order_by=["attributes.start_time ASC"])
+    runs = tracker.client.search_runs(
+        [tracker.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{payload.identity.key}'", order_by=["attributes.start_time ASC"]
+    )
     for extra in runs[1:]:
         tracker.client.delete_run(extra.info.run_id)
     if not runs:
@@ -156,7 +162,13 @@ def _log_datasets(client: Any, run: Any, payload: RunPayload) -> None:
         if data.md5 in present:
             continue
         source = json.dumps({"dvc_path": data.path, "md5": data.md5, "git_commit": payload.identity.commit}, sort_keys=True)
-        entity = Dataset(name=f"{Path(data.path).parent.as_posix()}/{data.name}", digest=data.md5, source_type="dvc", source=source, profile=json.dumps({"num_rows": data.rows}))
+        entity = Dataset(
+            name=f"{Path(data.path).parent.as_posix()}/{data.name}",
+            digest=data.md5,
+            source_type="dvc",
+            source=source,
+            profile=json.dumps({"num_rows": data.rows}),
+        )
         context = "training" if data.name == "train" else "testing"
         inputs.append(DatasetInput(entity, [InputTag("mlflow.data.context", context)]))
     if inputs:
@@ -172,7 +184,9 @@ def _log_model(tracker: Tracker, run_id: str, payload: RunPayload) -> str:
     for model in client.search_logged_models([tracker.experiment_id], filter_string=f"source_run_id = '{run_id}'"):
         if model.tags.get(PACKAGE_TAG) == payload.package_md5 and str(model.status) in ("READY", "LoggedModelStatus.READY"):
             return model.model_id
-    model = client.create_logged_model(tracker.experiment_id, name="model", source_run_id=run_id, tags={PACKAGE_TAG: payload.package_md5 or ""}, model_type="pyfunc")
+    model = client.create_logged_model(
+        tracker.experiment_id, name="model", source_run_id=run_id, tags={PACKAGE_TAG: payload.package_md5 or ""}, model_type="pyfunc"
+    )
     client.log_model_artifacts(model.model_id, str(payload.package))
     client.finalize_logged_model(model.model_id, "READY")
     client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])

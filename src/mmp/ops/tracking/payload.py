@@ -151,4 +151,3 @@ def _tags(identity: Identity, outs: dict[str, str], package_md5: str | None) -> 
     if package_md5:
         tags["mmp.package.md5"] = package_md5
     return {k: v for k, v in tags.items() if v}
-

@@ -41,7 +41,9 @@ def register(tracker: Tracker, payload: RunPayload, mirrored: Mirrored) -> Mirro
             return Mirrored(mirrored.run_id, mirrored.model_id, version.version, new_version=False)
     tags = {KEY_TAG: payload.identity.key, PACKAGE_TAG: payload.package_md5 or ""}
     tags.update({f"mmp.data.{d.name}.md5": d.md5 for d in payload.datasets})
-    version = client.create_model_version(name, f"models:/{mirrored.model_id}", run_id=mirrored.run_id, tags=tags, model_id=mirrored.model_id)
+    version = client.create_model_version(
+        name, f"models:/{mirrored.model_id}", run_id=mirrored.run_id, tags=tags, model_id=mirrored.model_id
+    )
     client.set_registered_model_alias(name, CANDIDATE, version.version)
     return Mirrored(mirrored.run_id, mirrored.model_id, version.version, new_version=True)
 

@@ -52,9 +52,14 @@ def mirror_after_stage(root: Path) -> None:
         print(describe(payload, mirrored))
     except Exception as err:  # noqa: BLE001 - any tracking failure must leave the pipeline's results usable
         reason = redact(str(err).splitlines()[0] if str(err) else type(err).__name__)
-        print(f"warning: MLflow mirroring failed ({reason}); the results are complete on disk: catch up later with `mmp mirror --all`", file=sys.stderr)
+        print(
+            f"warning: MLflow mirroring failed ({reason}); the results are complete on disk: catch up later with `mmp mirror --all`",
+            file=sys.stderr,
+        )
         if switches.mirror_required:
-            raise MMPError("mlflow.mirror_required", "mirroring failed and the setting requires it", "set MMP_MIRROR_REQUIRED=false to allow it") from None
+            raise MMPError(
+                "mlflow.mirror_required", "mirroring failed and the setting requires it", "set MMP_MIRROR_REQUIRED=false to allow it"
+            ) from None
 
 
 def mirror_repo(root: Path, every: bool) -> int:

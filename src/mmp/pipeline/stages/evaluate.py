@@ -18,7 +18,13 @@ from mmp.pipeline.steps import evaluate
 
 
 def main(argv: list[str]) -> None:
-    args = parser(__doc__, features="feature matrices directory", model="fitted model file", metrics="metrics JSON", live="dvclive directory for plots").parse_args(argv)
+    args = parser(
+        __doc__,
+        features="feature matrices directory",
+        model="fitted model file",
+        metrics="metrics JSON",
+        live="dvclive directory for plots",
+    ).parse_args(argv)
     params = load_params(args.params)
     test = pd.read_parquet(Path(args.features) / "test.parquet")
     model = joblib.load(args.model)

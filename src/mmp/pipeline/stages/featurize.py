@@ -15,7 +15,9 @@ from mmp.pipeline.steps import featurize
 
 
 def main(argv: list[str]) -> None:
-    args = parser(__doc__, prepared="prepare's output directory", out="feature matrices directory", featurizer="fitted featurizer file").parse_args(argv)
+    args = parser(
+        __doc__, prepared="prepare's output directory", out="feature matrices directory", featurizer="fitted featurizer file"
+    ).parse_args(argv)
     params = checked_params(args.params, "data", "features")
     splits = {name: pd.read_parquet(Path(args.prepared) / f"{name}.parquet") for name in ("train", "test")}
     result = featurize(splits["train"], splits["test"], params)

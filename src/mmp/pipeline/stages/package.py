@@ -23,8 +23,14 @@ def data_file(name: str, path: str) -> DataFile:
 
 def main(argv: list[str]) -> None:
     args = parser(
-        __doc__, schema="input schema JSON from prepare", train="prepared train split", test="prepared test split", featurizer="fitted featurizer",
-        model="fitted model", metrics="evaluate metrics JSON", out="MLflow model directory",
+        __doc__,
+        schema="input schema JSON from prepare",
+        train="prepared train split",
+        test="prepared test split",
+        featurizer="fitted featurizer",
+        model="fitted model",
+        metrics="evaluate metrics JSON",
+        out="MLflow model directory",
     ).parse_args(argv)
     params = load_params(args.params)
     from mmp.inference.pyfunc import created_at  # mlflow is heavy: import only here
@@ -32,7 +38,15 @@ def main(argv: list[str]) -> None:
     data = [data_file("train", args.train), data_file("test", args.test)]
     fitted = {"featurizer": Path(args.featurizer).read_bytes(), "model": Path(args.model).read_bytes()}  # the tracked bytes, as they are
     with atomic_path(args.out) as tmp:
-        package(tmp, **fitted, schema=InputSchema.read(args.schema), metrics=read_json(args.metrics), params=params, created=created_at(Path.cwd()), data=data)
+        package(
+            tmp,
+            **fitted,
+            schema=InputSchema.read(args.schema),
+            metrics=read_json(args.metrics),
+            params=params,
+            created=created_at(Path.cwd()),
+            data=data,
+        )
 
 
 if __name__ == "__main__":

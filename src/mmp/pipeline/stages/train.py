@@ -17,7 +17,11 @@ from mmp.pipeline.steps import train
 
 def main(argv: list[str]) -> None:
     args = parser(
-        __doc__, features="feature matrices directory", best_params="the tune stage's best values", out="fitted model file", live="dvclive directory for training curves"
+        __doc__,
+        features="feature matrices directory",
+        best_params="the tune stage's best values",
+        out="fitted model file",
+        live="dvclive directory for training curves",
     ).parse_args(argv)
     params = checked_params(args.params, "data", "model")
     best = read_json(args.best_params)

@@ -68,7 +68,9 @@ def write_plots(directory: Path, points: list[dict], importance: list[dict]) -> 
         if points:
             logger.log_plot("history", points, x="trial", y=["value", "best_value"], template="linear", title="Optimization history")
         if importance:
-            logger.log_plot("importance", importance, x="importance", y="param", template="bar_horizontal_sorted", title="Parameter importance")
+            logger.log_plot(
+                "importance", importance, x="importance", y="param", template="bar_horizontal_sorted", title="Parameter importance"
+            )
 
 
 if __name__ == "__main__":
