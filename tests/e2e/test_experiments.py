@@ -23,7 +23,7 @@ def ran_stages(output: str) -> set[str]:
 def test_model_change_reruns_only_the_model_stages(repo_copy: Path) -> None:
     run(["dvc", "exp", "run", *SMALL], repo_copy)
     out = run(["dvc", "exp", "run", *SMALL, "-S", "model=random_forest", "-S", "model.hyperparameters.n_estimators=20"], repo_copy).stdout
-    assert ran_stages(out) == {"tune", "train", "evaluate", "package"}, "prepare and featurize are not re-run"
+    assert ran_stages(out) == {"tune", "train", "evaluate", "package", "mirror"}, "prepare and featurize are not re-run"
     assert yaml.safe_load((repo_copy / "params.yaml").read_text())["model"]["hyperparameters"]["n_estimators"] == 20
     diff = json.loads(run(["dvc", "params", "diff", "--json"], repo_copy).stdout)
     assert diff["params.yaml"]["model.class_path"]["new"] == "sklearn.ensemble.RandomForestClassifier"
