@@ -213,7 +213,7 @@ class EvaluateConfig(Strict):
 
 
 class RegistryConfig(Strict):
-    """The registered model the package stage adds versions to, and the model card's prose."""
+    """The registered model the mirror stage adds versions to, and the model card's prose."""
 
     model_name: str = Field(default="credit-default", pattern=r"^[A-Za-z0-9][\w.\-]*$")
     intended_use: str = ""

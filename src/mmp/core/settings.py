@@ -30,7 +30,7 @@ ENVIRONMENTS = ("local", "dev", "prod")
 
 
 class MirrorSwitches(Strict):
-    mirror: bool = True  # mirror at the end of the package stage at all
+    mirror: bool = True  # mirror in the `mirror` stage at all
     mirror_required: bool = False  # fail the stage when mirroring fails
 
 

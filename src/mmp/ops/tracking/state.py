@@ -75,8 +75,8 @@ def lock_entries(lock: dict[str, Any], kind: str) -> dict[str, str]:
 
 
 class WorkspaceFiles:
-    """The files on disk. During the package stage dvc.lock is not yet written for that stage,
-    so the package's and the data's hashes are computed here, exactly as DVC computes them."""
+    """The files on disk. The mirror stage runs before DVC records the run in the experiment's
+    commit, so the package's and the data's hashes are computed here, exactly as DVC computes them."""
 
     def __init__(self, root: Path):
         self.root = root
