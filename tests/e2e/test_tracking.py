@@ -356,3 +356,20 @@ def test_catching_up_after_the_server_was_down_and_nothing_leaks(repo_copy: Path
         assert CANARY not in text
     for path in stored:
         assert CANARY.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_whose_run_reproduces_the_committed_lock_still_mirrors(repo_copy: Path, tmp_path: Path) -> None:
+    """A clone's first run reproduces the committed dvc.lock exactly, so the mirror stage's deps
+    all match it; its missing marker output must still make the stage run (and mirror once)."""
+    pinned = {"SOURCE_DATE_EPOCH": "1700000000"}  # the package's time, so the lock is reproducible
+    run(["dvc", "exp", "run", *SMALL], repo_copy, MMP_MIRROR="false", **pinned)
+    run(["git", "add", "-A"], repo_copy)
+    run(["git", "commit", "-qm", "results"], repo_copy)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo_copy), str(clone)], tmp_path)
+    out = run(["dvc", "repro"], clone, **pinned).stdout
+    assert (clone / "dvc.lock").read_bytes() == (repo_copy / "dvc.lock").read_bytes(), "the clone reproduces the committed lock"
+    assert "Running stage 'mirror'" in out and "mirrored repro-" in out, out
+    assert len(runs(client_for(sqlite_uri(clone)))) == 1
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout

@@ -154,7 +154,7 @@ def test_switching_environment_does_not_change_params(monkeypatch: pytest.Monkey
     assert text == (ROOT / "params.yaml").read_text()
 
 
-def test_the_mirror_switches_resolve_without_the_tracking_uri(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_the_mirror_switches_resolve_without_the_tracking_uri(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     """An offline prod run (MMP_MIRROR=false, no MLFLOW_TRACKING_URI) skips mirroring cleanly;
     with MMP_MIRROR_REQUIRED=true an unresolvable tracking URI fails the stage."""
     from mmp.ops.tracking.sync import mirror_after_stage
@@ -166,11 +166,13 @@ def test_the_mirror_switches_resolve_without_the_tracking_uri(monkeypatch: pytes
     with pytest.raises(MMPError, match="MLFLOW_TRACKING_URI is not set"):
         load_settings().mlflow  # noqa: B018
     assert load_settings().mirroring.mirror is False
-    mirror_after_stage(ROOT)
+    mirror_after_stage(ROOT, tmp_path / "mirrored.json")
     assert "MLflow mirroring is off" in capsys.readouterr().out
+    assert (tmp_path / "mirrored.json").is_file(), "the stage's marker output is written even when mirroring is off"
 
     monkeypatch.setenv("MMP_MIRROR", "true")
     monkeypatch.setenv("MMP_MIRROR_REQUIRED", "true")
     with pytest.raises(MMPError, match=r"^mlflow.mirror_required: mirroring failed"):
-        mirror_after_stage(ROOT)
+        mirror_after_stage(ROOT, tmp_path / "failed.json")
+    assert not (tmp_path / "failed.json").exists(), "a failed required mirror leaves no marker"
     assert "MLFLOW_TRACKING_URI is not set" in capsys.readouterr().err

@@ -23,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", help="every experiment `dvc exp show` lists, plus the workspace")
-    which.add_argument("--stage", action="store_true", help="the run DVC is reproducing (the `mirror` stage of dvc.yaml)")
+    which.add_argument(
+        "--stage",
+        metavar="MARKER",
+        help="the run DVC is reproducing (the `mirror` stage of dvc.yaml); then write the stage's MARKER file",
+    )
     p.add_argument("--repo", default=".", help="repository root (default: .)")
     p.set_defaults(func=run)
 
@@ -32,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stage:
         from mmp.ops.tracking.sync import mirror_after_stage
 
-        mirror_after_stage(Path(args.repo).resolve())
+        mirror_after_stage(Path(args.repo).resolve(), Path(args.stage))
         return 0
     from mmp.ops.tracking.sync import mirror_repo
 

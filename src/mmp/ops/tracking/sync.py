@@ -28,13 +28,22 @@ def describe(payload: RunPayload, mirrored: Mirrored) -> str:
     return f"mirrored {payload.identity.name} -> MLflow run {mirrored.run_id}; {model}"
 
 
-def mirror_after_stage(root: Path) -> None:
-    """The `mirror` stage: mirror the run the pipeline just reproduced in ``root``. The stage has
-    no outputs, so DVC never restores it from its run-cache: it runs whenever the results it
-    mirrors differ from dvc.lock, including after every other stage was restored, and the
-    mirror is keyed by the run's identity, so a run is mirrored once however often it runs.
-    A tracking failure prints one line saying how to catch up, and fails the stage only when
-    the runtime setting ``mlflow.mirror_required`` (env MMP_MIRROR_REQUIRED) is true."""
+def mirror_after_stage(root: Path, marker: Path) -> None:
+    """The `mirror` stage: mirror the run, then write ``marker``, the stage's one output. Its
+    content is fixed (dvc.lock stays reproducible); it exists so that a workspace without it
+    (a fresh clone whose run reproduces the committed dvc.lock) still runs the stage. The output
+    is `persist`, so DVC never restores the stage from its run-cache."""
+    from mmp.core.io import write_json
+
+    _mirror_workspace(root)
+    write_json(marker, {"mirror_stage": "ran: the MLflow run is keyed by the experiment, see `mmp mirror --help`"})
+
+
+def _mirror_workspace(root: Path) -> None:
+    """Mirror the run the pipeline just reproduced in ``root``, keyed by the run's identity, so
+    a run is mirrored once however often the stage runs. A tracking failure prints one line
+    saying how to catch up, and fails the stage only when the runtime setting
+    ``mlflow.mirror_required`` (env MMP_MIRROR_REQUIRED) is true."""
     import sys
 
     from mmp.core.errors import MMPError
