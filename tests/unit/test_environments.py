@@ -154,7 +154,9 @@ def test_switching_environment_does_not_change_params(monkeypatch: pytest.Monkey
     assert text == (ROOT / "params.yaml").read_text()
 
 
-def test_the_mirror_switches_resolve_without_the_tracking_uri(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+def test_the_mirror_switches_resolve_without_the_tracking_uri(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
     """An offline prod run (MMP_MIRROR=false, no MLFLOW_TRACKING_URI) skips mirroring cleanly;
     with MMP_MIRROR_REQUIRED=true an unresolvable tracking URI fails the stage."""
     from mmp.ops.tracking.sync import mirror_after_stage
