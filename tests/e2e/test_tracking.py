@@ -44,7 +44,7 @@ def versions(client: Any) -> list[Any]:
 
 
 def md5(path: Path) -> str:
-    from mmp.ops.tracking.state import md5_file
+    from mmp.core.io import md5_file
 
     return md5_file(path)
 

@@ -11,12 +11,13 @@ import yaml
 from mmp.core.config import load_params
 from mmp.core.db import redact
 from mmp.core.errors import MMPError
+from mmp.core.io import md5_file
 from mmp.data.schema import InputSchema
 from mmp.inference.model_card import DataFile, render_card
 from mmp.modeling.gate import evaluate_gate
 from mmp.ops.tracking.payload import build_payload, dvc_paths, flatten, param_value, step_series
 from mmp.ops.tracking.registry import champion_alias
-from mmp.ops.tracking.state import WorkspaceFiles, exp_identity, md5_file
+from mmp.ops.tracking.state import WorkspaceFiles, exp_identity
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -41,11 +41,11 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
     import pandas as pd
 
     from mmp.core.config import load_params
+    from mmp.core.io import md5_file
     from mmp.core.settings import load_settings
     from mmp.modeling.gate import evaluate_gate
     from mmp.ops.tracking.mirror import connect
     from mmp.ops.tracking.registry import CANDIDATE, champion_alias, version_by_alias
-    from mmp.ops.tracking.state import md5_file
 
     params = load_params(params_path)
     name, alias = params.registry.model_name, champion_alias()

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import yaml
 
 from mmp.core.errors import MMPError
-from mmp.core.io import md5_file  # noqa: F401 - re-exported: callers read DVC hashes here
+from mmp.core.io import md5_file
 
 
 @dataclass(frozen=True)
