@@ -48,7 +48,7 @@ def test_scores_a_parquet_file_in_chunks(package_dir: Path, tmp_path: Path) -> N
     np.testing.assert_allclose(out["proba_1"], want["proba_1"], rtol=1e-12)
     assert out["prediction"].tolist() == want["prediction"].tolist()
     assert set(out["model_name"]) == {"package"} and out["model_version"].str.len().eq(32).all()
-    assert set(out["scored_at"]) == {pd.Timestamp(1700000000, unit="s")}
+    assert set(out["scored_at"]) == {pd.Timestamp(1700000000, unit="s", tz="UTC")}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "out.parquet"]  # no temporary left
 
 

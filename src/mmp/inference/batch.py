@@ -152,5 +152,4 @@ def score_to_file(
 def now() -> datetime:
     """The scoring timestamp (UTC); SOURCE_DATE_EPOCH pins it for reproducible outputs."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), tz=UTC) if epoch else datetime.now(UTC)
-    return moment.replace(tzinfo=None)
+    return datetime.fromtimestamp(int(epoch), tz=UTC) if epoch else datetime.now(UTC)
