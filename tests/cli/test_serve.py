@@ -72,7 +72,12 @@ def test_the_image_command_serves_the_model_named_by_env_vars(package_dir: Path)
     port = free_port()
     local = [sys.executable, "-m", *cmd[:-4], "--host", "127.0.0.1", "--port", str(port)]
     env = pipeline_env(
-        ROOT, APP_ENV="prod", MLFLOW_TRACKING_URI="sqlite:///unused.db", MMP_MODEL=str(package_dir), MMP_MAX_BODY_BYTES="5000"
+        ROOT,
+        APP_ENV="prod",
+        MLFLOW_TRACKING_URI="sqlite:///unused.db",
+        MMP_MODEL=str(package_dir),
+        MMP_MAX_BODY_BYTES="5000",
+        MMP_MAX_RECORDS="5",  # 5,000 bytes hold 5 records of this model at their widest
     )
     proc = subprocess.Popen(local, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -85,9 +90,12 @@ def test_the_image_command_serves_the_model_named_by_env_vars(package_dir: Path)
         assert ready is not None and ready.status_code == 200, proc.stdout.read() if proc.poll() is not None else "not ready"
         assert httpx.post(f"{url}/predict", json=example_record(package_dir), timeout=10).status_code == 200
         assert httpx.post(f"{url}/predict", json=[example_record(package_dir)] * 30, timeout=10).status_code == 413  # MMP_MAX_BODY_BYTES
+        assert httpx.get(f"{url}/health?token=s3cret", timeout=10).status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    log = proc.stdout.read()
+    assert '"GET /health HTTP/1.1" 200' in log and "s3cret" not in log, log  # the access log drops query strings
     failed = subprocess.run(
         local,
         cwd=ROOT,

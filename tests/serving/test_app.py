@@ -4,6 +4,7 @@ and schemathesis fuzzing of the app's own OpenAPI allowing no 5xx."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ from mmp.core.errors import MMPError
 from mmp.core.settings import ServingSettings
 from mmp.inference.scorer import Scorer
 from mmp.serving.app import create_app
-from tests.serving.conftest import example_record
+from tests.serving.conftest import example_record, free_port
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,6 @@ def test_errors_in_a_list_name_the_record_index(client: TestClient, record: dict
         (b'{"age": 4', "application/json", "malformed JSON"),
         (b"[]", "application/json", "at least 1"),
         (b"42", "application/json", "JSON object"),
-        (b"age=42", "text/plain", None),
     ],
 )
 def test_malformed_bodies_get_422(client: TestClient, content: bytes, ctype: str, message: str | None) -> None:
@@ -142,12 +142,89 @@ def test_malformed_bodies_get_422(client: TestClient, content: bytes, ctype: str
         assert message in json.dumps(res.json())
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"region": "\xff"}', "malformed JSON: not UTF-8 (byte 0xff at position 12)"),
+        (b"[" * 40_000 + b"]" * 40_000, "malformed JSON: nested too deeply"),
+        (b'{"customer_id": ' + b"1" * 5000 + b"}", "malformed JSON: a number has more than 4300 digits"),
+    ],
+)
+def test_bodies_the_json_parser_refuses_get_422_naming_why(client: TestClient, content: bytes, reason: str) -> None:
+    """Not FastAPI's bare 400 "There was an error parsing the body"."""
+    res = client.post("/predict", content=content, headers={"content-type": "application/json"})
+    assert res.status_code == 422, res.text
+    assert res.json()["fields"] == ["body"]
+    assert res.json()["errors"] == [{"field": "body", "message": reason, "type": "json_invalid"}]
+
+
+def test_a_json_decode_error_names_its_position_and_reason(client: TestClient) -> None:
+    res = client.post("/predict", content=b'{"age": 4', headers={"content-type": "application/json"})
+    assert res.json()["errors"][0]["message"] == "malformed JSON at position 9: Expecting ',' delimiter"
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_not_sent_as_json_gets_415(client: TestClient, record: dict, ctype: str | None) -> None:
+    headers = {"content-type": ctype} if ctype else {}
+    res = client.post("/predict", content=json.dumps(record), headers=headers)
+    assert res.status_code == 415, res.text
+    assert res.json()["detail"] == f"content-type must be application/json (got {ctype or 'none'})"
+    ok = client.post("/predict", content=json.dumps(record), headers={"content-type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
 def test_too_many_records_and_too_large_body(client: TestClient, record: dict) -> None:
     res = client.post("/predict", json=[record] * 51)
     assert res.status_code == 422 and res.json()["fields"] == ["body"] and "at most 50" in res.text
     assert client.post("/predict", json=[record] * 50).status_code == 200
     res = client.post("/predict", content=b"[" + b" " * 100_001 + b"]", headers={"content-type": "application/json"})
     assert res.status_code == 413
+
+
+def test_max_records_fit_the_default_body_limit(package_dir: Path, record: dict) -> None:
+    """The body limit is derived from max_records and the model's widest record, so the record
+    limit can be reached: 10,000 records are scored, 10,001 get the 422 naming the limit."""
+    from mmp.serving.request import body_bytes
+
+    app = create_app(str(package_dir), settings=ServingSettings(), env={})
+    service, client = app.state.service, TestClient(app)
+    assert service.max_body_bytes == body_bytes(service.scorer.schema, 10_000)
+    assert len(json.dumps([widest_record(service.scorer.schema)] * 10_000)) <= service.max_body_bytes
+    res = client.post("/predict", json=[record] * 10_000)
+    assert res.status_code == 200, res.text[:300]
+    assert len(res.json()["predictions"]) == 10_000
+    res = client.post("/predict", json=[record] * 10_001)
+    assert res.status_code == 422 and "at most 10000" in res.text
+    with pytest.raises(MMPError, match=r"serving.max_body_bytes: 1048576 bytes cannot hold serving.max_records = 10000 records"):
+        create_app(str(package_dir), settings=ServingSettings(max_body_bytes=1_048_576), env={})
+
+
+def widest_record(schema) -> dict:
+    """Every column at the widest value its type takes (the contract's ranges aside)."""
+    from mmp.serving.request import INT64
+
+    widest = {"float": -2.2250738585072014e-308, "datetime": "2024-01-31T12:00:00.000000+00:00", "bool": False, "string": "\u20ac" * 10_000}
+    return {
+        c.name: max(c.allowed, key=lambda v: len(json.dumps(v))) if c.allowed else INT64[0] if c.dtype == "int" else widest[c.dtype]
+        for c in schema.columns
+    }
+
+
+def test_the_token_is_checked_before_the_body_is_read(package_dir: Path, record: dict) -> None:
+    """Without the token a request gets 401 whatever its body: no byte of it is read."""
+    client = TestClient(create_app(str(package_dir), settings=ServingSettings(max_records=5), env={"MMP_API_TOKEN": "s3cret"}))
+    bodies = [
+        (b'{"region": "\xff"}', "application/json"),  # not UTF-8
+        (b"[" * 2000, "application/json"),  # too deep
+        (json.dumps(record).encode(), "text/plain"),  # wrong content type
+        (b"[" + b" " * 2_000_000 + b"]", "application/json"),  # over the body limit
+    ]
+    for content, ctype in bodies:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            res = client.post("/predict", content=content, headers={"content-type": ctype, **headers})
+            assert res.status_code == 401, (content[:20], ctype, res.status_code, res.text[:200])
+    auth = {"Authorization": "Bearer s3cret"}
+    assert [client.post("/predict", content=c, headers={"content-type": t, **auth}).status_code for c, t in bodies] == [422, 422, 415, 413]
 
 
 def test_bearer_auth_when_a_token_is_set(package_dir: Path, record: dict) -> None:
@@ -159,6 +236,102 @@ def test_bearer_auth_when_a_token_is_set(package_dir: Path, record: dict) -> Non
     assert ok.status_code == 200 and ok.json()["predictions"]
     assert client.get("/health").status_code == 200 and client.get("/ready").status_code == 200
     assert "s3cret" not in json.dumps(client.get("/metadata", headers={"Authorization": "Bearer s3cret"}).json())
+
+
+def operations(spec: dict) -> dict[str, dict]:
+    return {f"{method.upper()} {path}": op for path, item in spec["paths"].items() for method, op in item.items()}
+
+
+PROTECTED = {"POST /predict", "POST /invoke", "GET /metadata"}
+
+
+def test_the_openapi_document_says_what_the_server_enforces(package_dir: Path, record: dict) -> None:
+    """Without a token the document asks for no credentials and documents no 401, and a request
+    without an Authorization header gets 200; with a token the protected operations require the
+    bearer scheme, document 401, and get 401 without it."""
+    open_app = TestClient(create_app(str(package_dir), settings=ServingSettings(), env={}))
+    spec = open_app.get("/openapi.json").json()
+    assert "securitySchemes" not in spec.get("components", {})
+    for name, op in operations(spec).items():
+        assert "security" not in op and "401" not in op["responses"], name
+        assert not [p for p in op.get("parameters", []) if p["name"].lower() == "authorization"], name
+    assert open_app.post("/predict", json=record).status_code == 200
+    assert open_app.get("/metadata").status_code == 200
+
+    locked = TestClient(create_app(str(package_dir), settings=ServingSettings(), env={"MMP_API_TOKEN": "s3cret"}))
+    spec = locked.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"] == {
+        "HTTPBearer": {"type": "http", "scheme": "bearer", "description": "the server's MMP_API_TOKEN"}
+    }
+    for name, op in operations(spec).items():
+        if name in PROTECTED:
+            assert op["security"] == [{"HTTPBearer": []}] and "401" in op["responses"], name
+        else:
+            assert "security" not in op, name
+    assert locked.post("/predict", json=record).status_code == 401
+    assert locked.get("/metadata").status_code == 401
+    assert locked.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("token", [None, "s3cret"])
+def test_responses_conform_to_the_openapi_document(package_dir: Path, token: str | None) -> None:
+    """schemathesis' own contract checks (documented status codes, response schemas, and that
+    a documented auth is enforced) against the server with and without a token."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.specs.openapi.checks import ignored_auth, status_code_conformance
+
+    app = create_app(str(package_dir), settings=ServingSettings(), env={"MMP_API_TOKEN": token} if token else {})
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @settings(max_examples=5, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def check(case) -> None:
+            case.call_and_validate(headers=headers, checks=[status_code_conformance, ignored_auth])
+
+        check()
+
+
+def test_the_access_log_leaves_out_query_strings(app, record: dict) -> None:
+    """A real uvicorn on 127.0.0.1, set up as `mmp serve` sets it up (the app first, then
+    uvicorn's logging config): a token sent in a query string never reaches the access log."""
+    import threading
+
+    import httpx
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="info"))
+    keep = Lines()
+    logging.getLogger("uvicorn.access").addHandler(keep)  # after uvicorn's logging config (Config())
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started and thread.is_alive():
+            thread.join(0.05)
+        url = f"http://127.0.0.1:{server.config.port}"
+        assert httpx.get(f"{url}/health?token=s3cret", timeout=10).status_code == 200
+        assert httpx.post(f"{url}/predict?api_key=s3cret&x=1", json=record, timeout=10).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        logging.getLogger("uvicorn.access").removeHandler(keep)
+    lines = keep.lines
+    assert len(lines) == 2 and not [line for line in lines if "s3cret" in line or "?" in line], lines
+    assert '"GET /health HTTP/1.1" 200' in lines[0] and '"POST /predict HTTP/1.1" 200' in lines[1]
+
+
+class Lines(logging.Handler):
+    """Keeps each formatted log line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
 
 
 def test_env_var_contract_of_the_image(package_dir: Path, record: dict) -> None:

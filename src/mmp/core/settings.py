@@ -93,7 +93,8 @@ class OnlineStoreSettings(Strict):
 
 
 class ServingSettings(Strict):
-    max_body_bytes: int = Field(default=1_048_576, gt=0)  # larger bodies get 413
+    # Larger bodies get 413. Unset: what max_records records of the served model need (serving.app.body_limit).
+    max_body_bytes: int | None = Field(default=None, gt=0)
     max_records: int = Field(default=10_000, gt=0)  # records per /predict request
     online_store: OnlineStoreSettings = Field(default_factory=OnlineStoreSettings)
 

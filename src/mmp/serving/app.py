@@ -4,6 +4,10 @@ the server at start instead of answering 503 forever.
 
 Endpoints: ``POST /predict`` (one record or a list), ``POST /invoke`` (alias), ``GET /health``,
 ``GET /ready``, ``GET /metadata``, ``/docs``. Bearer auth when ``MMP_API_TOKEN`` is set.
+
+A protected route checks, in this order and before it reads a byte of the body: the bearer token
+(401), the content type (415), the body size (413); then the body is parsed (422 naming why it
+cannot be) and validated (422 naming each field).
 """
 
 import gc
@@ -11,22 +15,27 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mmp.core.errors import MMPError
 from mmp.core.settings import ServingSettings, load_settings
+from mmp.data.schema import InputSchema
 from mmp.inference.scorer import Scorer
 from mmp.serving import enrichment
 from mmp.serving.loader import ModelRef, load_scorer, resolve
-from mmp.serving.request import record_model, required_features
+from mmp.serving.request import body_bytes, record_model, required_features
 
 log = logging.getLogger("mmp.serving")
 THREADPOOL_ROWS = 64  # bigger requests are scored off the event loop
@@ -47,6 +56,7 @@ def create_app(model: str | None = None, settings: ServingSettings | None = None
     scorer = load_scorer(ref)
     service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None)
     app = build_app(service)
+    quiet_query_strings()
     gc.collect()
     gc.freeze()  # the loaded model is long-lived: keep the collector from rescanning it (p99)
     log.info("serving %s version %s (featurizer backend: %s)", ref.name, ref.version, scorer.backend)
@@ -69,6 +79,16 @@ class Service:
         self.Record = record_model(schema, self.key)
         self.Full = record_model(schema, None, name="EnrichedRecord")  # what a merged record must satisfy
         self.required = required_features(schema)
+        self.max_body_bytes = body_limit(settings, schema)
+
+    async def authorize(self, request: Request) -> None:
+        """401 unless the request carries the configured bearer token (no token: all pass)."""
+        if self.token is None:
+            return
+        credentials = await BEARER(request)
+        given = credentials.credentials.encode() if credentials else b""
+        if not hmac.compare_digest(given, self.token):  # constant time: no timing oracle
+            raise HTTPException(401, detail="missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     def metadata(self) -> dict[str, Any]:
         meta = self.scorer.metadata
@@ -134,22 +154,95 @@ class Service:
         return response
 
 
+def body_limit(settings: ServingSettings, schema: InputSchema) -> int:
+    """The body limit: ``max_body_bytes`` when set, else what ``max_records`` records of this
+    model need at their widest. A set limit that cannot hold ``max_records`` records stops the
+    server at start: the two limits must agree."""
+    needed = body_bytes(schema, settings.max_records)
+    if settings.max_body_bytes is None:
+        return needed
+    if settings.max_body_bytes < needed:
+        raise MMPError(
+            "serving.max_body_bytes",
+            f"{settings.max_body_bytes} bytes cannot hold serving.max_records = {settings.max_records} records of this model",
+            f"at least {needed}, a smaller max_records, or leave max_body_bytes unset to derive it",
+        )
+    return settings.max_body_bytes
+
+
+# Reads the Authorization header; Service.authorize decides. Published in the OpenAPI document only
+# when a token is configured, so the document says what the server enforces.
+BEARER = HTTPBearer(auto_error=False, description="the server's MMP_API_TOKEN")
+
+
+class GuardedRoute(APIRoute):
+    """A route that refuses, before reading its body: a request without the token (401), then,
+    for a route that takes a body, one whose content type is not JSON (415). And it reports a
+    body that is not JSON as the 422 naming why: FastAPI answers a body that json.loads refuses
+    with anything but a JSONDecodeError (bytes that are not UTF-8, nesting deeper than the
+    parser's recursion limit, an integer over Python's digit limit) with a bare 400."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = self.guard(self.app)  # outside the route's body limit and body parsing
+
+    def guard(self, app: ASGIApp) -> ASGIApp:
+        takes_body = self.body_field is not None
+
+        async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+            request = Request(scope)  # headers only: the body is left unread
+            await request.app.state.service.authorize(request)
+            if takes_body:
+                require_json(request.headers.get("content-type"))
+            await app(scope, receive, send)
+
+        return guarded
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except StarletteHTTPException as err:  # what FastAPI raises (its own HTTPException is a subclass)
+                if err.status_code == 400 and err.__cause__ is not None:  # FastAPI's "error parsing the body"
+                    raise unparseable(err.__cause__) from None
+                raise
+
+        return handle
+
+
+def require_json(content_type: str | None) -> None:
+    """415 unless the content type is JSON (application/json or application/*+json)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        raise HTTPException(415, detail=f"content-type must be application/json (got {(content_type or 'none')[:100]})")
+
+
+def unparseable(cause: BaseException) -> RequestValidationError:
+    """The 422 for a body json.loads refused with ``cause``."""
+    if isinstance(cause, UnicodeDecodeError):
+        reason = f"not UTF-8 (byte 0x{cause.object[cause.start]:02x} at position {cause.start})"
+    elif isinstance(cause, RecursionError):
+        reason = "nested too deeply"
+    elif isinstance(cause, ValueError) and "digits" in str(cause):
+        reason = f"a number has more than {sys.get_int_max_str_digits()} digits"
+    else:
+        reason = type(cause).__name__
+    return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "ctx": {"error": reason}}])
+
+
 def build_app(service: Service) -> FastAPI:
     app = FastAPI(
         title="mmp model server",
         version=service.ref.version,
         description=f"Model {service.ref.name} version {service.ref.version}. Typed from the model's data contract.",
-        max_body_size=service.settings.max_body_bytes,
     )
     app.state.service = service
-    bearer = HTTPBearer(auto_error=False, description="required when the server has MMP_API_TOKEN set")
-
-    def authorize(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if service.token is None:
-            return
-        given = credentials.credentials.encode() if credentials else b""
-        if not hmac.compare_digest(given, service.token):  # constant time: no timing oracle
-            raise HTTPException(401, detail="missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    # The security scheme is published only when the server enforces it.
+    security = [Security(BEARER)] if service.token else []
+    responses = {code: r for code, r in ERROR_RESPONSES.items() if code != 401 or service.token}
 
     # The record model is built at runtime from the model's schema (pydantic create_model), so
     # the body type exists only at runtime: FastAPI reads it, mypy cannot check it.
@@ -166,10 +259,17 @@ def build_app(service: Service) -> FastAPI:
         return Response(json.dumps(result), media_type="application/json")
 
     for path, summary in (("/predict", "Predict one record or a list of records"), ("/invoke", "Alias of /predict")):
-        route = app.post(
-            path, summary=summary, response_model=PredictResponse, dependencies=[Depends(authorize)], responses=ERROR_RESPONSES
+        app.router.add_api_route(
+            path,
+            predict,
+            methods=["POST"],
+            summary=summary,
+            response_model=PredictResponse,
+            dependencies=security,
+            responses=responses,
+            max_body_size=service.max_body_bytes,  # route-level: enforced after GuardedRoute's checks
+            route_class_override=GuardedRoute,
         )
-        route(predict)
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -179,9 +279,18 @@ def build_app(service: Service) -> FastAPI:
     async def ready() -> dict[str, Any]:
         return {"ready": True, "model_name": service.ref.name, "model_version": service.ref.version}
 
-    @app.get("/metadata", summary="Model name, version, metrics, schema and gate result", dependencies=[Depends(authorize)])
     async def metadata() -> dict[str, Any]:
         return service.metadata()
+
+    app.router.add_api_route(
+        "/metadata",
+        metadata,
+        methods=["GET"],
+        summary="Model name, version, metrics, schema and gate result",
+        dependencies=security,
+        responses={code: r for code, r in responses.items() if code == 401},
+        route_class_override=GuardedRoute,
+    )
 
     app.exception_handler(RequestValidationError)(validation_error)  # typed per exception class, unlike add_exception_handler
     return app
@@ -191,6 +300,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or invalid bearer token (when MMP_API_TOKEN is set)"},
     404: {"description": "no stored features for the entity (online store, when so configured)"},
     413: {"description": "request body larger than serving.max_body_bytes"},
+    415: {"description": "the content type is not application/json"},
     503: {"description": "the online feature store is unreachable"},
     422: {"description": "invalid input: the response names each field, the rule and the allowed values"},
 }
@@ -211,7 +321,10 @@ def field_errors(raw: Any, body: Any) -> list[dict[str, str]]:
         loc = list(err.get("loc", ()))
         loc = loc[1:] if loc[:1] == ["body"] else loc
         if err.get("type") == "json_invalid":
-            errors.append({"field": "body", "message": f"malformed JSON at position {loc[0] if loc else '?'}", "type": "json_invalid"})
+            where = f" at position {loc[0]}" if loc else ""
+            reason = (err.get("ctx") or {}).get("error")
+            message = f"malformed JSON{where}" + (f": {reason}" if reason else "")
+            errors.append({"field": "body", "message": message, "type": "json_invalid"})
             continue
         if loc and isinstance(loc[0], str) and (loc[0].startswith("list[") or loc[0] in ("Record", "EnrichedRecord")):
             branch, loc = loc[0], loc[1:]
@@ -226,3 +339,22 @@ def field_errors(raw: Any, body: Any) -> list[dict[str, str]]:
             {"field": ".".join(map(str, loc)) or "body", "message": err.get("msg", "invalid"), "type": err.get("type", "invalid")}
         )
     return list({(e["field"], e["message"]): e for e in errors}.values())
+
+
+class QueryStringFree(logging.Filter):
+    """uvicorn's access line holds the request target, query string included, and a client may
+    put a secret there (``?token=...``): log the path alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):  # client, method, path, version, status
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def quiet_query_strings() -> None:
+    """Install QueryStringFree on uvicorn's access logger (once per process; uvicorn's logging
+    setup replaces its handlers, not its filters)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QueryStringFree) for f in access.filters):
+        access.addFilter(QueryStringFree())

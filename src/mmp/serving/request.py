@@ -7,6 +7,7 @@ them and pydantic rejects, with the field named: a wrong type (strict: no "1" fo
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,11 @@ from mmp.data.schema import InputSchema, SchemaColumn
 INT64 = (-(2**63), 2**63 - 1)
 # pandas (and so the sklearn path) holds datetimes as int64 nanoseconds
 DATE_RANGE = (datetime(1677, 9, 22), datetime(2262, 4, 11))
+MAX_TEXT = 10_000  # characters of one free-text value
+# The widest JSON text of a value of each kind, as json.dumps writes it: the longest repr of a
+# double, the longest ISO 8601 date-time this model accepts (quoted), true/false, null.
+WIDEST = {"float": len(repr(-2.2250738585072014e-308)), "datetime": len('"2024-01-31T12:00:00.000000+00:00"'), "bool": 5}
+NULL = len("null")
 
 
 def _to_datetime(value: Any) -> Any:
@@ -55,7 +61,29 @@ def field_type(col: SchemaColumn) -> Any:
         return Annotated[bool, Field(strict=True)]
     if kind == "datetime":
         return IsoDateTime
-    return Annotated[str, Field(strict=True, max_length=10_000)]
+    return Annotated[str, Field(strict=True, max_length=MAX_TEXT)]
+
+
+def widest_value(col: SchemaColumn) -> int:
+    """The bytes of the widest JSON value ``field_type(col)`` accepts (json.dumps' output: ASCII,
+    non-ASCII text escaped as \\uXXXX)."""
+    if col.allowed:
+        width = max(len(json.dumps(value)) for value in col.allowed)
+    elif col.dtype == "int":
+        width = max(len(str(bound)) for bound in _bounds(col, INT64))
+    elif col.dtype in WIDEST:
+        width = WIDEST[col.dtype]
+    else:
+        width = len('""') + MAX_TEXT * len("\\uffff")
+    return max(width, NULL)
+
+
+def body_bytes(schema: InputSchema, records: int) -> int:
+    """The body ``records`` records at their widest need: every column present, each value at its
+    widest, written with json.dumps' default separators (", " and ": "). The server's body limit
+    is derived from this, so ``max_records`` records always fit."""
+    record = len("{}") + sum(len(json.dumps(col.name)) + len(": ") + widest_value(col) + len(", ") for col in schema.columns)
+    return len("[]") + records * (record + len(", "))
 
 
 def _bounds(col: SchemaColumn, default: tuple[Any, Any]) -> tuple[Any, Any]:
