@@ -62,3 +62,29 @@ def test_train_stage_validates_before_training(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "model.hyperparameters.max_depht: LGBMClassifier does not accept" in proc.stderr
     assert not out.exists()
+
+
+def test_validate_checks_hyperparameter_values_and_suggests_names() -> None:
+    overrides = ["model.hyperparameters.n_estimators=abc", "+model.hyperparameters.min_chld_samples=3"]
+    proc = run(["mmp", "validate", "--no-data", *overrides], ROOT, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert "error: model.hyperparameters.n_estimators: 'abc' is not a valid value for LGBMClassifier (allowed: int)" in lines
+    misspelt = next(line for line in lines if "min_chld_samples" in line)
+    assert "did you mean min_child_samples" in misspelt and len(misspelt) < 300
+    assert "Traceback" not in proc.stderr
+
+
+def test_tune_stage_checks_the_model_recipe_before_any_work(tmp_path: Path) -> None:
+    """Even with tuning off (when the stage only writes empty results), a broken model recipe
+    fails the stage before it writes anything: every stage checks what it declares."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["model"]["class_path"] = "lightgbm.LGBMClassifer"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    outputs = {"--best-params": tmp_path / "best.json", "--metrics": tmp_path / "tune.json", "--live": tmp_path / "live"}
+    cmd = [sys.executable, "-m", "mmp.pipeline.stages.tune", "--features", str(tmp_path), "--prepared", str(tmp_path)]
+    cmd += [str(a) for pair in outputs.items() for a in pair] + ["--params", str(tmp_path / "params.yaml")]
+    proc = run(cmd, ROOT, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "error: model.class_path: 'lightgbm' has no class 'LGBMClassifer'" in proc.stderr
+    assert not any(path.exists() for path in outputs.values())

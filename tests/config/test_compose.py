@@ -3,9 +3,16 @@ committed params.yaml is exactly what conf/ composes to."""
 
 from __future__ import annotations
 
-import pytest
+import shutil
+from pathlib import Path
+from typing import Any
 
-from mmp.core.config import Params, parse
+import pytest
+import yaml
+
+from mmp.core.config import DataConfig, EvaluateConfig, Params, parse
+from mmp.core.errors import MMPError
+from mmp.modeling.model_checks import model_problems
 from mmp.modeling.recipe import build_estimator, find_ranges
 from mmp.ops.params import compose
 from tests.conftest import ROOT
@@ -19,8 +26,6 @@ def choices() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("group", "choice"), choices(), ids=lambda v: str(v))
 def test_every_group_choice_composes_and_validates(group: str, choice: str) -> None:
-    import yaml
-
     params = parse(Params, yaml.safe_load(compose(ROOT, [f"{group}={choice}"])))
     if group == "model":
         find_ranges(params.model.hyperparameters)
@@ -28,6 +33,8 @@ def test_every_group_choice_composes_and_validates(group: str, choice: str) -> N
             build_estimator(params.model, params.seed)
         except Exception as err:  # an optional extra may be missing; anything else is a bug
             assert "pip install -e" in str(err), err
+        # Every shipped value passes the estimator's own rules (an optional extra may be missing).
+        assert [str(e) for e in model_problems(params.model, None, params.seed) if "pip install -e" not in str(e)] == []
 
 
 def test_every_group_has_at_least_one_choice() -> None:
@@ -42,3 +49,58 @@ def test_params_yaml_is_in_sync_with_conf() -> None:
 
 def test_env_settings_never_reach_params() -> None:
     assert "mlflow" not in (ROOT / "params.yaml").read_text()
+
+
+MINIMAL = {
+    "data": "source_uri: data/raw/mine.csv\ntarget_col: y\ntask_type: binary\n",
+    "evaluate": "gate: {}\n",
+}
+
+
+def dvc_params_keys() -> list[str]:
+    """Every params key a stage of dvc.yaml declares (``params.yaml:`` means the whole file)."""
+    graph = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    keys = []
+    for stage in graph["stages"].values():
+        for entry in stage.get("params", []):
+            keys += [entry] if isinstance(entry, str) else [k for k in entry if k != "params.yaml"]
+    return sorted(set(keys))
+
+
+@pytest.fixture
+def minimal_conf(tmp_path: Path) -> Path:
+    """conf/ plus a data config and an evaluate config that give only what they must."""
+    shutil.copytree(ROOT / "conf", tmp_path / "conf")
+    for group, text in MINIMAL.items():
+        (tmp_path / "conf" / group / "minimal.yaml").write_text(text)
+    return tmp_path
+
+
+def test_every_dvc_params_key_is_composed_from_minimal_configs(minimal_conf: Path) -> None:
+    raw = yaml.safe_load(compose(minimal_conf, ["data=minimal", "evaluate=minimal"]))
+    missing = []
+    for key in dvc_params_keys():
+        node: Any = raw
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                missing.append(key)
+                break
+            node = node[part]
+    assert not missing, f"dvc.yaml declares params a minimal config leaves out: {missing}"
+    assert parse(Params, raw).data.time_col is None
+
+
+def test_a_data_config_without_a_required_key_names_it(minimal_conf: Path) -> None:
+    (minimal_conf / "conf/data/minimal.yaml").write_text("source_uri: data/raw/mine.csv\ntask_type: binary\n")
+    raw = yaml.safe_load(compose(minimal_conf, ["data=minimal"]))
+    with pytest.raises(MMPError, match=r"^data\.target_col: required key is missing$"):
+        parse(Params, raw)
+
+
+@pytest.mark.parametrize(("section", "model"), [("data", DataConfig), ("evaluate", EvaluateConfig)])
+def test_schema_defaults_are_the_typed_defaults(section: str, model: type) -> None:
+    """conf/schema/<section>.yaml holds the defaults of the typed section, not a second opinion."""
+    schema = yaml.safe_load((ROOT / "conf/schema" / f"{section}.yaml").read_text())
+    for key, value in schema.items():
+        field = model.model_fields[key]
+        assert value == ("???" if field.is_required() else field.get_default(call_default_factory=True)), key

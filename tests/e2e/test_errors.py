@@ -21,7 +21,7 @@ CASES = {
     ),
     "bad-hyperparameter": (
         ["+model.hyperparameters.n_estimator=5"],
-        "error: model.hyperparameters.n_estimator: LGBMClassifier does not accept this hyperparameter (allowed:",
+        "error: model.hyperparameters.n_estimator: LGBMClassifier does not accept this hyperparameter; did you mean n_estimators?",
         "models/model.joblib",
     ),
     "missing-target": (

@@ -108,6 +108,53 @@ def test_unknown_hyperparameter_lists_accepted_names() -> None:
     assert "does not accept" in msg and "max_iter" in msg
 
 
+def test_misspelt_lightgbm_hyperparameter_names_the_closest_and_points_to_the_list() -> None:
+    raw = recipe(model={"class_path": "lightgbm.LGBMClassifier", "hyperparameters": {"n_estimatrs": 5}})
+    msg = problems(raw)["model.hyperparameters.n_estimatrs"]
+    assert "did you mean n_estimators" in msg and "https://lightgbm.readthedocs.io/" in msg
+    assert len(msg) < 300, msg  # not every alias LightGBM knows
+
+
+def test_misspelt_sklearn_hyperparameter_names_the_closest() -> None:
+    assert "did you mean max_iter?" in problems(recipe(model={"hyperparameters": {"max_itr": 5}}))["model.hyperparameters.max_itr"]
+
+
+LGBM = "lightgbm.LGBMClassifier"
+FOREST = "sklearn.ensemble.RandomForestClassifier"
+
+
+@pytest.mark.parametrize(
+    ("class_path", "name", "value", "expected"),
+    [
+        (LGBM, "n_estimators", "abc", "model.hyperparameters.n_estimators: 'abc' is not a valid value for LGBMClassifier (allowed: int)"),
+        (LGBM, "learning_rate", "fast", "'fast' is not a valid value for LGBMClassifier (allowed: float)"),
+        (FOREST, "n_estimators", "abc", "'abc' is not a valid value for RandomForestClassifier (allowed: an int in the range [1, inf))"),
+        (FOREST, "criterion", "foo", "'foo' is not a valid value for RandomForestClassifier (allowed: a str among {"),
+        (FOREST, "max_features", {"type": "categorical", "choices": ["sqrt", "most"]}, "choice 'most' is not a valid value"),
+        (FOREST, "min_samples_leaf", {"type": "int", "low": 0, "high": 5}, "range low 0 is not a valid value"),
+        (LGBM, "num_leaves", {"type": "int", "low": 8, "high": 64, "default": "many"}, "default 'many' is not a valid value"),
+    ],
+)
+def test_hyperparameter_value_against_the_estimators_own_rules(class_path: str, name: str, value: Any, expected: str) -> None:
+    found = [str(e) for e in config_problems(recipe(model={"class_path": class_path, "hyperparameters": {name: value}}))]
+    assert len(found) == 1 and expected in found[0], found  # one line: the key, the value, what is allowed
+
+
+def test_valid_hyperparameter_values_pass() -> None:
+    values = {"n_estimators": 10, "criterion": "entropy", "max_features": {"type": "categorical", "choices": ["sqrt", 0.5]}, "n_jobs": None}
+    assert config_problems(recipe(model={"class_path": FOREST, "hyperparameters": values})) == []
+    values = {"n_estimators": 10, "learning_rate": 1, "class_weight": {0: 1.0, 1: 2.0}, "min_data_in_leaf": 5}
+    assert config_problems(recipe(model={"class_path": LGBM, "hyperparameters": values})) == []
+
+
+def test_hyperparameter_value_in_a_nested_recipe() -> None:
+    inner = [{"name": "lr", "class_path": "sklearn.linear_model.LogisticRegression", "hyperparameters": {"C": -1.0}}]
+    raw = recipe(model={"class_path": "sklearn.ensemble.VotingClassifier", "hyperparameters": {"estimators": inner, "voting": "loud"}})
+    found = problems(raw)
+    assert "-1.0 is not a valid value for LogisticRegression" in found["model.hyperparameters.estimators.0.hyperparameters.C"]
+    assert "'loud' is not a valid value for VotingClassifier" in found["model.hyperparameters.voting"]
+
+
 def test_unknown_hyperparameter_in_a_nested_recipe() -> None:
     inner = [{"name": "lr", "class_path": "sklearn.linear_model.LogisticRegression", "hyperparameters": {"depth": 3}}]
     raw = recipe(model={"class_path": "sklearn.ensemble.VotingClassifier", "hyperparameters": {"estimators": inner}})

@@ -39,13 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmp.core.config import load_params
+    from mmp.core.config import read_params
     from mmp.core.errors import MMPError
     from mmp.core.settings import load_settings
+    from mmp.pipeline.checks import validate
     from mmp.tuning.search import Progress, count, run_trials, summary
     from mmp.tuning.session import open_session
 
-    params = load_params(args.params)
+    # The tune stage's own checks, before the worker touches the data or the study.
+    params = validate(read_params(args.params), None, ("data", "model", "tune"))
     if args.n_jobs is not None and args.n_jobs < 1:
         raise MMPError("--n-jobs", f"must be >= 1 (got {args.n_jobs})")
     tune = params.tune.model_copy(update={"n_jobs": args.n_jobs}) if args.n_jobs else params.tune

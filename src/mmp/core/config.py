@@ -14,6 +14,7 @@ from mmp.core.errors import MMPError
 from mmp.core.parsing import Strict, parse
 
 PARAMS_FILE = "params.yaml"
+MISSING = "???"  # OmegaConf's mandatory-value marker, as composition writes it
 
 
 DType = Literal["int", "float", "bool", "category", "string", "datetime"]
@@ -59,6 +60,13 @@ class DataConfig(Strict):
     params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     identifiers: dict[str, str] = Field(default_factory=dict)
     allowed_identifiers: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unfilled_schema_keys(cls, raw: Any) -> Any:
+        """conf/schema/data.yaml marks the keys every data config must give with OmegaConf's
+        ``???``, which composition writes as is: such a key is missing, not a value."""
+        return {k: v for k, v in raw.items() if v != MISSING} if isinstance(raw, dict) else raw
 
     @property
     def targets(self) -> list[str]:

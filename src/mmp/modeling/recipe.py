@@ -3,10 +3,11 @@ estimator. Pure functions: no disk, no config files."""
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -154,8 +155,16 @@ def import_class(class_path: str, key: str = "model.class_path") -> type:
     cls = getattr(module, attr, None)
     if not isinstance(cls, type):
         public = sorted(n for n, v in vars(module).items() if isinstance(v, type) and not n.startswith("_"))
-        raise MMPError(key, f"{module_name!r} has no class {attr!r}", ", ".join(public[:30])) from None
+        raise MMPError(key, f"{module_name!r} has no class {attr!r}{did_you_mean(attr, public)}", ", ".join(public[:30])) from None
     return cls
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``; did you mean a, b or c?`` with the names closest to a misspelt one, or nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return f"; did you mean {', '.join(close[:-1])} or {close[-1]}?" if len(close) > 1 else f"; did you mean {close[0]}?"
 
 
 def accepted_hyperparameters(cls: type[Any]) -> list[str]:
@@ -166,7 +175,19 @@ def takes_kwargs(cls: type[Any]) -> bool:
     return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
 
 
-def library_parameters(cls: type) -> set[str] | None:
+@dataclass(frozen=True)
+class LibraryParameters:
+    """The names an estimator accepts through ``**kwargs``, and where its library lists them."""
+
+    names: frozenset[str]
+    reference: str
+
+
+# LightGBM documents every native parameter (and its aliases) on one page.
+LIGHTGBM_PARAMETERS = "https://lightgbm.readthedocs.io/en/stable/Parameters.html"
+
+
+def library_parameters(cls: type) -> LibraryParameters | None:
     """Names an estimator accepts through ``**kwargs``, where its library can list them.
 
     LightGBM's sklearn API passes any native parameter (``verbose``, ``min_data_in_leaf``...)
@@ -176,19 +197,27 @@ def library_parameters(cls: type) -> set[str] | None:
     if cls.__module__.startswith("lightgbm"):
         from lightgbm.basic import _ConfigAliases
 
-        return {name for names in _ConfigAliases._get_all_param_aliases().values() for name in names}
+        names = {name for names in _ConfigAliases._get_all_param_aliases().values() for name in names}
+        return LibraryParameters(frozenset(names), LIGHTGBM_PARAMETERS)
     return None
 
 
 def check_hyperparameters(cls: type, names: list[str], key: str) -> None:
-    accepted = accepted_hyperparameters(cls)
-    if takes_kwargs(cls):
-        extra = library_parameters(cls)
-        if extra is None:
-            return
-        accepted = sorted(set(accepted) | extra) if any(n not in accepted for n in names) else accepted
-    unknown = [n for n in names if n not in accepted]
-    raise_all([MMPError(f"{key}.{n}", f"{cls.__name__} does not accept this hyperparameter", ", ".join(accepted)) for n in unknown])
+    """Every name must be a constructor argument (or, through ``**kwargs``, a parameter its
+    library lists). A miss names the closest accepted names; the full list is shown only when it
+    is short (a constructor's), else the line points to the library's own list."""
+    own = accepted_hyperparameters(cls)
+    unknown = [n for n in names if n not in own]
+    library = library_parameters(cls) if unknown and takes_kwargs(cls) else None
+    if unknown and takes_kwargs(cls):
+        if library is None:
+            return  # the library cannot list what its **kwargs accept: accept the names
+        unknown = [n for n in unknown if n not in library.names]
+    known = set(own) | (library.names if library else set())
+    allowed = f"{cls.__name__}'s arguments or any parameter listed at {library.reference}" if library else ", ".join(own)
+    raise_all(
+        [MMPError(f"{key}.{n}", f"{cls.__name__} does not accept this hyperparameter{did_you_mean(n, known)}", allowed) for n in unknown]
+    )
 
 
 def build_estimator(spec: ModelConfig, seed: int, chooser: Chooser = default_chooser, site: Site | None = None) -> Any:

@@ -1,6 +1,7 @@
 """tune: search the recipe's ranges with Optuna (CV on the train split only) and write the best
 values for the train stage, metrics/tune.json, the trials table and the history/importance plots.
-With tune.enabled=false it writes empty results at once and imports nothing heavy."""
+The recipe sections it declares (data, model, tune) are checked first, as ``mmp validate`` does,
+also with tune.enabled=false: then it writes empty results at once and imports no search code."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import json
 import time
 from pathlib import Path
 
-from mmp.core.config import load_params
 from mmp.core.errors import run_cli
 from mmp.core.io import atomic_path, write_json
-from mmp.pipeline.stages import parser
+from mmp.pipeline.stages import checked_params, parser
 
 # Empty trials table of a disabled run: same header every time, so outputs stay byte-identical.
 EMPTY_TRIALS = "number,state,value\n"
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> None:
         metrics="tune metrics JSON",
         live="dvclive directory for plots and the trials table",
     ).parse_args(argv)
-    params = load_params(args.params)
+    params = checked_params(args.params, "data", "model", "tune")
     if not params.tune.enabled:
         write_disabled(args.best_params, args.metrics, args.live)
         return
