@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmp.core.db import redact, with_driver
+from mmp.core.db import engine, redact, with_driver
 from mmp.core.errors import MMPError
 
 
@@ -19,3 +19,19 @@ def test_an_unparseable_url_names_its_key() -> None:
 
 def test_redact_masks_passwords_inside_messages() -> None:
     assert redact("cannot reach postgresql://u:s3cret@host/db (timeout)") == "cannot reach postgresql://u:***@host/db (timeout)"
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("postgresql://u:s3cret@127.0.0.1:abc/db", r"the port is not a number"),
+        ("mysql://u:s3cret@127.0.0.1/db", r"the driver for mysql:// is not installed \(module MySQLdb\)"),
+        ("mariadb+pymysql://u:s3cret@127.0.0.1/db", r"the driver for mariadb\+pymysql:// is not installed \(module pymysql\)"),
+        ("foo://u:s3cret@127.0.0.1/db", r"unknown database type 'foo'"),
+    ],
+    ids=["non-numeric port", "mysql without its driver", "mariadb without its driver", "unknown scheme"],
+)
+def test_a_url_that_cannot_make_an_engine_is_one_line_without_its_password(url: str, rule: str) -> None:
+    with pytest.raises(MMPError, match=rf"^databases.w.url: {rule}") as err:
+        engine(url, "databases.w.url")
+    assert "s3cret" not in str(err.value) and "\n" not in str(err.value)

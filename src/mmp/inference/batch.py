@@ -93,15 +93,14 @@ def sql_chunks(url: str, query: str, params: Mapping[str, Any], chunksize: int) 
     from sqlalchemy.exc import SQLAlchemyError
 
     from mmp.core.db import engine as make_engine
+    from mmp.core.db import failure_reason
 
     engine = make_engine(url, "--db-url")
     try:
         with engine.connect().execution_options(stream_results=True) as conn:
             yield from pd.read_sql_query(text(query), conn, params=dict(params), chunksize=chunksize)
-    except (SQLAlchemyError, DatabaseError) as err:
-        cause = err.__cause__ if isinstance(err, DatabaseError) and err.__cause__ else err
-        cause = getattr(cause, "orig", None) or cause
-        raise MMPError("--query", f"the query failed: {str(cause).strip().splitlines()[0]}") from None
+    except (SQLAlchemyError, DatabaseError) as err:  # pandas 3 wraps a failed statement in DatabaseError
+        raise MMPError("--query", f"the query failed: {failure_reason(err, params)}") from None
     finally:
         engine.dispose()
 
