@@ -52,7 +52,8 @@ def unparsed(values: pd.Series, dtype: str) -> pd.Series:
 
 def parse_error(column: str, bad: pd.Series, dtype: str) -> MMPError:
     """``column``'s values that failed to parse: how many, and the first few with their rows."""
-    examples = ", ".join(f"row {row}: {value!r}" for row, value in zip(bad.index[:MAX_EXAMPLES].tolist(), bad.iloc[:MAX_EXAMPLES].tolist()))
+    first = bad.iloc[:MAX_EXAMPLES]
+    examples = ", ".join(f"row {row}: {value!r}" for row, value in zip(first.index.tolist(), first.tolist(), strict=True))
     return MMPError(f"column {column!r}", f"{len(bad)} value(s) cannot be parsed as {dtype}, e.g. {examples}", PARSE_HINTS[dtype])
 
 

@@ -33,7 +33,9 @@ def refuse_duplicates(names: list[str]) -> None:
     counts = Counter(names)
     raise_all(
         [
-            MMPError("data.source_uri", f"column {name!r} appears {n} times in the source", "unique column names: rename or drop the copies")
+            MMPError(
+                "data.source_uri", f"column {name!r} appears {n} times in the source", "unique column names: rename or drop the copies"
+            )
             for name, n in counts.items()
             if n > 1
         ]
