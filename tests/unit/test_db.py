@@ -8,8 +8,11 @@ from mmp.core.errors import MMPError
 
 def test_plain_postgresql_gets_the_locked_driver_and_others_are_kept() -> None:
     assert with_driver("postgresql://u:pw@h/db", "k") == "postgresql+psycopg2://u:pw@h/db"
-    assert with_driver("postgresql+pg8000://u@h/db", "k") == "postgresql+pg8000://u@h/db"
+    assert with_driver("postgresql+psycopg2://u@h/db", "k") == "postgresql+psycopg2://u@h/db"
+    assert with_driver("sqlite+pysqlite:///x.db", "k") == "sqlite+pysqlite:///x.db"
     assert with_driver("sqlite:///x.db", "k") == "sqlite:///x.db"
+    with pytest.raises(MMPError, match=r"^k: the driver for postgresql\+pg8000:// is not installed \(module pg8000\)"):
+        with_driver("postgresql+pg8000://u@h/db", "k")  # an explicit driver is kept, so it must be installed
 
 
 def test_an_unparseable_url_names_its_key() -> None:

@@ -16,9 +16,10 @@ EXAMPLES = "e.g. sqlite:///file.db or postgresql://user@host/db"
 
 def with_driver(url: str, key: str) -> str:
     """``url`` with psycopg2 made explicit for plain ``postgresql://``; an explicit ``+driver``
-    is kept. A URL SQLAlchemy cannot parse is an error under ``key``."""
+    is kept. A URL SQLAlchemy cannot parse, of an unknown database type or whose driver is not
+    installed is an error under ``key`` that never shows the URL (it may hold a password)."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
         parsed = make_url(url)
@@ -27,25 +28,24 @@ def with_driver(url: str, key: str) -> str:
     except ValueError:  # SQLAlchemy reads the port with int(); nothing else in a URL raises this
         raise MMPError(key, "the port is not a number", "host:5432, or no port for the default") from None
     if parsed.drivername == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+        url = parsed.render_as_string(hide_password=False)
+    try:  # what create_engine would do first, here so every connection fails the same way
+        parsed.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise MMPError(key, f"unknown database type {parsed.drivername!r}", EXAMPLES) from None
+    except ImportError as err:
+        raise MMPError(
+            key, f"the driver for {parsed.drivername}:// is not installed (module {err.name})", f"install it, or {EXAMPLES}"
+        ) from None
     return url
 
 
 def engine(url: str, key: str, **options: Any) -> Any:
-    """A SQLAlchemy engine for ``url`` (see :func:`with_driver`). An unknown database type or a
-    driver that is not installed is an error under ``key`` that never shows the URL."""
+    """A SQLAlchemy engine for ``url`` (see :func:`with_driver`)."""
     from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import NoSuchModuleError
 
-    full = with_driver(url, key)
-    kind = make_url(full).drivername
-    try:
-        return create_engine(full, **options)
-    except NoSuchModuleError:
-        raise MMPError(key, f"unknown database type {kind!r}", EXAMPLES) from None
-    except ImportError as err:  # the dialect is known, its DBAPI module is not installed
-        raise MMPError(key, f"the driver for {kind}:// is not installed (module {err.name})", f"install it, or {EXAMPLES}") from None
+    return create_engine(with_driver(url, key), **options)
 
 
 def failure_reason(err: BaseException, values: Mapping[str, Any]) -> str:

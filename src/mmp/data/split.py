@@ -35,13 +35,13 @@ def split_problems(frame: pd.DataFrame, targets: list[str], task: TaskType, test
             MMPError(f"column {targets[0]!r}", f"class {rare!r} has {classes.min()} row(s); a stratified split needs at least 2 per class")
         )
     if min(n_train, n_test) < per_side:
-        need = next(n for n in range(rows, rows + 100_000) if min(sizes(n, test_size)) >= per_side)
+        need = next((n for n in range(rows, rows + 1_000_000) if min(sizes(n, test_size)) >= per_side), None)
         errors.append(
             MMPError(
                 "data.source_uri",
                 f"the source has {rows} rows: data.test_size={test_size:g} leaves {n_train} train and {n_test} test rows, "
                 f"and each side needs at least {per_side}{' (one per class)' if classes is not None else ''}",
-                f"at least {need} rows, or another data.test_size",
+                f"at least {need} rows, or another data.test_size" if need else "more rows, or a larger data.test_size",
             )
         )
     return errors
