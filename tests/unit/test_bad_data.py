@@ -53,6 +53,10 @@ def test_an_empty_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(MMPError, match=r"^data.source_uri: .*empty.csv is empty: no header row and no data"):
         load_source(config(str(tmp_path / "empty.csv")), 0)
+    for name in ("empty.parquet", "empty.json"):
+        (tmp_path / name).write_text("")
+        with pytest.raises(MMPError, match=rf"^data.source_uri: .*{name} cannot be read as {name.split('.')[1]}: "):
+            load_source(config(str(tmp_path / name)), 0)
 
 
 def test_a_header_only_source_says_0_rows(tmp_path: Path) -> None:
@@ -82,3 +86,9 @@ def test_enough_rows_pass_both() -> None:
     frame = pd.DataFrame({"x": range(10), "y": [0, 1] * 5})
     assert messages(frame, config()) == []
     assert len(prepare(frame, config(), seed=0).test) == 2
+
+
+def test_an_empty_json_list_says_0_rows_first(tmp_path: Path) -> None:
+    (tmp_path / "rows.json").write_text("[]")
+    cfg = config(str(tmp_path / "rows.json"))
+    assert messages(load_source(cfg, 0), cfg)[0] == "data.source_uri: the source has 0 rows; training needs rows"

@@ -32,10 +32,10 @@ def checked_frame(frame: pd.DataFrame, cfg: DataConfig) -> tuple[pd.DataFrame | 
     from mmp.data.split import split_problems
 
     _, errors = collect(require_columns, frame, cfg)
+    if len(frame) == 0:  # said first (an empty JSON list has no columns either); no value to check
+        return None, split_problems(frame, cfg.targets, cfg.task_type, cfg.test_size) + errors
     if errors:
         return None, errors
-    if frame.empty:  # nothing else can be said of no rows (every class check would fail too)
-        return None, split_problems(frame, cfg.targets, cfg.task_type, cfg.test_size)
     coerced, errors = collect(coerce_dates, frame, cfg.contract)
     if coerced is None:
         return None, errors
