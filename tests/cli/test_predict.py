@@ -198,3 +198,27 @@ def test_a_killed_scorer_leaves_no_output_file(package_dir: Path, tmp_path: Path
     assert not out.exists(), "a killed scorer must not leave an output file"
     if sig == signal.SIGTERM:  # catchable: the temporary file is cleaned up as well
         assert not list(tmp_path.glob(".out.parquet.tmp-*"))
+
+
+def test_a_query_that_cannot_run_is_one_line(package_dir: Path, tmp_path: Path) -> None:
+    """A database URL without its driver installed (and, in-process, every other SQL failure in
+    tests/unit/test_db.py) ends in one line naming --db-url, no traceback, no password."""
+    out = tmp_path / "o.parquet"
+    args = [
+        "predict",
+        "--model",
+        str(package_dir),
+        "--query",
+        "SELECT 1",
+        "--db-url",
+        "mysql://u:s3cret@127.0.0.1/db",
+        "--output",
+        str(out),
+    ]
+    proc = mmp(*args, check=False)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 2 and errors == [
+        "error: --db-url: the driver for mysql:// is not installed (module MySQLdb) (allowed: install it, "
+        "or e.g. sqlite:///file.db or postgresql://user@host/db)"
+    ], proc.stderr
+    assert "Traceback" not in proc.stderr and "s3cret" not in proc.stderr and not out.exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT, run
+from tests.conftest import ROOT, mmp, run
 
 
 def test_validate_passes_for_the_default_recipe() -> None:
@@ -88,3 +88,18 @@ def test_tune_stage_checks_the_model_recipe_before_any_work(tmp_path: Path) -> N
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "error: model.class_path: 'lightgbm' has no class 'LGBMClassifer'" in proc.stderr
     assert not any(path.exists() for path in outputs.values())
+
+
+def test_an_empty_source_file_is_one_line(tmp_path: Path) -> None:
+    """An empty source file gave a pandas traceback (issue 11, item 8): one line, exit 2. The
+    other bad-data and bad-URL cases are MMPErrors tested in process (tests/unit/test_bad_data.py,
+    test_db.py, test_sql_source.py); run_cli prints every MMPError this way."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    (tmp_path / "empty.csv").write_text("")
+    params["data"]["source_uri"] = str(tmp_path / "empty.csv")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = mmp("validate", "--params", str(tmp_path / "params.yaml"), check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert [line for line in proc.stderr.splitlines() if line.startswith("error: ")] == [
+        f"error: data.source_uri: {tmp_path / 'empty.csv'} is empty: no header row and no data (allowed: a file with a header row)"
+    ]

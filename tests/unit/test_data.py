@@ -56,7 +56,7 @@ def test_missing_contract_column_and_null_target() -> None:
 
 
 def test_wrong_dtype_is_a_violation() -> None:
-    with pytest.raises(MMPError, match="column 'region': must have dtype float"):
+    with pytest.raises(MMPError, match=r"column 'region': 4 value\(s\) cannot be parsed as float, e.g. row 0: 'north'"):
         check_contract(frame(), contract(region={"dtype": "float"}), ["y"])
 
 

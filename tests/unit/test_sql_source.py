@@ -4,6 +4,7 @@ parameters, identifiers are allowlisted, injection payloads return nothing and b
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -162,3 +163,54 @@ def test_a_missing_sqlite_file_is_reported_not_created(tmp_path: Path) -> None:
     with pytest.raises(MMPError, match="SQLite database of 'warehouse' does not exist"):
         load(sqlite_url(tmp_path))
     assert not (tmp_path / "warehouse.db").exists()
+
+
+def test_a_failing_query_is_one_line_without_the_bound_values(database: str, tmp_path: Path) -> None:
+    """pandas 3 wraps the driver's error in ``pandas.errors.DatabaseError``; its text holds the
+    bound parameters (and PostgreSQL echoes a value it cannot cast): neither may be shown."""
+    secret = "s3cr3t-" + uuid.uuid4().hex[:6]
+    for sql in ("SELECT nope FROM t WHERE region = :region", "SELECT id FROM t WHERE id = :region"):
+        (tmp_path / "q.sql").write_text(sql)
+        try:
+            read_sql("sql://warehouse/q.sql", {"region": secret}, {}, {}, warehouse(database), tmp_path)
+        except MMPError as err:
+            message = str(err)
+        else:  # SQLite compares an integer with text without complaint
+            assert sql.endswith("id = :region") and database.startswith("sqlite")
+            continue
+        assert message.startswith("data.source_uri: query on database 'warehouse' failed: "), message
+        assert secret not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("query", ["{tmp}/q.sql", "../q.sql", "queries/../../q.sql"], ids=["absolute", "parent", "nested parent"])
+def test_a_query_file_outside_the_repository_is_refused(tmp_path: Path, query: str) -> None:
+    repo = tmp_path / "repo"
+    (repo / "queries").mkdir(parents=True)
+    (tmp_path / "q.sql").write_text("SELECT 1 AS x")
+    url = sqlite_url(tmp_path)
+    sa.create_engine(url).connect().close()
+    uri = "sql://warehouse/" + query.format(tmp=tmp_path)
+    with pytest.raises(MMPError, match=r"^data.source_uri: the query file .* is outside the repository"):
+        read_sql(uri, {}, {}, {}, warehouse(url), repo)
+
+
+def test_an_empty_result_says_0_rows_and_repeated_columns_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmp.data.checks import data_problems
+    from mmp.data.sources import load_source
+
+    url = sqlite_url(tmp_path)
+    engine = sa.create_engine(url)
+    ROWS.to_sql("t", engine, index=False)
+    engine.dispose()
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # a repository root holding the queries and the settings
+    shutil.copytree(ROOT / "conf" / "env", tmp_path / "conf" / "env")
+    monkeypatch.setenv("MMP_WAREHOUSE_URL", url)
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "none.sql").write_text("SELECT id, label FROM t WHERE 1 = 0")
+    cfg = DataConfig(source_uri="sql://warehouse/none.sql", target_col="label", task_type="binary")
+    assert [str(e) for e in data_problems(load_source(cfg, seed=0), cfg)] == ["data.source_uri: the source has 0 rows; training needs rows"]
+    (tmp_path / "twice.sql").write_text("SELECT id, amount, amount, label FROM t")
+    with pytest.raises(MMPError, match="column 'amount' appears 2 times in the source"):
+        load_source(cfg.model_copy(update={"source_uri": "sql://warehouse/twice.sql"}), seed=0)

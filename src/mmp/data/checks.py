@@ -28,14 +28,21 @@ def data_config_problems(data: DataConfig) -> list[MMPError]:
 def checked_frame(frame: pd.DataFrame, cfg: DataConfig) -> tuple[pd.DataFrame | None, list[MMPError]]:
     """The source with its dates coerced, and its problems. The frame is None when it cannot be
     checked further (no target column, or unparseable dates): later checks need both."""
+    # imported here: the stages that only check the config (featurize, train) never load split
+    from mmp.data.split import split_problems
+
     _, errors = collect(require_columns, frame, cfg)
+    if len(frame) == 0:  # said first (an empty JSON list has no columns either); no value to check
+        return None, split_problems(frame, cfg.targets, cfg.task_type, cfg.test_size) + errors
     if errors:
         return None, errors
     coerced, errors = collect(coerce_dates, frame, cfg.contract)
     if coerced is None:
         return None, errors
     errors += collect(check_contract, coerced, cfg.contract, cfg.targets)[1]
-    return coerced, errors + target_problems(coerced, cfg)
+    target_errors = target_problems(coerced, cfg)
+    # the split's row counts mean something only for a target that suits the task
+    return coerced, errors + (target_errors or split_problems(coerced, cfg.targets, cfg.task_type, cfg.test_size))
 
 
 def target_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:

@@ -15,6 +15,8 @@ from pandas.api import types as ptypes
 from mmp.core.config import ColumnRule, Contract, DataConfig
 from mmp.core.errors import MMPError, raise_all
 
+# Whether a whole column has the declared dtype (after the values themselves parsed, see
+# ``unparsed``): numbers held as text, or a float column declared a category, fail here.
 DTYPE_CHECKS = {
     "int": lambda s: ptypes.is_integer_dtype(s) or (ptypes.is_float_dtype(s) and bool((s.dropna() % 1 == 0).all())),
     "float": lambda s: ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s),
@@ -23,7 +25,50 @@ DTYPE_CHECKS = {
     "string": lambda s: ptypes.is_string_dtype(s) or ptypes.is_object_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype),
     "datetime": ptypes.is_datetime64_any_dtype,
 }
+# What a value of each parsed dtype looks like, for the message naming the values that do not.
+PARSE_HINTS = {
+    "int": "whole numbers such as 12; leave a missing value empty",
+    "float": "numbers such as 1234.5, without thousands separators; leave a missing value empty",
+    "bool": "True/False or 1/0",
+    "datetime": "ISO dates such as 2024-01-31",
+}
 MAX_EXAMPLES = 5
+
+
+def unparsed(values: pd.Series, dtype: str) -> pd.Series:
+    """The non-null ``values`` that cannot be read as ``dtype`` (empty for the dtypes that are
+    about the whole column, not each value: category and string)."""
+    values = values.dropna()
+    if dtype in ("int", "float") and not ptypes.is_bool_dtype(values):
+        numbers = values if ptypes.is_numeric_dtype(values) else pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() | ((numbers % 1 != 0) if dtype == "int" else False)
+        return values[bad]
+    if dtype == "bool" and not ptypes.is_bool_dtype(values):
+        return values[~values.isin([0, 1])]
+    if dtype == "datetime" and not ptypes.is_datetime64_any_dtype(values):
+        return values[pd.to_datetime(values, errors="coerce").isna()]
+    return values.iloc[:0]
+
+
+def parse_error(column: str, bad: pd.Series, dtype: str) -> MMPError:
+    """``column``'s values that failed to parse: how many, and the first few with their rows."""
+    first = bad.iloc[:MAX_EXAMPLES]
+    examples = ", ".join(f"row {row}: {value!r}" for row, value in zip(first.index.tolist(), first.tolist(), strict=True))
+    return MMPError(f"column {column!r}", f"{len(bad)} value(s) cannot be parsed as {dtype}, e.g. {examples}", PARSE_HINTS[dtype])
+
+
+def dtype_problem(column: str, series: pd.Series, dtype: str) -> MMPError | None:
+    """Why ``series`` does not hold ``dtype``: the values that do not parse (with their rows), or
+    the column's dtype when every value is fine on its own. A column without values passes:
+    there is nothing to parse (a header-only batch file carries no dtypes)."""
+    if series.dropna().empty:
+        return None
+    bad = unparsed(series, dtype)
+    if not bad.empty:
+        return parse_error(column, bad, dtype)
+    if not DTYPE_CHECKS[dtype](series):
+        return MMPError(f"column {column!r}", f"has dtype {series.dtype}, not {dtype}")
+    return None
 
 
 def require_columns(frame: pd.DataFrame, cfg: DataConfig) -> None:
@@ -43,14 +88,18 @@ def require_columns(frame: pd.DataFrame, cfg: DataConfig) -> None:
 
 
 def coerce_dates(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """Parse declared datetime columns (CSV and JSON sources carry them as text)."""
+    """Parse declared datetime columns (CSV and JSON sources carry them as text); every value
+    that is not a date is reported with its row."""
     frame = frame.copy()
+    errors = []
     for name, rule in contract.columns.items():
         if rule.dtype == "datetime" and name in frame and not ptypes.is_datetime64_any_dtype(frame[name]):
-            try:
+            bad = unparsed(frame[name], "datetime")
+            if bad.empty:
                 frame[name] = pd.to_datetime(frame[name])
-            except (ValueError, TypeError) as err:
-                raise MMPError(f"column {name!r}", f"cannot be parsed as datetime: {err}", "ISO dates such as 2024-01-31") from None
+            else:
+                errors.append(parse_error(name, bad, "datetime"))
+    raise_all(errors)
     return frame
 
 
@@ -63,20 +112,28 @@ def check_contract(frame: pd.DataFrame, contract: Contract, targets: list[str]) 
         rules[target] = base.model_copy(update={"nullable": False}) if base else ColumnRule(dtype="float", nullable=False)
         if base is None and not ptypes.is_numeric_dtype(frame[target]):
             rules[target] = ColumnRule(dtype="category", nullable=False)
+    # A column whose values do not parse gets one message naming them; its range and category
+    # checks would only repeat it as comparison errors between text and numbers.
+    mistyped = {name: err for name, rule in rules.items() if name in frame and (err := dtype_problem(name, frame[name], rule.dtype))}
     schema = pa.DataFrameSchema(
-        {name: pa.Column(nullable=rule.nullable, checks=_checks(rule), required=True) for name, rule in rules.items()},
+        {
+            name: pa.Column(nullable=rule.nullable, checks=[] if name in mistyped else _checks(rule), required=True)
+            for name, rule in rules.items()
+        },
         strict=not contract.allow_extra_columns,
     )
+    errors = list(mistyped.values())
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
-        raise_all(_describe(err.failure_cases, rules))
+        errors += _describe(err.failure_cases, rules)
+    raise_all(errors)
 
 
 def _checks(rule: ColumnRule) -> list[Any]:
     import pandera.pandas as pa
 
-    checks = [pa.Check(DTYPE_CHECKS[rule.dtype], error=f"must have dtype {rule.dtype}")]
+    checks: list[Any] = []
     if rule.min is not None:
         checks.append(pa.Check.ge(rule.min, error=f"must be >= {rule.min:g}"))
     if rule.max is not None:

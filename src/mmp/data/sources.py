@@ -9,18 +9,40 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
 from mmp.core.config import DataConfig
-from mmp.core.errors import MMPError
+from mmp.core.errors import MMPError, raise_all
 
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine", "linnerud")
 FILE_FORMATS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}
 
 
 def load_source(cfg: DataConfig, seed: int) -> pd.DataFrame:
+    frame = _load(cfg, seed)
+    refuse_duplicates(list(map(str, frame.columns)))
+    return frame
+
+
+def refuse_duplicates(names: list[str]) -> None:
+    """Column names must be unique: a repeated name would be mangled (``amount.1``) or picked at
+    random, and either way become a feature nobody declared."""
+    counts = Counter(names)
+    raise_all(
+        [
+            MMPError(
+                "data.source_uri", f"column {name!r} appears {n} times in the source", "unique column names: rename or drop the copies"
+            )
+            for name, n in counts.items()
+            if n > 1
+        ]
+    )
+
+
+def _load(cfg: DataConfig, seed: int) -> pd.DataFrame:
     uri = cfg.source_uri
     scheme, _, rest = uri.partition("://") if "://" in uri else ("file", "", uri)
     if scheme == "synthetic":
@@ -58,6 +80,15 @@ def _file(uri: str) -> pd.DataFrame:
     if reader is None:
         raise MMPError("data.source_uri", f"unsupported file type {suffix or '(none)'!r} in {uri!r}", ", ".join(FILE_FORMATS))
     try:
+        if reader is pd.read_csv:
+            # pandas renames a repeated header (amount, amount.1): read the names as written
+            header = pd.read_csv(uri, header=None, nrows=1, dtype=str).iloc[0]
+            refuse_duplicates([str(name) for name in header if pd.notna(name)])
         return reader(uri)
     except FileNotFoundError:
         raise MMPError("data.source_uri", f"file not found: {uri}", "a path relative to the repo root or an fsspec URL") from None
+    except pd.errors.EmptyDataError:
+        raise MMPError("data.source_uri", f"{uri} is empty: no header row and no data", "a file with a header row") from None
+    except ValueError as err:  # pyarrow's and the JSON reader's parse errors are ValueErrors too
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise MMPError("data.source_uri", f"{uri} cannot be read as {suffix.lstrip('.')}: {reason}") from None

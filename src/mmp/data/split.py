@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from mmp.core.config import TaskType, task_kind
-from mmp.core.errors import MMPError
+from mmp.core.errors import MMPError, raise_all
 from mmp.data.target import target
+
+
+def sizes(rows: int, test_size: float) -> tuple[int, int]:
+    """(train, test) row counts of a split, computed the way scikit-learn does."""
+    n_test = math.ceil(test_size * rows)
+    return rows - n_test, n_test
+
+
+def split_problems(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: float) -> list[MMPError]:
+    """Whether ``frame`` has rows enough to split: at least one on each side, and for a
+    stratified split two per class and one per class on each side. The one minimum-rows rule:
+    ``mmp validate`` reports it and ``split`` refuses by it."""
+    rows = len(frame)
+    if rows == 0:
+        return [MMPError("data.source_uri", "the source has 0 rows; training needs rows")]
+    classes = target(frame, targets).value_counts() if task_kind(task) == "classification" else None
+    per_side = 1 if classes is None else len(classes)
+    n_train, n_test = sizes(rows, test_size)
+    errors = []
+    if classes is not None and classes.min() < 2:
+        rare = classes.index[classes.argmin()]
+        rare = rare.item() if hasattr(rare, "item") else rare
+        errors.append(
+            MMPError(f"column {targets[0]!r}", f"class {rare!r} has {classes.min()} row(s); a stratified split needs at least 2 per class")
+        )
+    if min(n_train, n_test) < per_side:
+        need = next((n for n in range(rows, rows + 1_000_000) if min(sizes(n, test_size)) >= per_side), None)
+        errors.append(
+            MMPError(
+                "data.source_uri",
+                f"the source has {rows} rows: data.test_size={test_size:g} leaves {n_train} train and {n_test} test rows, "
+                f"and each side needs at least {per_side}{' (one per class)' if classes is not None else ''}",
+                f"at least {need} rows, or another data.test_size" if need else "more rows, or a larger data.test_size",
+            )
+        )
+    return errors
 
 
 def split(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
 
+    raise_all(split_problems(frame, targets, task, test_size))
     stratify = target(frame, targets) if task_kind(task) == "classification" else None
-    if stratify is not None:
-        counts = stratify.value_counts()
-        if counts.min() < 2:
-            raise MMPError(
-                f"column {targets[0]!r}", f"class {counts.idxmin()!r} has fewer than 2 rows; a stratified split needs at least 2 per class"
-            )
     train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 

@@ -105,18 +105,31 @@ def parse_uri(uri: str) -> tuple[str, str]:
     return database, query
 
 
+def query_file(root: Path, query: str) -> Path:
+    """The query file, which must lie inside the repository: the query is part of the recipe
+    (DVC tracks it as a dependency of prepare), and a path that leaves the repository, absolute
+    or through ``..``, would read whatever file the machine holds there."""
+    base = root.resolve()
+    path = (base / query).resolve()
+    if not path.is_relative_to(base):
+        raise MMPError("data.source_uri", f"the query file {query} is outside the repository", "a path relative to the repository root")
+    if not path.exists():
+        raise MMPError("data.source_uri", f"query file not found: {query}", "a .sql or .sql.j2 file relative to the repo root")
+    return path
+
+
 def read_sql(
     uri: str, params: dict[str, Any], identifiers: dict[str, str], allowed: dict[str, list[str]], settings: RuntimeSettings, root: Path
 ) -> pd.DataFrame:
-    from sqlalchemy.exc import SQLAlchemyError, StatementError
+    from pandas.errors import DatabaseError
+    from sqlalchemy.exc import SQLAlchemyError
 
     from mmp.core.db import engine as make_engine
+    from mmp.core.db import failure_reason
 
     database, query = parse_uri(uri)
+    path = query_file(root, query)
     url = settings.database(database).url
-    path = root / query
-    if not path.exists():
-        raise MMPError("data.source_uri", f"query file not found: {query}", "a .sql or .sql.j2 file relative to the repo root")
     stmt = render_query(path.read_text(), query.endswith(".j2"), params, identifiers, allowed)
     engine = make_engine(url, f"databases.{database}.url")
     sqlite_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
@@ -130,11 +143,8 @@ def read_sql(
     try:
         with engine.connect() as conn:
             return pd.read_sql(stmt, conn)
-    except SQLAlchemyError as err:
-        # The message names the database, never the URL (it may hold a password). Only a
-        # StatementError carries the driver's exception (``orig``).
-        cause: BaseException = err.orig if isinstance(err, StatementError) and err.orig is not None else err
-        reason = f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
-        raise MMPError("data.source_uri", f"query on database {database!r} failed: {reason}") from None
+    except (SQLAlchemyError, DatabaseError) as err:  # pandas 3 wraps a failed statement in DatabaseError
+        # The message names the database, never the URL (it may hold a password), nor the values.
+        raise MMPError("data.source_uri", f"query on database {database!r} failed: {failure_reason(err, params)}") from None
     finally:
         engine.dispose()

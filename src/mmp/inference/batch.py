@@ -54,16 +54,36 @@ def input_files(path: Path) -> tuple[str, list[Path]]:
 
 
 def file_chunks(path: Path, chunksize: int) -> tuple[Iterator[pd.DataFrame], int | None]:
-    """Chunks of the input and its row count when known cheaply (Parquet footers)."""
+    """Chunks of the input and its row count when known cheaply (Parquet footers). Every file
+    yields at least one chunk, empty for a file of 0 rows, so its columns are checked too."""
     fmt, files = input_files(path)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        # one row group at a time (no read-ahead across the file): memory is bounded by the
-        # largest row group, not by the file size
         total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        return (batch.to_pandas() for f in files for batch in pq.ParquetFile(f).iter_batches(batch_size=chunksize)), total
-    return (chunk for f in files for chunk in pd.read_csv(f, chunksize=chunksize)), None
+        return (chunk for f in files for chunk in parquet_chunks(f, chunksize)), total
+    return (chunk for f in files for chunk in csv_chunks(f, chunksize)), None
+
+
+def parquet_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    if source.metadata.num_rows == 0:
+        yield source.schema_arrow.empty_table().to_pandas()
+        return
+    # one row group at a time (no read-ahead across the file): memory is bounded by the
+    # largest row group, not by the file size
+    yield from (batch.to_pandas() for batch in source.iter_batches(batch_size=chunksize))
+
+
+def csv_chunks(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+    try:
+        reader = pd.read_csv(path, chunksize=chunksize)
+    except pd.errors.EmptyDataError:
+        raise MMPError("--input", f"{path} is empty: no header row", "a CSV file with a header row (and 0 or more rows)") from None
+    with reader:
+        yield from reader
 
 
 def sql_chunks(url: str, query: str, params: Mapping[str, Any], chunksize: int) -> Iterator[pd.DataFrame]:
@@ -73,24 +93,29 @@ def sql_chunks(url: str, query: str, params: Mapping[str, Any], chunksize: int) 
     from sqlalchemy.exc import SQLAlchemyError
 
     from mmp.core.db import engine as make_engine
+    from mmp.core.db import failure_reason
 
     engine = make_engine(url, "--db-url")
     try:
         with engine.connect().execution_options(stream_results=True) as conn:
             yield from pd.read_sql_query(text(query), conn, params=dict(params), chunksize=chunksize)
-    except (SQLAlchemyError, DatabaseError) as err:
-        cause = err.__cause__ if isinstance(err, DatabaseError) and err.__cause__ else err
-        cause = getattr(cause, "orig", None) or cause
-        raise MMPError("--query", f"the query failed: {str(cause).strip().splitlines()[0]}") from None
+    except (SQLAlchemyError, DatabaseError) as err:  # pandas 3 wraps a failed statement in DatabaseError
+        raise MMPError("--query", f"the query failed: {failure_reason(err, params)}") from None
     finally:
         engine.dispose()
 
 
-def score_chunk(scorer: Scorer, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int) -> pd.DataFrame:
-    """Check one chunk against the contract (rows numbered across the whole input) and score it."""
+def checked_chunk(chunk: pd.DataFrame, contract: Contract, first_row: int) -> pd.DataFrame:
+    """One chunk checked against the contract, its rows numbered across the whole input."""
     chunk = chunk.set_axis(pd.RangeIndex(first_row, first_row + len(chunk)))
     chunk = coerce_dates(chunk, contract)
     check_contract(chunk, contract, targets=[])
+    return chunk
+
+
+def score_chunk(scorer: Scorer, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int) -> pd.DataFrame:
+    """Check one chunk against the contract and score it."""
+    chunk = checked_chunk(chunk, contract, first_row)
     ids = scorer.schema.id_cols
     out = chunk[ids].copy() if ids else pd.DataFrame(index=chunk.index)
     for name, values in scorer.predict_columns(typed_columns(chunk, scorer.schema), len(chunk)).items():
@@ -142,6 +167,9 @@ def score_to_file(
         writer = ChunkWriter(tmp, fmt)
         try:
             for chunk in chunks:
+                if chunk.empty:  # a file of 0 rows: nothing to score, but its columns must fit
+                    checked_chunk(chunk, contract, writer.rows)
+                    continue
                 writer.write(score_chunk(scorer, chunk, contract, identity, writer.rows))
                 bar.update(len(chunk))
         finally:
