@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-cli params check-params refresh guards report pull push remote bench lint layers typecheck format clean mlflow-server
+.PHONY: help setup run test test-fast test-cli params check-params refresh guards report pull push remote pin-remote bench lint layers typecheck format clean mlflow-server
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install the locked dependencies (skipped when up to date)
+setup: $(STAMP) pin-remote ## create .venv and install the locked dependencies (skipped when up to date)
 	@test -d .git/hooks && $(BIN)/pre-commit install --install-hooks >/dev/null 2>&1 || true
 
 run: setup ## set up (once) and reproduce the default pipeline with `dvc exp run`
@@ -51,11 +51,17 @@ BASE ?= HEAD
 report: setup ## report the workspace against BASE (default HEAD) into report/ (CI: BASE=origin/main)
 	$(BIN)/mmp report --base $(BASE)
 
-pull: setup ## fetch data and models from the DVC remote; missing objects (a cold cache) are not an error
+pull: setup pin-remote ## fetch data and models from the DVC remote; missing objects (a cold cache) are not an error
 	$(BIN)/dvc pull --allow-missing
 
-push: setup ## upload data and models to the DVC remote
+push: setup pin-remote ## upload data and models to the DVC remote
 	$(BIN)/dvc push
+
+# Commits made before the default remote moved to ~/.local/share name it `../.dvc-remote`, which
+# DVC resolves inside each clone, and against / for a commit read from git (`dvc push -a`, -A, -T).
+# .dvc/config.local applies to every revision: pin remote `local` there to the committed URL.
+pin-remote: ## pin the default remote `local` for every revision (.dvc/config.local; run by setup, pull, push)
+	@url="$$($(BIN)/dvc config --project remote.local.url 2>/dev/null)" || exit 0; $(BIN)/dvc remote modify --local local url "$$url"
 
 remote: setup ## make the URL in env DVC_REMOTE_URL the default DVC remote, in .dvc/config.local (not committed)
 	@test -n "$$DVC_REMOTE_URL" || { echo "error: DVC_REMOTE_URL is not set (e.g. s3://bucket/path or ssh://user@host/path)" >&2; exit 2; }

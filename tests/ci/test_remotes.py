@@ -1,12 +1,15 @@
 """Real push/pull round trips through DVC remotes: push from the repo with both runs, then a
 fresh ``git clone`` + ``make pull`` must give a clean ``dvc status`` and a ``dvc repro`` that
-runs nothing. The remote is configured the documented way: ``make remote`` (``dvc remote add
---local --default``) plus credentials in .dvc/config.local or the environment."""
+runs nothing. A team remote is configured the documented way: ``make remote`` (``dvc remote add
+--local --default``) plus credentials in .dvc/config.local or the environment; the committed
+default remote needs nothing. Every test gives DVC a temp HOME: the default remote lives under
+``~/.local/share``, and a test writes nothing outside its temp dirs."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,6 +23,7 @@ from tests.ci.conftest import TwoRevisions, clone, make
 from tests.conftest import run
 
 pytestmark = pytest.mark.slow
+DEFAULT_REMOTE = ".local/share/mmp/modern-ml-pipeline/dvc-remote"  # under HOME (.dvc/config)
 
 
 def free_port() -> int:
@@ -44,13 +48,15 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
 def round_trip(two: TwoRevisions, tmp_path: Path, configure: list[list[str]], **env: str) -> None:
     """Push what ``two`` computed, clone afresh, pull there and check nothing is left to do."""
     source = clone(two.repo, tmp_path / "source", share_cache=True)
-    make(source, "remote", **env)
+    if "DVC_REMOTE_URL" in env:
+        make(source, "remote", **env)
     for cmd in configure:
         run(cmd, source, **env)
     pushed = make(source, "push", **env).stdout
     assert "files pushed" in pushed or "file pushed" in pushed, pushed
     fresh = clone(source, tmp_path / "fresh")
-    make(fresh, "remote", **env)
+    if "DVC_REMOTE_URL" in env:
+        make(fresh, "remote", **env)
     for cmd in configure:
         run(cmd, fresh, **env)
     make(fresh, "pull", **env)
@@ -62,9 +68,40 @@ def round_trip(two: TwoRevisions, tmp_path: Path, configure: list[list[str]], **
 
 
 def test_cold_cache_pull_is_not_an_error(two_revisions: TwoRevisions, tmp_path: Path) -> None:
-    fresh = clone(two_revisions.repo, tmp_path / "clone")  # its local remote directory is empty
-    proc = make(fresh, "pull")
+    fresh = clone(two_revisions.repo, tmp_path / "clone")
+    proc = make(fresh, "pull", HOME=str(tmp_path / "home"))  # its default remote directory is empty
     assert "cache files do not exist neither locally nor on remote" in proc.stderr or "Missing cache files" in proc.stderr
+
+
+def test_default_remote_is_shared_by_every_clone(two_revisions: TwoRevisions, tmp_path: Path) -> None:
+    """The committed default remote is one directory per user, so what one clone pushes a fresh
+    clone pulls (it was ``../.dvc-remote``, inside each clone: the pull failed)."""
+    home = tmp_path / "home"
+    round_trip(two_revisions, tmp_path, [], HOME=str(home))
+    store = home / DEFAULT_REMOTE
+    assert any(p.is_file() for p in store.rglob("*")), "objects landed in the per-user remote"
+    assert not list(tmp_path.glob("*/.dvc-remote")), "nothing is written inside a clone"
+
+
+def test_every_revision_resolves_the_default_remote_alike(repo_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dvc push -a`` reads each branch's own .dvc/config: a commit naming the old relative URL
+    resolved it against the root of git's tree and wrote objects to ``/.dvc-remote``. After
+    ``make pin-remote`` (run by setup, pull and push) every revision resolves the one remote."""
+    from dvc.repo import Repo
+
+    config = repo_copy / ".dvc" / "config"
+    new = config.read_text()
+    subprocess.run(["git", "checkout", "-qb", "old"], cwd=repo_copy, check=True)
+    config.write_text(re.sub(r"url = .*", "url = ../.dvc-remote", new))
+    subprocess.run(["git", "commit", "-qam", "the old relative remote", "--allow-empty"], cwd=repo_copy, check=True)
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=repo_copy, check=True)
+    home = tmp_path / "home"
+    make(repo_copy, "pin-remote", HOME=str(home))
+    monkeypatch.setenv("HOME", str(home))
+    with Repo(str(repo_copy)) as repo:
+        resolved = {rev: repo.cloud.get_remote().path for rev in repo.brancher(all_branches=True)}
+    assert set(resolved) == {"workspace", "main", "old"}, resolved
+    assert set(resolved.values()) == {str(home / DEFAULT_REMOTE)}, resolved
 
 
 def sshd_binary() -> str | None:

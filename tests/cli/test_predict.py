@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -222,3 +223,51 @@ def test_a_query_that_cannot_run_is_one_line(package_dir: Path, tmp_path: Path) 
         "or e.g. sqlite:///file.db or postgresql://user@host/db)"
     ], proc.stderr
     assert "Traceback" not in proc.stderr and "s3cret" not in proc.stderr and not out.exists()
+
+
+def register(package_dir: Path, store: Path) -> str:
+    """``package_dir`` as version 1 of ``credit-default`` with alias ``champion`` in a SQLite
+    registry under ``store``; returns the tracking URI."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{store}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("predict-test", artifact_location=(store / "artifacts").as_uri())
+    run = client.create_run(experiment)
+    client.log_artifacts(run.info.run_id, str(package_dir), "model")
+    client.create_registered_model("credit-default")
+    mv = client.create_model_version("credit-default", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+    client.set_registered_model_alias("credit-default", "champion", mv.version)
+    return uri
+
+
+def test_a_registry_model_leaves_no_download_behind(package_dir: Path, tmp_path: Path) -> None:
+    """Each ``models:/`` load used to leave a 1 MB ``mmp-model-*`` directory in the temp folder."""
+    uri = register(package_dir, tmp_path / "store")
+    sample_frame(50, seed=3).to_parquet(tmp_path / "in.parquet")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    args = ["--model", "models:/credit-default@champion", "--input", str(tmp_path / "in.parquet"), "--no-progress"]
+    proc = mmp("predict", *args, "--output", str(tmp_path / "out.parquet"), MLFLOW_TRACKING_URI=uri, TMPDIR=str(tmpdir))
+    assert "scored 50 rows with credit-default version 1" in proc.stdout
+    assert not list(tmpdir.glob("mmp-model-*")), "the downloaded model is removed once loaded"
+
+
+def test_a_dead_tracking_server_fails_in_seconds_with_one_line(tmp_path: Path) -> None:
+    """MLflow's HTTP retries used to keep `mmp predict` silent for 254 s."""
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    proc = mmp(
+        "predict",
+        *("--model", "models:/credit-default@champion", "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "o.parquet")),
+        check=False,
+        MLFLOW_TRACKING_URI=f"http://user:secret@127.0.0.1:{port}",
+    )
+    elapsed = time.monotonic() - start
+    assert proc.returncode != 0 and elapsed < 15, (proc.returncode, elapsed)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and f"127.0.0.1:{port} is unreachable" in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 2  # + the --debug hint
+    assert "secret" not in proc.stderr

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from mmp.core.settings import OnlineStoreSettings, ServingSettings
 from mmp.serving.app import create_app
-from mmp.serving.loader import fetch, load_scorer
+from mmp.serving.loader import fetched, load_scorer
 from tests.conftest import mmp
 from tests.serving.conftest import sample_frame
 
@@ -40,7 +40,8 @@ def materialize(prepared: Path, **env: str) -> str:
 
 def check_enrichment(client: TestClient, package_dir: Path, prepared: Path) -> None:
     frame = pd.concat([pd.read_parquet(prepared / f"{s}.parquet") for s in ("train", "test")]).drop_duplicates("customer_id", keep="first")
-    scorer = load_scorer(fetch(str(package_dir)))
+    with fetched(str(package_dir)) as ref:
+        scorer = load_scorer(ref)
     row = frame[frame["customer_id"] == 1]
     res = client.post("/predict", json={"customer_id": 1})
     assert res.status_code == 200, res.text

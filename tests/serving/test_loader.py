@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mmp.serving.loader import fetch, gate_from_tags, model_spec, resolve
+from mmp.serving.loader import fetched, gate_from_tags, model_spec, resolved
 
 
 def test_model_spec_from_the_environment() -> None:
@@ -35,11 +35,13 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
     client.set_registered_model_alias("credit-default", "champion", mv.version)
     client.set_model_version_tag("credit-default", mv.version, "gate.passed", "true")
 
-    ref = resolve(None, {"MLFLOW_MODEL_NAME": "credit-default", "MLFLOW_MODEL_ALIAS": "champion", "MLFLOW_TRACKING_URI": uri})
-    assert (ref.name, ref.version, ref.gate) == ("credit-default", "1", {"gate.passed": "true"})
-    assert Path(ref.path, "MLmodel").is_file()
-    by_run = fetch(run.info.run_id, uri)
-    assert by_run.version == run.info.run_id and Path(by_run.path, "artifacts", "model.joblib").is_file()
+    env = {"MLFLOW_MODEL_NAME": "credit-default", "MLFLOW_MODEL_ALIAS": "champion", "MLFLOW_TRACKING_URI": uri}
+    with resolved(None, env) as ref:
+        assert (ref.name, ref.version, ref.gate) == ("credit-default", "1", {"gate.passed": "true"})
+        assert Path(ref.path, "MLmodel").is_file()
+    assert not Path(ref.path).exists(), "the download is removed when the block ends"
+    with fetched(run.info.run_id, uri) as by_run:
+        assert by_run.version == run.info.run_id and Path(by_run.path, "artifacts", "model.joblib").is_file()
 
     from fastapi.testclient import TestClient
 
@@ -51,5 +53,5 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
     assert (meta["name"], meta["version"], meta["gate"]) == ("credit-default", "1", {"gate.passed": "true"})
     from mmp.core.errors import MMPError
 
-    with pytest.raises(MMPError, match="cannot fetch models:/credit-default@nope"):
-        fetch("models:/credit-default@nope", uri)
+    with pytest.raises(MMPError, match="cannot fetch models:/credit-default@nope"), fetched("models:/credit-default@nope", uri):
+        pass

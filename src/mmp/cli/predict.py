@@ -59,15 +59,15 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from mmp.inference.batch import Identity, file_chunks, now, score_to_file, sql_chunks
     from mmp.inference.scorer import Scorer
-    from mmp.serving.loader import resolve
+    from mmp.serving.loader import resolved
 
     if args.chunksize < 1:
         raise MMPError("--chunksize", f"got {args.chunksize}", "an integer >= 1")
     # SIGTERM unwinds like an error, so the temporary output is removed (SIGKILL cannot be
     # caught, but the final path is only ever written by a rename: it never holds a partial file)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    ref = resolve(args.model)
-    scorer = Scorer.from_package(ref.path, source=ref.source)
+    with resolved(args.model) as ref:  # a downloaded model's temp dir goes once it is loaded
+        scorer = Scorer.from_package(ref.path, source=ref.source)
     total = None
     if args.query:
         url = args.db_url or os.environ.get("MMP_DB_URL")

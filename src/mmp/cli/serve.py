@@ -42,18 +42,18 @@ def run(args: argparse.Namespace) -> int:
 
     from mmp.core.errors import MMPError
     from mmp.serving.app import create_app
-    from mmp.serving.loader import RESOLVED_ENV, resolve
+    from mmp.serving.loader import RESOLVED_ENV, resolved
 
     if args.workers < 1:
         raise MMPError("--workers", f"got {args.workers}", "an integer >= 1")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
-    ref = resolve(args.model)
-    app = create_app(settings=None, env={**os.environ, RESOLVED_ENV: ref.to_env()})  # fails here, before serving
-    options = {"host": args.host, "port": args.port, "access_log": not args.no_access_log, "log_level": args.log_level}
-    if args.workers == 1:
-        uvicorn.run(app, **options)
-    else:
-        del app
-        os.environ[RESOLVED_ENV] = ref.to_env()  # the workers load what this process fetched
-        uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **options)
+    with resolved(args.model) as ref:  # a downloaded model stays until the server stops
+        app = create_app(settings=None, env={**os.environ, RESOLVED_ENV: ref.to_env()})  # fails here, before serving
+        options = {"host": args.host, "port": args.port, "access_log": not args.no_access_log, "log_level": args.log_level}
+        if args.workers == 1:
+            uvicorn.run(app, **options)
+        else:
+            del app
+            os.environ[RESOLVED_ENV] = ref.to_env()  # the workers load what this process fetched
+            uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **options)
     return 0

@@ -34,7 +34,7 @@ from mmp.core.settings import ServingSettings, load_settings
 from mmp.data.schema import InputSchema
 from mmp.inference.scorer import Scorer
 from mmp.serving import enrichment
-from mmp.serving.loader import ModelRef, load_scorer, resolve
+from mmp.serving.loader import ModelRef, load_scorer, resolved
 from mmp.serving.request import body_bytes, record_model, required_features
 
 log = logging.getLogger("mmp.serving")
@@ -52,8 +52,8 @@ def create_app(model: str | None = None, settings: ServingSettings | None = None
     """Build the app around a loaded model (``model`` or the env-var contract, see loader)."""
     env = os.environ if env is None else env
     settings = settings or load_settings().serving
-    ref = resolve(model, env)
-    scorer = load_scorer(ref)
+    with resolved(model, env) as ref:  # the scorer holds the model in memory: a download can go
+        scorer = load_scorer(ref)
     service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None)
     app = build_app(service)
     quiet_query_strings()

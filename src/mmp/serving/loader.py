@@ -4,22 +4,25 @@ A model source is one of: a local pyfunc directory (``models/package``), a regis
 (``models:/name@alias`` or ``models:/name/3``), a run URI (``runs:/<run_id>/model``) or a bare run
 id. With no ``--model``, the environment decides: ``MMP_MODEL`` (any of the above), else
 ``MLFLOW_MODEL_NAME`` with ``MLFLOW_MODEL_ALIAS`` (or ``MLFLOW_MODEL_STAGE`` mapped to an alias).
-Remote models are downloaded once with ``mlflow.artifacts.download_artifacts``.
+Remote models are downloaded once with ``mlflow.artifacts.download_artifacts``, into a temp
+directory that lives as long as the ``with fetched(...)`` / ``with resolved(...)`` block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 
 from mmp.core.errors import MMPError
+from mmp.core.tracking import prepare_tracking
 from mmp.inference.scorer import Scorer
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -68,21 +71,28 @@ def stage_alias(stage: str | None) -> str | None:
     return STAGE_ALIASES.get(stage.lower(), stage.lower())
 
 
-def fetch(spec: str, tracking_uri: str | None = None) -> ModelRef:
-    """Resolve ``spec`` to a local pyfunc directory (downloading remote models once)."""
+@contextlib.contextmanager
+def fetched(spec: str, tracking_uri: str | None = None) -> Iterator[ModelRef]:
+    """``spec`` as a local pyfunc directory for the duration of the block. A remote model is
+    downloaded into a temp directory that the block removes (on errors too): a loaded Scorer
+    holds everything in memory, and serving workers load theirs before the block ends."""
     local = Path(spec)
     if local.is_dir():
         if not (local / "MLmodel").is_file():
             raise MMPError("--model", f"{spec} is a directory without an MLmodel file", SOURCES)
-        return ModelRef(source=spec, path=str(local.resolve()), name=local.resolve().name, version=_model_uuid(local))
+        yield ModelRef(source=spec, path=str(local.resolve()), name=local.resolve().name, version=_model_uuid(local))
+        return
     if RUN_ID.match(spec):
         spec = f"runs:/{spec}/model"
     if not spec.startswith(("models:/", "runs:/")):
         raise MMPError("--model", f"{spec!r} is neither an existing directory nor a model URI", SOURCES)
-    return _fetch_remote(spec, tracking_uri)
+    with tempfile.TemporaryDirectory(prefix="mmp-model-") as tmp:
+        yield _fetch_remote(spec, tracking_uri, tmp)
 
 
-def _fetch_remote(uri: str, tracking_uri: str | None) -> ModelRef:
+def _fetch_remote(uri: str, tracking_uri: str | None, dst: str) -> ModelRef:
+    if tracking_uri:
+        prepare_tracking(tracking_uri)  # a dead server: one line in seconds, not minutes of retries
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -90,7 +100,7 @@ def _fetch_remote(uri: str, tracking_uri: str | None) -> ModelRef:
         mlflow.set_tracking_uri(tracking_uri)
     try:
         name, version, gate = _registry_identity(uri) if uri.startswith("models:/") else _run_identity(uri)
-        path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp(prefix="mmp-model-"))
+        path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst)
     except (MlflowException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MMPError("--model", f"cannot fetch {uri}: {first}", SOURCES) from None
@@ -138,11 +148,14 @@ def load_scorer(ref: ModelRef) -> Scorer:
     return Scorer.from_package(ref.path, source=ref.source)
 
 
-def resolve(given: str | None, env: Mapping[str, str] | None = None) -> ModelRef:
-    """The model to serve: one already fetched by the parent process, else fetch it now."""
+@contextlib.contextmanager
+def resolved(given: str | None, env: Mapping[str, str] | None = None) -> Iterator[ModelRef]:
+    """The model to serve, for the duration of the block: one already fetched by the parent
+    process (which owns its directory), else fetched now (see :func:`fetched`)."""
     env = os.environ if env is None else env
     if not given and env.get(RESOLVED_ENV):
-        return ModelRef.from_env(env[RESOLVED_ENV])
+        yield ModelRef.from_env(env[RESOLVED_ENV])
+        return
     spec = model_spec(given, env)
     tracking_uri = None
     if not Path(spec).is_dir():
@@ -150,4 +163,5 @@ def resolve(given: str | None, env: Mapping[str, str] | None = None) -> ModelRef
 
         # `env` may be a test's or the parent process's own mapping: it wins over conf/env.
         tracking_uri = env.get("MLFLOW_TRACKING_URI") or load_settings().mlflow.tracking_uri
-    return fetch(spec, tracking_uri)
+    with fetched(spec, tracking_uri) as ref:
+        yield ref

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmp.core.db import redact
-from mmp.core.errors import MMPError
 from mmp.core.settings import MlflowSettings
+from mmp.core.tracking import prepare_tracking
 from mmp.ops.tracking.payload import RunPayload
 
 KEY_TAG = "mmp.exp_key"
@@ -43,11 +39,7 @@ class Mirrored:
 def connect(cfg: MlflowSettings) -> Tracker:
     """An MLflow client for the tracking URI and the experiment runs go into."""
     uri = cfg.tracking_uri
-    # Fail in seconds, not minutes, when a server is down: MLflow retries with backoff by default.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    if uri.startswith(("http://", "https://")):
-        _check_reachable(uri)
+    prepare_tracking(uri)  # fail in seconds, not minutes, when a server is down
     with _store_lock(uri):
         return _open(uri, cfg)
 
@@ -85,18 +77,6 @@ def _open(uri: str, cfg: MlflowSettings) -> Tracker:
             if experiment is None:  # not a concurrent creation: the error stands
                 raise
     return Tracker(client, experiment.experiment_id)
-
-
-def _check_reachable(uri: str) -> None:
-    try:
-        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5).close()
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise MMPError(
-            "mlflow",
-            f"tracking server {redact(uri)} is unreachable ({reason})",
-            "start it (`make mlflow-server`) or set MLFLOW_TRACKING_URI",
-        ) from None
 
 
 def mirror_run(tracker: Tracker, payload: RunPayload) -> Mirrored:

@@ -46,9 +46,10 @@ def _mirror_workspace(root: Path) -> None:
     ``mlflow.mirror_required`` (env MMP_MIRROR_REQUIRED) is true."""
     import sys
 
+    from mmp.core.db import redact
     from mmp.core.errors import MMPError
     from mmp.core.settings import load_settings
-    from mmp.ops.tracking.mirror import connect, redact
+    from mmp.ops.tracking.mirror import connect
     from mmp.ops.tracking.state import WorkspaceFiles, stage_identity
 
     settings = load_settings()
