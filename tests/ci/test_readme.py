@@ -144,15 +144,22 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         ('"model=extra_trees"',),
         "the README's recipe, fewer trees",
     ),
-    "dvc exp show": Run(),
-    "mmp exps": Run(),
-    "dvc metrics diff ; dvc params diff": Run(),
+    "dvc exp show": Covered("tests/e2e/test_pipeline.py::test_exp_show_stays_legible_and_mmp_exps_fits_120_columns", ('"exp", "show"',)),
+    "mmp exps": Covered("tests/e2e/test_pipeline.py::test_exp_show_stays_legible_and_mmp_exps_fits_120_columns", ('"mmp", "exps"',)),
+    "dvc metrics diff ; dvc params diff": Covered(
+        "tests/e2e/test_experiments.py::test_model_change_reruns_only_the_model_stages",
+        ('"dvc", "metrics", "diff"', '"dvc", "params", "diff"'),
+    ),
     "dvc plots diff": Run(),
     "dvc metrics show metrics/tune.json": Run(),
-    "dvc plots show": Run(),
+    "dvc plots show": Covered(
+        "tests/e2e/test_tune_pipeline.py::test_tuning_feeds_the_final_fit_and_shows_in_dvc", ('"dvc", "plots", "show"',)
+    ),
     # recipes and validation
     "make params": Run(),
-    "mmp validate": Run(),
+    "mmp validate": Covered(
+        "tests/cli/test_validate.py::test_validate_passes_for_the_default_recipe", ('"mmp", "validate"',), "at 500 rows"
+    ),
     "mmp validate model=stacking": Run(),
     "mmp validate model=random_forest data=breast_cancer": Run(),
     "mmp validate --no-data +experiment=iris": Run(),

@@ -67,8 +67,8 @@ def test_dvc_commands_report_the_experiment(default_run: Path) -> None:
 
 # `dvc exp show --csv` of the default run: 197 columns before the data contract (36 params)
 # and the per-column missing rates (7 metrics) moved out of params.yaml and the metrics files.
-# What remains is mostly one column per stage dependency (dvc.yaml's exact module deps).
-EXP_SHOW_COLUMNS = 160
+# What remains is mostly one column per stage dependency (64 of them: dvc.yaml lists every module).
+EXP_SHOW_COLUMNS = 170  # 158 after the move; room for a few new stage deps
 
 
 def test_exp_show_stays_legible_and_mmp_exps_fits_120_columns(default_run: Path) -> None:
