@@ -1,4 +1,4 @@
-"""``mmp exps``: the experiments `dvc exp show` lists, legible in a terminal. One row per
+"""mmp exps: the experiments `dvc exp show` lists, legible in a terminal. One row per
 experiment (and the workspace and its baseline commit), with the params that differ between
 the rows and the headline test metrics (roc_auc, pr_auc, f1, log_loss; rmse, mae, r2 for
 regression). Params that do not fit the width are counted under the table. Examples:
