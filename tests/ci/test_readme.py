@@ -301,10 +301,23 @@ def yaml_blocks() -> list[Block]:
     return [b for b in blocks() if b.lang == "yaml"]
 
 
+def new_files(repo: Path) -> None:
+    """Write the README's new config files (a yaml block whose target is not shipped) where it
+    says they go, as a reader following it would: its later commands use them."""
+    for block in yaml_blocks():
+        target = config_target(block)
+        if target and not (ROOT / target).is_file():
+            (repo / target).parent.mkdir(parents=True, exist_ok=True)
+            (repo / target).write_text(block.text + "\n")
+
+
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temp copy of the repository holding the README's new files (each test may run in its
+    own pytest-xdist worker, with its own copy)."""
     repo = make_repo_copy(tmp_path_factory.mktemp("readme") / "repo")
     (repo / ".venv").symlink_to(VENV_BIN.parent)  # `source .venv/bin/activate`
+    new_files(repo)
     return repo
 
 
@@ -314,21 +327,16 @@ def test_every_yaml_block_is_a_valid_config_where_it_says_it_goes(copy: Path, mo
     from mmp.pipeline.checks import config_problems
 
     monkeypatch.chdir(copy)  # a data config names its contract in the checkout's conf/contracts
-    problems, written = [], []
+    problems = []
     for block in yaml_blocks():
-        target, content = config_target(block), yaml.safe_load(block.text)
+        target = config_target(block)
         if target is None:
             problems.append(f"{block.where()}: a yaml block starts with `# conf/<where the file goes>.yaml`")
             continue
-        if (ROOT / target).is_file():
-            found = difference(yaml.safe_load((ROOT / target).read_text()), content)
+        if (ROOT / target).is_file():  # shipped: the README shows it, or an excerpt of it
+            found = difference(yaml.safe_load((ROOT / target).read_text()), yaml.safe_load(block.text))
             if found:
                 problems.append(f"{block.where()}: differs from the shipped {target} at {found}")
-        else:
-            (copy / target).parent.mkdir(parents=True, exist_ok=True)
-            (copy / target).write_text(block.text + "\n")
-        written.append((block, target))
-    for block, target in written:
         group, name = Path(target).parent.name, Path(target).stem
         try:
             if group == "contracts":
