@@ -62,6 +62,7 @@ def test_an_unknown_contract_name_lists_the_contracts() -> None:
     with pytest.raises(MMPError) as err:
         parse(Params, with_change("data.contract", "../../etc/passwd"))
     assert "is not a contract name" in err.value.rule
+    assert parse(Params, with_change("data.contract", None)).data.contract.columns == {}
 
 
 def test_wrong_type_names_key_rule_and_value() -> None:

@@ -86,8 +86,8 @@ class DataConfig(Strict):
     id_cols: list[str] = Field(default_factory=list)
     time_col: str | None = None
     test_size: float = Field(default=0.2, gt=0, lt=1)
-    # The name of a contract in conf/contracts/ (see CONTRACTS_DIR); an inline mapping is
-    # accepted too (tests, one-off `-S 'data.contract={...}'` overrides).
+    # The name of a contract in conf/contracts/ (see CONTRACTS_DIR), or null for none; an
+    # inline mapping is accepted too (tests, one-off `-S 'data.contract={...}'` overrides).
     contract: Contract = Field(default_factory=Contract)
     # SQL sources: values bound as query parameters (never pasted into SQL text), identifiers
     # the query template may paste, and the allowlist each identifier must be in.
@@ -98,6 +98,8 @@ class DataConfig(Strict):
     @field_validator("contract", mode="before")
     @classmethod
     def _contract_by_name(cls, value: Any) -> Any:
+        if value is None:  # `contract: null`: no rules beyond the columns the recipe names
+            return {}
         return read_contract(value) if isinstance(value, str) else value
 
     @property
