@@ -35,6 +35,9 @@ def test_make_report_compares_the_workspace_with_a_base_commit(two_revisions: Tw
     assert "| model.hyperparameters.num_leaves.default | 31 | 15 |" in text
     assert "## Quality gate" in text and "| `roc_auc >= 0.7` |" in text
     assert "<summary><code>metrics/data.json</code> (unchanged)</summary>" in text
+    # The per-column profile is no metrics file (it would flood `dvc exp show`) but is reported.
+    assert "<summary><code>metrics/data_profile.json</code> (unchanged)</summary>" in text
+    assert "| missing_rate.income |" in text
     assert "### Training curve: binary_logloss" in text
     for name in PLOTS:
         assert f"(plots/{name}.png)" in text

@@ -29,7 +29,7 @@ CASES = {
         "error: data.target_col: column 'defaulted' not found in the source data (allowed: customer_id,",
         "data/prepared",
     ),
-    "contract-violation": (["data.contract.columns.age.max=30"], "error: column 'age': must be <= 30;", "data/prepared"),
+    "contract-violation": (["data.contract={columns:{age:{dtype:float,max:30}}}"], "error: column 'age': must be <= 30;", "data/prepared"),
     "task-mismatch": (
         ["data=diabetes"],
         "error: model.class_path: LGBMClassifier is a classifier but data.task_type is regression (allowed: a regressor",

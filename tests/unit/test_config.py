@@ -40,9 +40,29 @@ def test_unknown_key_names_the_key_and_lists_allowed_keys() -> None:
 
 def test_unknown_key_inside_a_contract_column() -> None:
     with pytest.raises(MMPError) as err:
-        parse(Params, with_change("data.contract.columns.age.maximum", 3))
+        parse(Params, with_change("data.contract", {"columns": {"age": {"dtype": "float", "maximum": 3}}}))
     assert err.value.where == "data.contract.columns.age.maximum"
     assert "max" in err.value.allowed.split(", ")
+
+
+def test_the_contract_is_named_and_read_from_conf_contracts() -> None:
+    """params.yaml holds the contract's name only (one `dvc exp show` column, not one per rule);
+    its rules come from conf/contracts/<name>.yaml."""
+    assert PARAMS["data"]["contract"] == "credit_default"
+    rules = parse(Params, PARAMS).data.contract
+    assert rules.columns["age"].max == 100 and rules.allow_extra_columns is False
+
+
+def test_an_unknown_contract_name_lists_the_contracts() -> None:
+    with pytest.raises(MMPError) as err:
+        parse(Params, with_change("data.contract", "credit_defualt"))
+    assert err.value.where == "data.contract"
+    assert "no contract file conf/contracts/credit_defualt.yaml" in err.value.rule
+    assert "credit_default" in err.value.rule
+    with pytest.raises(MMPError) as err:
+        parse(Params, with_change("data.contract", "../../etc/passwd"))
+    assert "is not a contract name" in err.value.rule
+    assert parse(Params, with_change("data.contract", None)).data.contract.columns == {}
 
 
 def test_wrong_type_names_key_rule_and_value() -> None:

@@ -27,6 +27,13 @@ def test_missing_outputs_alone_do_not_make_the_lock_stale() -> None:
     assert find_stale_lock_params({"evaluate": ["always changed"]}) == []
 
 
+def test_an_edited_data_contract_makes_the_lock_stale() -> None:
+    """The contract lives in conf/contracts (out of params.yaml, so out of `dvc exp show`), and
+    editing it is as stale as editing a param."""
+    status = {"prepare": [{"changed deps": {"conf/contracts": "modified", "src/mmp/data": "modified"}}]}
+    assert find_stale_lock_params(status) == ["stage prepare: conf/contracts is modified since dvc.lock was written"]
+
+
 def test_large_files_and_data_files_under_dvc_folders_are_found() -> None:
     files = [
         ("src/mmp/cli/__init__.py", 2_000),

@@ -49,6 +49,7 @@ def write_workspace(root: Path) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump({"seed": 1, "registry": {"model_name": "m1"}}))
     (root / "metrics/evaluate.json").write_text(json.dumps({"f1": 0.5, "roc_auc": 0.8}))
     (root / "metrics/data.json").write_text(json.dumps({"rows": {"train": 8, "test": 2}}))
+    (root / "metrics/data_profile.json").write_text(json.dumps({"missing_rate": {"age": 0.1}}))
     (root / "metrics/train/plots/metrics/loss.tsv").write_text("step\tloss\n0\t1.0\n1\t0.5\n")
     (root / "data/prepared/train.parquet").write_bytes(b"train-bytes")
     (root / "data/prepared/test.parquet").write_bytes(b"test-bytes")
@@ -61,7 +62,8 @@ def test_workspace_payload(tmp_path: Path) -> None:
     assert payload.params == {"seed": "1", "registry.model_name": "m1"}
     assert payload.metrics == {"f1": 0.5, "roc_auc": 0.8, "data.rows.train": 8.0, "data.rows.test": 2.0}
     assert payload.steps == {"train/loss": [(0, 1.0), (1, 0.5)]}
-    assert set(payload.artifacts) == {"plots/train/metrics/loss.tsv"}
+    # The per-column profile is an artifact, not one metric per column.
+    assert set(payload.artifacts) == {"plots/train/metrics/loss.tsv", "data_profile.json"}
     assert [(d.name, d.rows, d.md5) for d in payload.datasets] == [
         ("train", 8, md5_file(tmp_path / "data/prepared/train.parquet")),
         ("test", 2, md5_file(tmp_path / "data/prepared/test.parquet")),

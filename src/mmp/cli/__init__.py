@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from mmp import __version__
 from mmp.core.errors import run_cli
 
-COMMANDS = ("params", "validate", "tune_worker", "mirror", "promote", "report", "guards", "serve", "predict", "materialize")
+COMMANDS = ("params", "validate", "tune_worker", "mirror", "promote", "report", "exps", "guards", "serve", "predict", "materialize")
 
 
 def build_parser() -> argparse.ArgumentParser:

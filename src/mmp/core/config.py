@@ -4,11 +4,12 @@ with a message that names the key, the rule and the allowed values (``mmp.core.p
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mmp.core.errors import MMPError
 from mmp.core.parsing import Strict, parse
@@ -43,6 +44,38 @@ class Contract(Strict):
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
 
 
+# A data config names its contract (``contract: credit_default``); the rules live in their own
+# file, conf/contracts/<name>.yaml in the checkout being run. Kept out of params.yaml so that
+# `dvc exp show` gets one column for the contract instead of one per rule; the prepare stage
+# lists the folder in its dvc.yaml deps, so an edited contract re-runs it.
+CONTRACTS_DIR = Path("conf") / "contracts"
+_CONTRACT_NAME = re.compile(r"^[A-Za-z0-9][\w\-]*$")
+
+
+def checkout_root() -> Path:
+    """The nearest parent of the cwd holding dvc.yaml (a notebook runs in notebooks/), else the
+    cwd. Never DVC_ROOT: a queued run must read the contract of its own commit, in DVC's temp
+    copy, not the workspace's."""
+    here = Path.cwd().resolve()
+    return next((c for c in (here, *here.parents) if (c / "dvc.yaml").exists()), here)
+
+
+def contract_names(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / CONTRACTS_DIR).glob("*.yaml"))
+
+
+def read_contract(name: str, root: Path | None = None) -> Any:
+    """The raw rules of the contract ``name`` (validated by the caller as a :class:`Contract`)."""
+    root = checkout_root() if root is None else root
+    known = ", ".join(contract_names(root)) or f"none yet: add {CONTRACTS_DIR}/<name>.yaml"
+    if not _CONTRACT_NAME.match(name):
+        raise ValueError(f"{name!r} is not a contract name (allowed: a file name in {CONTRACTS_DIR}/ without .yaml: {known})")
+    file = root / CONTRACTS_DIR / f"{name}.yaml"
+    if not file.is_file():
+        raise ValueError(f"no contract file {(CONTRACTS_DIR / file.name).as_posix()} (allowed: {known})")
+    return yaml.safe_load(file.read_text()) or {}
+
+
 Scalar = str | int | float | bool | None
 
 
@@ -54,6 +87,8 @@ class DataConfig(Strict):
     id_cols: list[str] = Field(default_factory=list)
     time_col: str | None = None
     test_size: float = Field(default=0.2, gt=0, lt=1)
+    # The name of a contract in conf/contracts/ (see CONTRACTS_DIR), or null for none; an
+    # inline mapping is accepted too (tests, one-off `-S 'data.contract={...}'` overrides).
     contract: Contract = Field(default_factory=Contract)
     # SQL sources: values bound as query parameters (never pasted into SQL text), identifiers
     # the query template may paste, and the allowlist each identifier must be in.
@@ -67,6 +102,13 @@ class DataConfig(Strict):
         """conf/schema/data.yaml marks the keys every data config must give with OmegaConf's
         ``???``, which composition writes as is: such a key is missing, not a value."""
         return {k: v for k, v in raw.items() if v != MISSING} if isinstance(raw, dict) else raw
+
+    @field_validator("contract", mode="before")
+    @classmethod
+    def _contract_by_name(cls, value: Any) -> Any:
+        if value is None:  # `contract: null`: no rules beyond the columns the recipe names
+            return {}
+        return read_contract(value) if isinstance(value, str) else value
 
     @property
     def targets(self) -> list[str]:

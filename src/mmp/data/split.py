@@ -57,7 +57,8 @@ def split(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: fl
 
 
 def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task: TaskType) -> dict:
-    """Row counts, class balance and missing rates, for metrics/data.json."""
+    """Row counts and class balance (or the target's mean and std), for metrics/data.json: a
+    handful of figures, so `dvc exp show` stays legible (the per-column profile is apart)."""
     stats: dict = {"rows": {"train": len(train), "test": len(test), "total": len(train) + len(test)}}
     full = pd.concat([train, test], ignore_index=True)
     if task_kind(task) == "classification":
@@ -65,6 +66,11 @@ def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task
         stats["class_balance"] = {str(k): round(float(v), 6) for k, v in balance.items()}
     else:
         stats["target"] = {t: {"mean": round(float(full[t].mean()), 6), "std": round(float(full[t].std()), 6)} for t in targets}
-    missing = full.isna().mean()
-    stats["missing_rate"] = {str(k): round(float(v), 6) for k, v in missing.items() if v > 0}
     return stats
+
+
+def data_profile(train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    """Per-column figures (missing rates), for metrics/data_profile.json: a plain output, not a
+    DVC metrics file, because one column per source column would flood `dvc exp show`."""
+    missing = pd.concat([train, test], ignore_index=True).isna().mean()
+    return {"missing_rate": {str(k): round(float(v), 6) for k, v in missing.items() if v > 0}}

@@ -1,8 +1,9 @@
 """CI guards: checks that fail a build before a stale or bloated commit lands.
 
 - ``params``: params.yaml must be what conf/ composes to (see ``mmp params --check``);
-- ``lock``: dvc.lock must record the params that params.yaml holds now, i.e. the committed
-  results were produced by the committed recipe;
+- ``lock``: dvc.lock must record the params that params.yaml holds now, and the data contracts
+  (conf/contracts, recipe files outside params.yaml), i.e. the committed results were produced
+  by the committed recipe;
 - ``large-files``: data and models belong in DVC, not in git.
 
 The ``find_*`` functions are pure; ``git_sizes`` and ``lock_status`` ask git and DVC.
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mmp.core.config import CONTRACTS_DIR
 from mmp.core.errors import MMPError
 from mmp.ops.params import PARAMS, is_stale
 
@@ -70,6 +72,10 @@ def find_stale_lock_params(status: Mapping[str, Any]) -> list[str]:
             for path, change in sorted(deps.items()):
                 if isinstance(change, dict):
                     stale += [f"stage {stage}: {path} {key} is {state} since dvc.lock was written" for key, state in sorted(change.items())]
+                elif PurePosixPath(path) == PurePosixPath(CONTRACTS_DIR.as_posix()):
+                    # The data contracts are recipe, kept out of params.yaml only to keep
+                    # `dvc exp show` legible: an edited contract is a stale lock too.
+                    stale.append(f"stage {stage}: {path} is {change} since dvc.lock was written")
     return stale
 
 

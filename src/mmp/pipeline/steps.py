@@ -34,7 +34,8 @@ class Prepared:
     train: pd.DataFrame
     test: pd.DataFrame
     schema: InputSchema
-    stats: dict[str, Any]
+    stats: dict[str, Any]  # metrics/data.json: row counts, class balance
+    profile: dict[str, Any]  # metrics/data_profile.json: per-column missing rates
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,13 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int) -> Prepared:
     from mmp.data.checks import data_problems
     from mmp.data.contract import coerce_dates
     from mmp.data.schema import infer_schema
-    from mmp.data.split import data_stats, split
+    from mmp.data.split import data_profile, data_stats, split
 
     raise_all(data_problems(frame, data))
     frame = coerce_dates(frame, data.contract)
     train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
-    return Prepared(train, test, infer_schema(train, data), data_stats(train, test, data.targets, data.task_type))
+    stats = data_stats(train, test, data.targets, data.task_type)
+    return Prepared(train, test, infer_schema(train, data), stats, data_profile(train, test))
 
 
 def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featurized:

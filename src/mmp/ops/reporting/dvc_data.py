@@ -45,6 +45,19 @@ def metrics_diff(repo: Path, revs: Revisions) -> dict[str, dict[str, dict[str, A
     return dvc_json(repo, "metrics", "diff", *revs.args(), "--all")
 
 
+def profile_diff(repo: Path, revs: Revisions) -> dict[str, dict[str, dict[str, Any]]]:
+    """The per-column data profile (``paths.data_profile`` in dvc.yaml), compared like a metrics
+    file. It is a plain output, kept out of `dvc exp show`, but DVC diffs any JSON file named
+    as a target, so the report still shows how the missing rates moved."""
+    import yaml
+
+    graph = yaml.safe_load((repo / "dvc.yaml").read_text()) if (repo / "dvc.yaml").is_file() else {}
+    paths = {k: v for block in graph.get("vars", []) if isinstance(block, dict) for k, v in block.get("paths", {}).items()}
+    if not paths.get("data_profile"):
+        return {}
+    return dvc_json(repo, "metrics", "diff", *revs.args(), "--all", "--targets", paths["data_profile"])
+
+
 def params_diff(repo: Path, revs: Revisions) -> dict[str, dict[str, dict[str, Any]]]:
     """``{params file: {dotted key: {old, new[, diff]}}}`` for changed params only."""
     return dvc_json(repo, "params", "diff", *revs.args())

@@ -16,7 +16,7 @@ PLOTS_DIR = "plots"
 def write_report(repo: Path, base: str, target: str, out: Path) -> tuple[Path, int]:
     """Write ``out/report.md`` and its PNG plots; returns the report's path and the plot count."""
     revs = dvc_data.Revisions(base, target)
-    metrics = dvc_data.metrics_diff(repo, revs)
+    metrics = {**dvc_data.metrics_diff(repo, revs), **dvc_data.profile_diff(repo, revs)}
     params = dvc_data.params_diff(repo, revs)
     specs, _errors = dvc_data.plots_diff(repo, revs)
     gate = sections.gate_section(dvc_data.params_at(repo, revs.target), sections.target_metrics(metrics))

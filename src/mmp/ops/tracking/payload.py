@@ -94,6 +94,11 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
                 # The evaluate stage's test metrics are THE metrics (roc_auc, f1, ...); the
                 # others are prefixed by their file (data.rows.train, tune.best_value, ...).
                 payload.metrics.update(numeric_metrics(json.loads(raw), "" if stage == "evaluate" else Path(path).stem))
+    # The per-column profile is an artifact, not metrics: one metric per source column would
+    # bury the run's figures (it is kept out of `dvc exp show` for the same reason).
+    profile = files.read(paths["data_profile"]) if paths.get("data_profile") else None
+    if profile is not None:
+        payload.artifacts[Path(paths["data_profile"]).name] = profile
     for prefix in _set(paths.get("train_live"), paths.get("tune_live")):
         for path in files.files_under(f"{prefix}/plots/metrics"):
             if path.endswith(".tsv"):

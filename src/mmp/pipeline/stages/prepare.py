@@ -11,7 +11,12 @@ from mmp.pipeline.steps import prepare
 
 
 def main(argv: list[str]) -> None:
-    args = parser(__doc__, out="directory for train/test splits and schema.json", stats="data statistics JSON").parse_args(argv)
+    args = parser(
+        __doc__,
+        out="directory for train/test splits and schema.json",
+        stats="data statistics JSON (a metrics file)",
+        profile="per-column profile JSON",
+    ).parse_args(argv)
     params = checked_params(args.params, "data")
     prepared = prepare(load_source(params.data, params.seed), params.data, params.seed)
     with atomic_path(args.out) as out:
@@ -20,6 +25,7 @@ def main(argv: list[str]) -> None:
         prepared.test.to_parquet(out / "test.parquet", index=False, compression="zstd")
         write_json(out / "schema.json", prepared.schema.to_json())
     write_json(args.stats, prepared.stats)
+    write_json(args.profile, prepared.profile)
 
 
 if __name__ == "__main__":
