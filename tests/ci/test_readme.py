@@ -140,7 +140,7 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         "tests/e2e/test_tune_pipeline.py::test_tuning_feeds_the_final_fit_and_shows_in_dvc", ('"tune.enabled=true"',), "fewer trials"
     ),
     "dvc exp run -S model=extra_trees": Covered(
-        "tests/e2e/test_recipes.py::test_a_new_model_recipe_file_runs_without_touching_src",
+        "tests/e2e/test_recipes.py::test_a_new_model_and_a_minimal_data_config_run_without_touching_src",
         ('"model=extra_trees"',),
         "the README's recipe, fewer trees",
     ),
