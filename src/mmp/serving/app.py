@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from mmp.core.errors import MMPError
+from mmp.core.quiet import quiet_mlflow
 from mmp.core.settings import ServingSettings, load_settings
 from mmp.inference.scorer import Scorer
 from mmp.serving import enrichment
@@ -41,6 +42,7 @@ class PredictResponse(BaseModel):
 
 def create_app(model: str | None = None, settings: ServingSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
     """Build the app around a loaded model (``model`` or the env-var contract, see loader)."""
+    quiet_mlflow()  # also the entry point of `uvicorn --factory` (the container), not only `mmp serve`
     env = os.environ if env is None else env
     settings = settings or load_settings().serving
     ref = resolve(model, env)
