@@ -45,9 +45,10 @@ def curve_lines(live: Path) -> int:
 
 
 def test_a_killed_train_stage_keeps_the_last_whole_curve_and_the_next_run_leaves_no_temp(default_run: Path, tmp_path: Path) -> None:
-    slow = yaml.safe_load((default_run / "params.yaml").read_text())
-    slow["model"]["hyperparameters"]["n_estimators"] = 20000  # long enough to be killed mid-run
-    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(slow))
+    params = yaml.safe_load((default_run / "params.yaml").read_text())
+    for name, rounds in (("quick.yaml", 20), ("slow.yaml", 20000)):  # slow: long enough to be killed mid-run
+        params["model"]["hyperparameters"]["n_estimators"] = rounds
+        (tmp_path / name).write_text(yaml.safe_dump(params))
 
     def train(params: str) -> list[str]:
         return [sys.executable, "-m", "mmp.pipeline.stages.train", "--features", str(default_run / "data/features"),
@@ -56,23 +57,23 @@ def test_a_killed_train_stage_keeps_the_last_whole_curve_and_the_next_run_leaves
 
     env = pipeline_env(default_run)
     live = tmp_path / "metrics" / "train"
-    subprocess.run(train(str(default_run / "params.yaml")), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=600)
-    assert curve_lines(live) == 301  # header + 300 rounds
+    subprocess.run(train("quick.yaml"), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=600)
+    assert curve_lines(live) == 21  # header + 20 rounds
 
     proc = subprocess.Popen(train("slow.yaml"), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
-        written = [f for f in (tmp_path / "metrics").rglob("*.tsv") if len(f.read_text().splitlines()) > 20]
+        written = [f for f in (tmp_path / "metrics").rglob("*.tsv") if len(f.read_text().splitlines()) > 50]  # more than the quick curve
         if any(f.is_relative_to(live) for f in written) or any(".tmp-" in str(f) for f in written):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the stage finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
-    assert curve_lines(live) == 301, "a killed stage must leave the last complete curve, not part of its own"
+    assert curve_lines(live) == 21, "a killed stage must leave the last complete curve, not part of its own"
 
-    subprocess.run(train(str(default_run / "params.yaml")), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=600)
-    assert curve_lines(live) == 301
+    subprocess.run(train("quick.yaml"), cwd=tmp_path, env=env, check=True, capture_output=True, timeout=600)
+    assert curve_lines(live) == 21
     assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name], "the killed run's temporary files are left"
 
 
