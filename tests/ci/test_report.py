@@ -13,7 +13,14 @@ from tests.conftest import run
 
 pytestmark = pytest.mark.slow
 
-PLOTS = ("roc", "precision-recall", "confusion-matrix", "feature-importance", "metrics-train-plots-metrics-binary_logloss")
+# One PNG per plot the run declared (metrics/plots/*/dvc.yaml), named after its DVC plot id.
+PLOTS = (
+    "metrics-evaluate-plots-sklearn-roc",
+    "metrics-evaluate-plots-sklearn-precision_recall",
+    "metrics-evaluate-plots-sklearn-confusion_matrix",
+    "metrics-evaluate-plots-custom-importance",
+    "train-training-curve",
+)
 
 
 def committed_metrics(repo: Path, rev: str) -> dict[str, float]:

@@ -199,6 +199,12 @@ def test_a_killed_scorer_leaves_no_output_file(package_dir: Path, tmp_path: Path
     assert not out.exists(), "a killed scorer must not leave an output file"
     if sig == signal.SIGTERM:  # catchable: the temporary file is cleaned up as well
         assert not list(tmp_path.glob(".out.parquet.tmp-*"))
+    else:  # SIGKILL leaves it, and the next run to the same output removes it
+        assert list(tmp_path.glob(".out.parquet.tmp-*"))
+        frame.head(10).to_parquet(tmp_path / "small.parquet")
+        mmp("predict", "--model", str(package_dir), "--input", str(tmp_path / "small.parquet"), "--output", str(out), "--no-progress")
+        assert len(pd.read_parquet(out)) == 10
+        assert not list(tmp_path.glob(".out.parquet.tmp-*")), "the killed run's temporary file is left"
 
 
 def test_a_query_that_cannot_run_is_one_line(package_dir: Path, tmp_path: Path) -> None:

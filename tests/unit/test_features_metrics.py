@@ -53,6 +53,27 @@ def test_binary_metrics_at_a_threshold() -> None:
     assert set(scores) == {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss"}
 
 
+def test_float32_probabilities_of_a_linear_model_score_without_a_warning() -> None:
+    """LogisticRegression on float32 features (what the featurizer emits) returns float32
+    probabilities; evaluate casts them to float64 (JSON), and log_loss then warned "The y_prob
+    values do not sum to one" on every evaluation: the float32 rounding stays in the sum."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 30)).astype("float32")
+    y = (X[:, 0] + rng.normal(size=2000) > 0).astype(int)
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    proba = model.predict_proba(X)
+    assert proba.dtype == np.float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for given in (proba, proba.astype("float64")):  # as the tune objective and evaluate pass them
+            scores = classification_metrics(y, given, model.classes_, threshold=0.5)
+    assert 0 < scores["log_loss"] < 1
+
+
 def test_regression_metrics() -> None:
     scores = regression_metrics(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]))
     assert scores["mae"] == pytest.approx(2 / 3, abs=1e-6) and scores["rmse"] == pytest.approx(np.sqrt(4 / 3), abs=1e-6)

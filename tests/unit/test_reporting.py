@@ -91,6 +91,8 @@ def test_plot_names_and_titles() -> None:
     assert slug("Precision-Recall") == "precision-recall"
     assert title("metrics/train/plots/metrics/binary_logloss.tsv") == "Training curve: binary_logloss"
     assert title("ROC") == "ROC"
+    declared = {"title": {"text": "Receiver operating characteristic (ROC)", "anchor": "middle"}}
+    assert title("metrics/evaluate/plots/sklearn/roc.json", declared) == "Receiver operating characteristic (ROC)"
 
 
 def test_static_spec_turns_checkboxes_on_and_leaves_the_input_alone() -> None:

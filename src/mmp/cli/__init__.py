@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 from collections.abc import Sequence
 
 from mmp import __version__
 from mmp.core.errors import run_cli
+from mmp.core.quiet import quiet_mlflow
 
 COMMANDS = ("params", "validate", "tune_worker", "mirror", "promote", "report", "exps", "guards", "serve", "predict", "materialize")
 
@@ -22,10 +24,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"mmp.cli.{name}").register(sub)
+    for command in sub.choices.values():  # each command's description is its module docstring
+        command.description = plain_text(command.description)
     return parser
 
 
+# reStructuredText inline markup in docstrings: ``literal`` and :role:`target`.
+RST_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+RST_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain_text(doc: str | None) -> str | None:
+    """A docstring as `--help` prints it: reStructuredText's ``literal`` and :role:`x` become
+    the Markdown-style `literal` and `x` the rest of the help already uses."""
+    if doc is None:
+        return None
+    return RST_ROLE.sub(r"`\1`", RST_LITERAL.sub(r"`\1`", doc))
+
+
 def _main(argv: list[str]) -> int | None:
+    quiet_mlflow()
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -3,22 +3,33 @@ moved into place only when complete, so a failure never leaves a half-written ou
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+# The temporary sibling of ``name``: ``.<name>.tmp-<pid>``, pid = the process that writes it.
+TEMP_NAME = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>[0-9]+)")
+
+
+def temp_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; replace ``path`` with it on success."""
+    """Yield a temporary path beside ``path``; replace ``path`` with it on success. Temporary
+    siblings that killed writers of ``path`` left behind are removed first."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    remove_stale_temps(final)
+    tmp = temp_path(final)
     _remove(tmp)
     try:
         yield tmp
@@ -27,6 +38,31 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
     _remove(final)
     os.replace(tmp, final)
+
+
+def remove_stale_temps(final: Path) -> list[Path]:
+    """Remove the temporary siblings of ``final`` (our naming only, see ``TEMP_NAME``) whose
+    writer is gone: a SIGKILL leaves them, and nothing else would ever delete them. A sibling
+    whose process still runs belongs to a concurrent writer and stays."""
+    removed = []
+    for candidate in final.parent.glob(f".{glob.escape(final.name)}.tmp-*"):
+        match = TEMP_NAME.fullmatch(candidate.name)
+        if match and match["name"] == final.name and not _alive(int(match["pid"])):
+            _remove(candidate)
+            removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftover (a retry in this process): never a concurrent writer
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _remove(path: Path) -> None:

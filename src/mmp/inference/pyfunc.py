@@ -24,6 +24,7 @@ from mlflow.models import Model, ModelSignature
 from mlflow.pyfunc.model import PythonModel
 from mlflow.types import ColSpec, Schema, TensorSpec
 
+from mmp.core.quiet import quiet_mlflow
 from mmp.data.schema import InputSchema
 from mmp.inference.scorer import Scorer
 
@@ -112,7 +113,7 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
     """Save the pyfunc directory at ``out``. Artifacts are staged under fixed relative names
     because MLflow records each artifact's source path in MLmodel: a temp path there would make
     the package differ run to run (and leak a local path)."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in stage logs
+    quiet_mlflow()  # no bars in stage logs
     out = out.resolve()
     artifacts = {name: path.resolve() for name, path in artifacts.items()}
     with tempfile.TemporaryDirectory() as staging, contextlib.chdir(staging):

@@ -11,6 +11,7 @@ from sklearn import metrics as skm
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float) -> dict[str, float]:
+    proba = as_probabilities(proba)
     pred = predict_labels(proba, classes, threshold)
     binary = len(classes) == 2
     average = "binary" if binary else "macro"
@@ -34,6 +35,15 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.nd
         for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
             scores[f"{name}_weighted"] = fn(y_true, pred, average="weighted", zero_division=0)
     return {k: round(float(v), 6) for k, v in scores.items()}
+
+
+def as_probabilities(proba: np.ndarray) -> np.ndarray:
+    """``proba`` in float64 with rows that sum to one. A model fitted on float32 features (the
+    featurizer's output; LogisticRegression keeps the dtype) returns float32 probabilities whose
+    rows miss 1 by ~1e-7, more than the float64 tolerance of sklearn's log_loss, which then
+    warns that "the y_prob values do not sum to one"; casting alone keeps the float32 error."""
+    proba = np.asarray(proba, dtype="float64")
+    return proba / proba.sum(axis=1, keepdims=True)
 
 
 def per_class_report(y_true: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> dict[str, dict[str, float]]:

@@ -69,7 +69,14 @@ def evaluate_classification(logger: PlotLogger, model: Any, X: pd.DataFrame, y: 
         return scores
     scores["per_class"] = per_class_report(truth, pred, classes)
     for i, c in enumerate(classes):  # one-vs-rest ROC: one file (one line in `dvc plots`) per class
-        logger.log_sklearn_plot("roc", (truth == c).astype(int), proba[:, i], name=f"roc_ovr/{_file_name(c)}", drop_intermediate=True)
+        logger.log_sklearn_plot(
+            "roc",
+            (truth == c).astype(int),
+            proba[:, i],
+            name=f"roc_ovr/{_file_name(c)}",
+            drop_intermediate=True,
+            title=f"ROC: class {c} vs rest",
+        )
     return scores
 
 

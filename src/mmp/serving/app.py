@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mmp.core.errors import MMPError
+from mmp.core.quiet import quiet_mlflow
 from mmp.core.settings import ServingSettings, load_settings
 from mmp.data.schema import InputSchema
 from mmp.inference.scorer import Scorer
@@ -50,6 +51,7 @@ class PredictResponse(BaseModel):
 
 def create_app(model: str | None = None, settings: ServingSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
     """Build the app around a loaded model (``model`` or the env-var contract, see loader)."""
+    quiet_mlflow()  # also the entry point of `uvicorn --factory` (the container), not only `mmp serve`
     env = os.environ if env is None else env
     settings = settings or load_settings().serving
     with resolved(model, env) as ref:  # the scorer holds the model in memory: a download can go

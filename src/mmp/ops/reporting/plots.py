@@ -21,8 +21,13 @@ def slug(plot_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-").lower() or "plot"
 
 
-def title(plot_id: str) -> str:
-    """Plots declared by file path (dvclive training curves) get the metric's name as title."""
+def title(plot_id: str, spec: dict[str, Any] | None = None) -> str:
+    """The title the plot declares (DVC fills the id in when there is none); else, for a plot
+    declared by file path, the file's name."""
+    declared = (spec or {}).get("title")
+    text = declared.get("text") if isinstance(declared, dict) else declared
+    if isinstance(text, str) and text and text != plot_id:
+        return text
     return f"Training curve: {PurePosixPath(plot_id).stem}" if "/" in plot_id else plot_id
 
 

@@ -28,7 +28,7 @@ def write_report(repo: Path, base: str, target: str, out: Path) -> tuple[Path, i
             if not vega:  # DVC found this plot's file in neither revision
                 missing.append(plot_id)
                 continue
-            heading, name = plots.title(plot_id), f"{PLOTS_DIR}/{plots.slug(plot_id)}.png"
+            heading, name = plots.title(plot_id, vega[0]), f"{PLOTS_DIR}/{plots.slug(plot_id)}.png"
             (tmp / name).write_bytes(plots.render_png(plots.static_spec(vega[0], heading)))
             images.append((heading, name))
         body = [

@@ -5,7 +5,50 @@ come as arguments from dvc.yaml, where each is declared once."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from mmp.core.errors import run_cli
+from mmp.core.io import atomic_path
+
+# `dvc plots` reads every dvc.yaml outside a stage output; a stage's plots are declared in
+# metrics/plots/<live dir name>/dvc.yaml, beside (not inside) the live directory it describes.
+PLOTS_CONFIG_DIR = "plots"
+
+
+# A failed `dvc exp run` leaves the workspace half-way: params.yaml composed for the failed run,
+# dvc.lock and metrics/ rewritten by the stages that finished, the failed stage's outputs
+# deleted. This puts back the last committed results and touches nothing else (README "When a
+# run fails"): git restores the small files, `git clean` drops the run's new files under
+# metrics/, and `dvc checkout` restores the cached outputs that the restored dvc.lock names.
+RESTORE_COMMAND = "git checkout HEAD -- params.yaml dvc.lock metrics && git clean -fdq -- metrics && dvc checkout"
+
+
+def run_stage(main: Callable[[list[str]], int | None]) -> None:
+    """``run_cli`` for a stage: after any failure, also say how to get the last good state back."""
+    try:
+        run_cli(main)
+    except SystemExit as stop:
+        if stop.code:
+            print_restore_hint()
+        raise
+    except BaseException:
+        traceback.print_exc()
+        print_restore_hint()
+        sys.exit(1)
+
+
+def print_restore_hint() -> None:
+    root = os.environ.get("DVC_ROOT", "")
+    # Only in the user's workspace: a queued or --temp run works in a copy under .dvc/tmp/ and
+    # leaves the workspace as it was; outside DVC nobody changed params.yaml.
+    if root and f"{os.sep}.dvc{os.sep}tmp{os.sep}" not in f"{root}{os.sep}":
+        print(f"to get the last committed results back: {RESTORE_COMMAND}", file=sys.stderr)
 
 
 def parser(doc: str | None, **paths: str) -> argparse.ArgumentParser:
@@ -17,11 +60,56 @@ def parser(doc: str | None, **paths: str) -> argparse.ArgumentParser:
     return p
 
 
-def live(directory: str):  # noqa: ANN201 - dvclive is imported lazily
-    """A dvclive logger that writes plot data only: dvc.yaml declares the plots itself."""
+@contextmanager
+def live(directory: str | os.PathLike) -> Iterator[Any]:
+    """A dvclive logger for a stage's plot data. It writes into a temporary sibling of
+    ``directory`` that replaces it only when the stage completes, so a killed stage leaves the
+    previous curves whole (never 12 of 301 lines). Then the plots this run wrote, and only
+    those, are declared with readable titles in ``plots_config(directory)``."""
     from dvclive import Live
 
-    return Live(dir=directory, dvcyaml=None, save_dvc_exp=False, report=None)
+    final = Path(directory)
+    with atomic_path(final) as tmp:
+        with Live(dir=str(tmp), dvcyaml=None, save_dvc_exp=False, report=None) as logger:
+            yield logger
+        Path(logger.metrics_file).unlink(missing_ok=True)  # dvclive's summary: the last curve point, read by nobody
+        declarations = plot_declarations(tmp, final, logger)
+    write_plots_config(final, declarations)
+
+
+def plots_config(directory: Path) -> Path:
+    return directory.parent / PLOTS_CONFIG_DIR / directory.name / "dvc.yaml"
+
+
+def plot_declarations(written: Path, final: Path, logger: Any) -> list[dict[str, Any]]:
+    """`dvc.yaml` plot entries for what dvclive wrote under ``written`` (to be moved to ``final``):
+    the step curves as one training-curve plot, and each logged plot with its template, axes
+    and title. Paths are relative to the config's directory."""
+    config_dir = plots_config(final).parent
+
+    def rel(path: Path) -> str:
+        return Path(os.path.relpath(final / path.relative_to(written), config_dir)).as_posix()
+
+    plots: list[dict[str, Any]] = []
+    curves = sorted((written / "plots" / "metrics").rglob("*.tsv"))
+    if curves:  # dvclive names a curve's column after its file
+        y = {rel(curve): curve.stem for curve in curves}
+        plots.append({f"{final.name}: training curve": {"x": "step", "y": y, "title": f"Training curve: {', '.join(y.values())}"}})
+    for plot in logger._plots.values():  # dvclive's own record of each logged plot and its config
+        plots.append({rel(Path(plot.output_path)): dict(plot.plot_config)})
+    return plots
+
+
+def write_plots_config(directory: Path, declarations: list[dict[str, Any]]) -> None:
+    """Declare exactly ``declarations`` for ``directory``, so `dvc plots show` never looks for
+    a plot this task does not produce. The file is written even when empty: it stays a tracked
+    file whose change `dvc exp run` commits (it leaves new untracked files out)."""
+    import yaml
+
+    config = plots_config(directory)
+    header = f"# Written by the stage that writes {directory.as_posix()}: the plots of its last run.\n"
+    with atomic_path(config) as tmp:
+        tmp.write_text(header + yaml.safe_dump({"plots": declarations}, sort_keys=False))
 
 
 def checked_params(path: str, *sections: str) -> Any:

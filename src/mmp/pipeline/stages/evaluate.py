@@ -11,9 +11,8 @@ import joblib
 import pandas as pd
 
 from mmp.core.config import load_params
-from mmp.core.errors import run_cli
 from mmp.core.io import write_json
-from mmp.pipeline.stages import live, parser
+from mmp.pipeline.stages import live, parser, run_stage
 from mmp.pipeline.steps import evaluate
 
 
@@ -34,4 +33,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main)

@@ -8,9 +8,8 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from mmp.core.errors import run_cli
 from mmp.core.io import atomic_path
-from mmp.pipeline.stages import checked_params, parser
+from mmp.pipeline.stages import checked_params, parser, run_stage
 from mmp.pipeline.steps import featurize
 
 
@@ -30,4 +29,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main)

@@ -7,11 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mmp.core.config import load_params
-from mmp.core.errors import run_cli
 from mmp.core.io import atomic_path, md5_file, read_json
 from mmp.data.schema import InputSchema
 from mmp.inference.model_card import DataFile
-from mmp.pipeline.stages import parser
+from mmp.pipeline.stages import parser, run_stage
 from mmp.pipeline.steps import package
 
 
@@ -50,4 +49,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main)

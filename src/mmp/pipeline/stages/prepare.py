@@ -3,10 +3,9 @@ train/test split, the input schema and data statistics."""
 
 from __future__ import annotations
 
-from mmp.core.errors import run_cli
 from mmp.core.io import atomic_path, write_json
 from mmp.data.sources import load_source
-from mmp.pipeline.stages import checked_params, parser
+from mmp.pipeline.stages import checked_params, parser, run_stage
 from mmp.pipeline.steps import prepare
 
 
@@ -29,4 +28,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main)

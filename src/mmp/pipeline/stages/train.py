@@ -9,9 +9,8 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from mmp.core.errors import run_cli
 from mmp.core.io import atomic_path, read_json
-from mmp.pipeline.stages import checked_params, live, parser
+from mmp.pipeline.stages import checked_params, live, parser, run_stage
 from mmp.pipeline.steps import train
 
 
@@ -33,4 +32,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-from mmp.core.errors import run_cli
 from mmp.core.io import atomic_path, write_json
-from mmp.pipeline.stages import checked_params, parser
+from mmp.pipeline.stages import checked_params, live, parser, run_stage, write_plots_config
 
 # Empty trials table of a disabled run: same header every time, so outputs stay byte-identical.
 EMPTY_TRIALS = "number,state,value\n"
@@ -44,9 +44,9 @@ def main(argv: list[str]) -> None:
     finally:
         progress.close()
     result = summary(session.study, session.metric, time.perf_counter() - started)
-    with atomic_path(args.live) as live_dir:
-        write_plots(live_dir, history(session.study), importances(session.study, params.seed))
-        trials_table(session.study).to_csv(live_dir / "trials.csv", index=False)
+    with live(args.live) as logger:
+        log_plots(logger, history(session.study), importances(session.study, params.seed))
+        trials_table(session.study).to_csv(Path(logger.dir) / "trials.csv", index=False)
     write_json(args.best_params, result["best_params"])
     write_json(args.metrics, result)
     print(json.dumps({k: result[k] for k in ("best_score", "n_trials", "n_pruned", "duration")}), flush=True)
@@ -58,20 +58,16 @@ def write_disabled(best_params: str, metrics: str, live_dir: str) -> None:
     with atomic_path(live_dir) as tmp:
         tmp.mkdir()
         (tmp / "trials.csv").write_text(EMPTY_TRIALS)
+    write_plots_config(Path(live_dir), [])  # no plots (and no dvclive import)
 
 
-def write_plots(directory: Path, points: list[dict], importance: list[dict]) -> None:
-    """dvclive plot data (dvc.yaml declares the plots): history and parameter importances."""
-    from mmp.pipeline.stages import live
-
-    with live(str(directory)) as logger:
-        if points:
-            logger.log_plot("history", points, x="trial", y=["value", "best_value"], template="linear", title="Optimization history")
-        if importance:
-            logger.log_plot(
-                "importance", importance, x="importance", y="param", template="bar_horizontal_sorted", title="Parameter importance"
-            )
+def log_plots(logger: Any, points: list[dict], importance: list[dict]) -> None:
+    """dvclive plot data: history and parameter importances (declared by ``live``)."""
+    if points:
+        logger.log_plot("history", points, x="trial", y=["value", "best_value"], template="linear", title="Optimization history")
+    if importance:
+        logger.log_plot("importance", importance, x="importance", y="param", template="bar_horizontal_sorted", title="Parameter importance")
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_stage(main)

@@ -1,0 +1,79 @@
+"""Each stage declares the plots its run wrote, and only those, with readable titles: whatever
+the task, every plot `dvc plots show` is told about exists (no "DVC failed to load some plots")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mmp.pipeline.evaluation import evaluate_classification, evaluate_regression
+from mmp.pipeline.stages import live, plots_config
+
+
+class Model:
+    def __init__(self, classes: list[str] | None = None):
+        self.classes_ = np.array(classes or [])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = np.random.default_rng(0).random((len(X), len(self.classes_)))
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.arange(len(X), dtype="float64")
+
+
+def declared(directory: Path) -> dict[str, dict[str, Any]]:
+    config = plots_config(directory)
+    entries = yaml.safe_load(config.read_text())["plots"]
+    return {name: props for entry in entries for name, props in entry.items()}
+
+
+def files_of(config: Path, props: dict[str, Any], name: str) -> list[Path]:
+    names = props["y"] if isinstance(props["y"], dict) else {name: props["y"]}
+    return [(config.parent / f).resolve() for f in names]
+
+
+@pytest.mark.parametrize(
+    ("classes", "expected"),
+    [
+        (["0", "1"], {"Receiver operating characteristic (ROC)", "Precision-Recall Curve", "Confusion Matrix"}),
+        (["a", "b", "c"], {"Confusion Matrix", "ROC: class a vs rest", "ROC: class b vs rest", "ROC: class c vs rest"}),
+        (None, {"Predicted vs actual", "Residuals"}),
+    ],
+    ids=["binary", "multiclass", "regression"],
+)
+def test_evaluate_declares_exactly_the_plots_of_its_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, classes: list[str] | None, expected: set[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    X = pd.DataFrame({"x": range(60)})
+    with live("metrics/evaluate") as logger:
+        if classes:
+            evaluate_classification(logger, Model(classes), X, pd.Series(np.resize(classes, 60)), 0.5)
+        else:
+            evaluate_regression(logger, Model(), X, pd.Series(np.linspace(0, 1, 60)))
+    plots = declared(Path("metrics/evaluate"))
+    assert {props["title"] for props in plots.values()} == expected
+    written = {p.resolve() for p in Path("metrics/evaluate").rglob("*.json")}
+    assert {f for name, props in plots.items() for f in files_of(plots_config(Path("metrics/evaluate")), props, name)} == written
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+
+
+def test_a_training_curve_is_one_titled_plot_and_no_curve_declares_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with live("metrics/train") as logger:
+        for step in range(3):
+            logger.log_metric("train_loss", 1.0 / (step + 1))
+            logger.log_metric("val_loss", 2.0 / (step + 1))
+            logger.next_step()
+    plots = declared(Path("metrics/train"))
+    assert [props["title"] for props in plots.values()] == ["Training curve: train_loss, val_loss"]
+    with live("metrics/train"):
+        pass  # a model that does not iterate (random forest)
+    assert declared(Path("metrics/train")) == {}
+    assert not Path("metrics/train/plots").exists(), "the previous run's curve is replaced as a whole"
