@@ -144,6 +144,11 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         ('"model=extra_trees"',),
         "the README's recipe, fewer trees",
     ),
+    "git checkout HEAD -- params.yaml dvc.lock metrics && git clean -fdq -- metrics && dvc checkout": Covered(
+        "tests/e2e/test_outputs.py::test_a_failed_run_prints_the_command_that_restores_the_last_good_state",
+        ("RESTORE_COMMAND", "README.md"),
+        "the test runs the command the failed stage prints, and checks the README gives the same one",
+    ),
     "dvc exp show": Covered("tests/e2e/test_pipeline.py::test_exp_show_stays_legible_and_mmp_exps_fits_120_columns", ('"exp", "show"',)),
     "mmp exps": Covered("tests/e2e/test_pipeline.py::test_exp_show_stays_legible_and_mmp_exps_fits_120_columns", ('"mmp", "exps"',)),
     "dvc metrics diff ; dvc params diff": Covered(

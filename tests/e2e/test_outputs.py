@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mmp.pipeline.stages import RESTORE_COMMAND
-from tests.conftest import make_repo_copy, pipeline_env, run
+from tests.conftest import ROOT, make_repo_copy, pipeline_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -89,6 +89,7 @@ def test_a_failed_run_prints_the_command_that_restores_the_last_good_state(tmp_p
     assert f"to get the last committed results back: {RESTORE_COMMAND}" in failed.stderr, failed.stderr[-3000:]
     assert run(["dvc", "status", "--json"], repo).stdout.strip() != "{}"
 
+    assert RESTORE_COMMAND in (ROOT / "README.md").read_text(), "the README must give the command the stage prints"
     run(["bash", "-c", RESTORE_COMMAND], repo)
     assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}
     assert (repo / "params.yaml").read_text() == run(["git", "show", "HEAD:params.yaml"], repo).stdout
