@@ -4,6 +4,7 @@ with a message that names the key, the rule and the allowed values (``mmp.core.p
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from mmp.core.errors import MMPError
 from mmp.core.parsing import Strict, parse
 
 PARAMS_FILE = "params.yaml"
+MODEL_NAME = r"^[A-Za-z0-9][\w.\-]*$"  # an MLflow registered model name mmp accepts
 
 
 DType = Literal["int", "float", "bool", "category", "string", "datetime"]
@@ -213,11 +215,24 @@ class EvaluateConfig(Strict):
 
 
 class RegistryConfig(Strict):
-    """The registered model the mirror stage adds versions to, and the model card's prose."""
+    """The registered model the mirror stage adds versions to, and the model card's prose.
+    ``model_name`` null (the default) derives the name from the data source, so each dataset
+    gets its own registered model (see :func:`registered_model_name`)."""
 
-    model_name: str = Field(default="credit-default", pattern=r"^[A-Za-z0-9][\w.\-]*$")
+    model_name: str | None = Field(default=None, pattern=MODEL_NAME)
     intended_use: str = ""
     limitations: list[str] = Field(default_factory=list)
+
+
+def registered_model_name(model_name: str | None, source_uri: str) -> str:
+    """The registered model a run's package goes to: ``registry.model_name`` when set, else the
+    data source's own name (``synthetic://credit_default`` -> ``credit-default``,
+    ``data/raw/my_loans.csv`` -> ``my-loans``, ``sql://warehouse/queries/loans.sql.j2`` -> ``loans``).
+    One registered model holds one input schema and task, so two datasets never share one."""
+    if model_name:
+        return model_name
+    stem = source_uri.split("://", 1)[-1].rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0]
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "model"
 
 
 class Params(Strict):
@@ -230,6 +245,11 @@ class Params(Strict):
     tune: TuneConfig = Field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+
+    @property
+    def model_name(self) -> str:
+        """The registered model this recipe's packages are versions of."""
+        return registered_model_name(self.registry.model_name, self.data.source_uri)
 
     @model_validator(mode="after")
     def _targets_are_not_features(self) -> Params:
