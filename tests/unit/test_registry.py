@@ -57,7 +57,8 @@ def test_each_dataset_gets_its_own_registered_model_and_model_card(conf_copy: Pa
     assert composed(conf_copy, "+experiment=iris").model_name == "iris"
     assert composed(conf_copy, "data=my_loans").model_name == "my-loans"
     assert composed(conf_copy, "data=diabetes", "registry.model_name=sugar").model_name == "sugar"
-    assert registered_model_name(None, "sql://warehouse/queries/loans.sql.j2") == "loans"
+    assert registered_model_name(None, "sql://warehouse/queries/loans.sql.j2") == "warehouse-loans"
+    assert registered_model_name(None, "s3://bucket/raw/Loans 2024.parquet") == "loans-2024"
 
     def card(params: Params, schema: InputSchema) -> str:
         gate, metrics = params.evaluate.gate_for(params.data.task_type)[1], {"roc_auc": 0.8, "r2": 0.4, "rmse": 50.0}

@@ -227,11 +227,15 @@ class RegistryConfig(Strict):
 def registered_model_name(model_name: str | None, source_uri: str) -> str:
     """The registered model a run's package goes to: ``registry.model_name`` when set, else the
     data source's own name (``synthetic://credit_default`` -> ``credit-default``,
-    ``data/raw/my_loans.csv`` -> ``my-loans``, ``sql://warehouse/queries/loans.sql.j2`` -> ``loans``).
-    One registered model holds one input schema and task, so two datasets never share one."""
+    ``data/raw/my_loans.csv`` -> ``my-loans``, ``sql://warehouse/queries/loans.sql.j2`` ->
+    ``warehouse-loans``). One registered model holds one input schema and task, so two datasets
+    never share one (a package with other inputs is refused when registered)."""
     if model_name:
         return model_name
-    stem = source_uri.split("://", 1)[-1].rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0]
+    scheme, _, rest = source_uri.rpartition("://")
+    stem = rest.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0]
+    if scheme == "sql":  # the query file names the data only within its database
+        stem = f"{rest.split('/', 1)[0]}-{stem}"
     return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "model"
 
 
