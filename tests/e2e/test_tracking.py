@@ -80,7 +80,8 @@ def test_exp_run_is_mirrored_once_with_everything(tracked: Path) -> None:
         for out in stage.get("outs", []):
             assert data.tags[f"mmp.dvc.out.{out['path']}"] == out["md5"], out["path"]
     assert data.params["model.class_path"] == "lightgbm.LGBMClassifier" and data.params["data.rows"] == "2000"
-    assert data.params["registry.model_name"] == MODEL
+    assert data.params["registry.model_name"] == "null", "the registered model's name is derived from the data"
+    assert client.get_registered_model(MODEL).tags["mmp.task"] == "binary"
     scores = json.loads((tracked / "metrics/evaluate.json").read_text())
     assert {k: data.metrics[k] for k in scores} == pytest.approx(scores)
     assert data.metrics["data.rows.train"] == 1600
