@@ -174,6 +174,27 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
     assert proc.stdout.strip().splitlines()[-1] == champion_uuid, "the champion is version 1, not the newer candidate"
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("tracking")
+def test_another_dataset_gets_its_own_registered_model(tracked: Path) -> None:
+    client = client_for(sqlite_uri(tracked))
+    credit_versions = len(versions(client))
+    sugar = ["-S", "data=diabetes", "-S", "model=lightgbm_regressor"]  # 442 rows: cheap
+    out = run(["dvc", "exp", "run", *sugar, "-n", "sugar"], tracked).stdout
+    assert "mirrored sugar -> MLflow run" in out and "diabetes version 1 (new, alias candidate)" in out, out
+    card = (tracked / "models/package/MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: diabetes") and "loan" not in card.lower(), card
+    promoted = run(["mmp", "promote"], tracked).stdout
+    assert "promoted: diabetes@champion -> version 1" in promoted, promoted
+    assert len(versions(client)) == credit_versions, "credit-default is untouched"
+
+    # Naming the credit model for the diabetes data: the version is refused in one line.
+    wrong = run(["dvc", "exp", "run", *sugar, "-S", "registry.model_name=credit-default", "-n", "wrong"], tracked)
+    [line] = [x for x in wrong.stderr.splitlines() if "MLflow mirroring failed" in x]
+    assert "registered model 'credit-default' holds binary models" in line and "registry.model_name" in line, wrong.stderr
+    assert "Traceback" not in wrong.stderr and len(versions(client)) == credit_versions
+
+
 def queue_idle(repo: Path) -> bool:
     status = run(["dvc", "queue", "status"], repo).stdout
     return not any(word in status for word in ("Queued", "Running"))
