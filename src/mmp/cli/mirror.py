@@ -4,8 +4,10 @@ Without flags it mirrors the workspace's results. ``--stage`` is the pipeline's 
 stage (dvc.yaml `mirror`): it mirrors the run being reproduced, and a tracking failure is a
 warning unless MMP_MIRROR_REQUIRED is true. ``--all`` mirrors every experiment that
 ``dvc exp show`` lists, reading each one's files from its git commit and its model package
-from the DVC cache: this catches up after the tracking server was down. Mirroring is keyed by
-the experiment's identity, so running it again updates the runs and never duplicates them.
+from the DVC cache: this catches up after the tracking server was down. Experiments are
+walked oldest first, so the `candidate` alias ends on the newest one. Mirroring is keyed by
+the experiment's identity, so running it again updates the runs and never duplicates them, and
+a package already registered keeps its version.
 """
 
 from __future__ import annotations

@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--params", default="params.yaml", help="the recipe holding evaluate.gate and registry.model_name (default: params.yaml)"
+        "--params",
+        default="params.yaml",
+        help="the recipe holding evaluate.gate and the data whose registered model is gated (default: params.yaml)",
     )
     p.add_argument("--test", default="data/prepared/test.parquet", help="the candidate's test split (default: data/prepared/test.parquet)")
     p.add_argument("--version", help="the model version to gate (default: the one aliased `candidate`)")

@@ -16,6 +16,7 @@ from mmp.core.parsing import Strict, parse
 
 PARAMS_FILE = "params.yaml"
 MISSING = "???"  # OmegaConf's mandatory-value marker, as composition writes it
+MODEL_NAME = r"^[A-Za-z0-9][\w.\-]*$"  # an MLflow registered model name mmp accepts
 
 
 DType = Literal["int", "float", "bool", "category", "string", "datetime"]
@@ -263,11 +264,28 @@ class EvaluateConfig(Strict):
 
 
 class RegistryConfig(Strict):
-    """The registered model the mirror stage adds versions to, and the model card's prose."""
+    """The registered model the mirror stage adds versions to, and the model card's prose.
+    ``model_name`` null (the default) derives the name from the data source, so each dataset
+    gets its own registered model (see :func:`registered_model_name`)."""
 
-    model_name: str = Field(default="credit-default", pattern=r"^[A-Za-z0-9][\w.\-]*$")
+    model_name: str | None = Field(default=None, pattern=MODEL_NAME)
     intended_use: str = ""
     limitations: list[str] = Field(default_factory=list)
+
+
+def registered_model_name(model_name: str | None, source_uri: str) -> str:
+    """The registered model a run's package goes to: ``registry.model_name`` when set, else the
+    data source's own name (``synthetic://credit_default`` -> ``credit-default``,
+    ``data/raw/my_loans.csv`` -> ``my-loans``, ``sql://warehouse/queries/loans.sql.j2`` ->
+    ``warehouse-loans``). One registered model holds one input schema and task, so two datasets
+    never share one (a package with other inputs is refused when registered)."""
+    if model_name:
+        return model_name
+    scheme, _, rest = source_uri.rpartition("://")
+    stem = rest.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0]
+    if scheme == "sql":  # the query file names the data only within its database
+        stem = f"{rest.split('/', 1)[0]}-{stem}"
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "model"
 
 
 class Params(Strict):
@@ -280,6 +298,11 @@ class Params(Strict):
     tune: TuneConfig = Field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+
+    @property
+    def model_name(self) -> str:
+        """The registered model this recipe's packages are versions of."""
+        return registered_model_name(self.registry.model_name, self.data.source_uri)
 
     @model_validator(mode="after")
     def _targets_are_not_features(self) -> Params:

@@ -7,6 +7,7 @@ The feature columns, the id columns and the input contract are each derived here
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -75,6 +76,28 @@ class InputSchema(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def interface(self) -> str:
+        """What a caller of the model relies on, in one short line: the task, the targets and
+        the feature columns with their kinds. Two models are interchangeable (one registered
+        model, a champion comparison) exactly when their interfaces are equal; the learned
+        ranges and null rates are left out, they change with every new batch of data."""
+        features = ",".join(f"{c.name}:{c.dtype}" for c in sorted(self.features, key=lambda c: c.name))
+        return f"{self.task_type}|{','.join(self.targets)}|{features}"
+
+    def difference(self, other: InputSchema) -> str | None:
+        """How ``other``'s interface differs from this one, in a few words (None: it does not)."""
+        if self.interface() == other.interface():
+            return None
+        if (self.task_type, self.targets) != (other.task_type, other.targets):
+            return f"{self.task_type} of {self.targets} vs {other.task_type} of {other.targets}"
+        mine, theirs = ({f"{c.name}:{c.dtype}" for c in s.features} for s in (self, other))
+        shown = sorted(mine ^ theirs)
+        return f"input columns differ: {', '.join(shown[:5])}" + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+
+    def interface_md5(self) -> str:
+        """:meth:`interface` as a digest short enough for an MLflow tag."""
+        return hashlib.md5(self.interface().encode()).hexdigest()
 
 
 def column_kind(series: pd.Series) -> DType:

@@ -29,11 +29,11 @@ def render_card(params: Params, metrics: dict[str, float], gate: GateResult, dat
     reg = params.registry
     features = schema.features
     lines = [
-        f"# Model card: {reg.model_name}",
+        f"# Model card: {params.model_name}",
         "",
         "## Intended use",
         "",
-        reg.intended_use.strip() or "(not stated: set registry.intended_use in conf/registry/)",
+        reg.intended_use.strip() or _unstated_use(params, len(features)),
         "",
         "## Model",
         "",
@@ -79,7 +79,17 @@ def render_card(params: Params, metrics: dict[str, float], gate: GateResult, dat
         "",
         "## Known limitations",
         "",
-        *([f"- {item}" for item in reg.limitations] or ["(none stated: set registry.limitations in conf/registry/)"]),
+        *([f"- {item}" for item in reg.limitations] or ["(none stated: set registry.limitations in conf/registry/data/<data>.yaml)"]),
         "",
     ]
     return "\n".join(lines)
+
+
+def _unstated_use(params: Params, n_features: int) -> str:
+    """What the card can say from the recipe alone when no prose was written for this data
+    (the prose of another dataset would be wrong: it is picked per data config)."""
+    targets = ", ".join(f"`{t}`" for t in params.data.targets)
+    return (
+        f"Predicts {targets} ({params.data.task_type}) from {n_features} input columns of `{params.data.source_uri}`. "
+        "Intended use not stated: set registry.intended_use in conf/registry/data/<data>.yaml."
+    )

@@ -5,27 +5,35 @@ champion alias (see ``mmp promote --help``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmp.core.errors import MMPError
 
+if TYPE_CHECKING:
+    from mmp.data.schema import InputSchema
 
-def score(model_uri: str, test: Any, targets: list[str], tracking_uri: str) -> dict[str, float]:
-    """Metrics of a registered model on raw test rows, computed the way the evaluate step does.
-    The package is scored by the one Scorer (not MLflow's pickled wrapper), so a version built
-    before a refactoring of mmp still loads."""
+
+def fetch(model_uri: str, tracking_uri: str) -> Any:
+    """The registered package as the one Scorer (not MLflow's pickled wrapper), so a version
+    built before a refactoring of mmp still loads."""
     import tempfile
 
     import mlflow.artifacts
-    import numpy as np
 
-    from mmp.data.target import target
     from mmp.inference.scorer import Scorer
-    from mmp.modeling.metrics import classification_metrics, regression_metrics
 
     with tempfile.TemporaryDirectory(prefix="mmp-promote-") as tmp:
         path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp, tracking_uri=tracking_uri)
-        scorer = Scorer.from_package(path, source=model_uri)
+        return Scorer.from_package(path, source=model_uri)
+
+
+def score(scorer: Any, test: Any, targets: list[str]) -> dict[str, float]:
+    """Metrics of a registered model on raw test rows, computed the way the evaluate step does."""
+    import numpy as np
+
+    from mmp.data.target import target
+    from mmp.modeling.metrics import classification_metrics, regression_metrics
+
     out = scorer.predict(test.drop(columns=targets))
     y = np.asarray(target(test, targets))
     if scorer.classes is None:
@@ -48,7 +56,7 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
     from mmp.ops.tracking.registry import CANDIDATE, champion_alias, version_by_alias
 
     params = load_params(params_path)
-    name, alias = params.registry.model_name, champion_alias()
+    name, alias = params.model_name, champion_alias()
     tracking = load_settings(root=repo.resolve()).mlflow
     client = connect(tracking).client
     candidate = client.get_model_version(name, version) if version else version_by_alias(client, name, CANDIDATE)
@@ -71,8 +79,12 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
     test = pd.read_parquet(test_path)
     targets = params.data.targets
     uri = str(tracking.tracking_uri)
-    cand_metrics = score(f"models:/{name}/{candidate.version}", test, targets, uri)
-    champ_metrics = score(f"models:/{name}/{champion.version}", test, targets, uri) if champion is not None else None
+    cand_scorer = fetch(f"models:/{name}/{candidate.version}", uri)
+    champ_scorer = fetch(f"models:/{name}/{champion.version}", uri) if champion is not None else None
+    if champ_scorer is not None:
+        comparable(name, (candidate.version, cand_scorer.schema), (f"{alias} version {champion.version}", champ_scorer.schema))
+    cand_metrics = score(cand_scorer, test, targets)
+    champ_metrics = score(champ_scorer, test, targets) if champ_scorer is not None else None
     key, gate = params.evaluate.gate_for(params.data.task_type)
     result = evaluate_gate(gate, cand_metrics, champ_metrics, key)
     record(client, name, candidate.version, result, champion.version if champion is not None else None)
@@ -85,6 +97,19 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
     client.set_registered_model_alias(name, alias, candidate.version)
     print(f"promoted: {name}@{alias} -> version {candidate.version}")
     return 0
+
+
+def comparable(name: str, candidate: tuple[str, InputSchema], champion: tuple[str, InputSchema]) -> None:
+    """The gate compares two models on the same rows: refuse a pair that takes other inputs or
+    solves another task (a registered model holds one interface; older registries may not)."""
+    (cand, mine), (champ, theirs) = candidate, champion
+    differs = mine.difference(theirs)
+    if differs is not None:
+        raise MMPError(
+            f"registered model {name!r}",
+            f"version {cand} and {champ} cannot be compared ({differs})",
+            "one registered model per input schema and task: register other data under its own registry.model_name",
+        )
 
 
 def record(client: Any, name: str, version: Any, result: Any, champion: Any) -> None:

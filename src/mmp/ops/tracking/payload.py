@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmp.core.config import registered_model_name
 from mmp.core.errors import MMPError
+from mmp.data.schema import InputSchema
 from mmp.inference.model_card import DataFile
 from mmp.ops.tracking.state import Identity, RepoFiles, load_yaml, lock_entries
 
@@ -32,6 +34,7 @@ class RunPayload:
     datasets: list[DataFile] = field(default_factory=list)
     package: Path | None = None
     package_md5: str | None = None
+    schema: InputSchema | None = None  # the package's input schema: what its registered model must hold
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -85,7 +88,8 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
     params = load_yaml(files.read("params.yaml"))
     lock = load_yaml(files.read("dvc.lock"))
     paths, stage_metrics = dvc_paths(load_yaml(files.read("dvc.yaml")))
-    payload = RunPayload(identity, model_name=params.get("registry", {}).get("model_name", "credit-default"))
+    name = registered_model_name(params.get("registry", {}).get("model_name"), params.get("data", {}).get("source_uri", ""))
+    payload = RunPayload(identity, model_name=name)
     payload.params = {k: param_value(v) for k, v in flatten(params).items()}
     for stage, metric_files in stage_metrics.items():
         for path in metric_files:
@@ -117,8 +121,20 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
         outs[paths.get("package", "models/package")] = payload.package_md5  # fresher than a lock written mid-run
         if (payload.package / CARD).is_file():
             payload.artifacts[CARD] = (payload.package / CARD).read_bytes()
+        payload.schema = package_schema(payload.package)
     payload.tags = _tags(identity, outs, payload.package_md5)
     return payload
+
+
+def package_schema(package: Path) -> InputSchema:
+    """The input schema a model package ships (the ``schema`` artifact its MLmodel lists)."""
+    try:
+        listed = load_yaml((package / "MLmodel").read_bytes())["flavors"]["python_function"]["artifacts"]
+        return InputSchema.read(package / listed["schema"]["path"])
+    except (KeyError, TypeError, OSError, ValueError) as err:
+        raise MMPError(
+            str(package), f"has no readable input schema ({type(err).__name__}: {err})", "a package built by the package stage"
+        ) from None
 
 
 def _set(*values: str | None) -> list[str]:

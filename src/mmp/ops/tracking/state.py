@@ -158,13 +158,24 @@ def stage_identity(root: Path) -> Identity:
 
 
 def experiments(root: Path) -> list[Identity]:
-    """Every experiment ``dvc exp show`` lists (those of HEAD), newest first."""
+    """Every experiment ``dvc exp show`` lists (those of HEAD), in no particular order."""
     from dvc.repo import Repo
     from dvc.repo.experiments.ls import ls
 
     with Repo(str(root)) as repo:
         listed = ls(repo)
     return [exp_identity(baseline, name, sha) for baseline, exps in listed.items() for name, sha in exps if sha]
+
+
+def run_time(root: Path, ident: Identity) -> float:
+    """When the run finished: an experiment's commit time (DVC commits it at the end of the
+    run), else, for a plain repro in the workspace, when its dvc.lock was written."""
+    if ident.exp_name:
+        stamp = git(root, "log", "-1", "--format=%ct", ident.commit)
+        if stamp:
+            return float(stamp)
+    lock = root / "dvc.lock"
+    return lock.stat().st_mtime if lock.exists() else 0.0
 
 
 def workspace_identity(root: Path, known: list[Identity]) -> Identity:

@@ -77,7 +77,7 @@ def mirror_repo(root: Path, every: bool) -> int:
     from mmp.core.errors import MMPError
     from mmp.core.settings import load_settings
     from mmp.ops.tracking.mirror import connect
-    from mmp.ops.tracking.state import RevFiles, WorkspaceFiles, experiments, workspace_identity
+    from mmp.ops.tracking.state import RevFiles, WorkspaceFiles, experiments, run_time, workspace_identity
 
     if not (root / "dvc.yaml").exists():
         raise MMPError("--repo", f"{root.name} has no dvc.yaml", "the root of a DVC repository")
@@ -87,6 +87,9 @@ def mirror_repo(root: Path, every: bool) -> int:
     here = workspace_identity(root, known)
     if (root / "dvc.lock").exists() and here.key not in {ident.key for _, ident in targets}:
         targets.append((WorkspaceFiles(root), here))
+    # Oldest first: each registration points `candidate` at its version, so it ends on the
+    # newest experiment of each registered model (not on whichever name sorts last).
+    targets.sort(key=lambda target: run_time(root, target[1]))
     failures = 0
     for files, ident in targets:
         try:
