@@ -58,8 +58,10 @@ def make_repo_copy(dest: Path) -> Path:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, target)
-    for rel in ("dvc.lock",):  # a stale lock from the working tree must not steer the copy
-        (dest / rel).unlink(missing_ok=True)
+    # dvc.lock travels like in a clone. Without it every cached output of dvc.yaml has no hash,
+    # and the first `dvc exp run` (whose executor checks out the outputs, allowing missing
+    # ones) warns "No file hash info found for ... It won't be created" once per output. A
+    # stale lock steers nothing: the copy has no outputs and no run-cache, so every stage runs.
     git = ["git", "-c", "user.email=test@example.com", "-c", "user.name=test", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
@@ -77,7 +79,8 @@ def repo_copy(tmp_path: Path) -> Path:
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real ``dvc exp run`` of the default recipe, shared by read-only end-to-end tests."""
     repo = make_repo_copy(tmp_path_factory.mktemp("default") / "repo")
-    run(["dvc", "exp", "run"], repo)
+    proc = run(["dvc", "exp", "run"], repo)
+    (repo.parent / "exp-run.log").write_text(proc.stdout + proc.stderr)  # read by the tests of its output
     return repo
 
 

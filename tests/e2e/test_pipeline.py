@@ -61,3 +61,10 @@ def test_dvc_commands_report_the_experiment(default_run: Path) -> None:
     assert "roc_auc" in shown
     assert "roc_auc" in run(["dvc", "metrics", "show"], default_run).stdout
     assert "Data and pipelines are up to date" in run(["dvc", "status"], default_run).stdout
+
+
+def test_the_first_run_in_a_fresh_clone_warns_about_nothing(default_run: Path) -> None:
+    """A fresh clone carries dvc.lock: its first run has a hash for every output it checks out
+    (none were "No file hash info found ... It won't be created")."""
+    log = (default_run.parent / "exp-run.log").read_text()
+    assert "No file hash info found" not in log, log
