@@ -84,10 +84,28 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test under tests/cli/ runs the `mmp` command in a subprocess: mark it `cli`, so the
-    unit tier (`make test-fast`) stays in-process and fast."""
+    unit tier (`make test-fast`) stays in-process and fast. Under `--dist loadgroup`, tag the
+    node id of each `xdist_group` test with its group."""
     cli_dir = Path(__file__).parent / "cli"
     for item in items:
         if cli_dir in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.cli)
+    if getattr(config.option, "loadgroup", False):  # set on the xdist workers by `--dist loadgroup`
+        for item in items:
+            tag_group(item)
+
+
+def tag_group(item: pytest.Item) -> None:
+    """What pytest-xdist 3.8 does for `--dist loadgroup`, for pytest 9: xdist sets
+    ``item._nodeid``, which pytest 9 no longer reads, so every group was silently spread over
+    the workers (module fixtures such as `tracked` built once per worker). The controller
+    sends all tests whose id ends in the same ``@group`` to one worker."""
+    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")})
+    if not names or "@" in item.nodeid.rsplit("::", 1)[-1]:
+        return
+    from _pytest.nodeid import NodeId  # pytest 9's structured id; pinned by requirements.lock
+
+    item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")  # type: ignore[attr-defined]
