@@ -57,6 +57,18 @@ def postgres_url() -> Iterator[str]:
         admin.close()
 
 
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen]]:
+    """Workers a test started; any still alive when it ends (a failed test left them waiting at
+    the gate) are killed before the database is dropped."""
+    procs: list[subprocess.Popen] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
 def start_worker(root: Path, url: str, gate: Path, **env: str) -> subprocess.Popen:
     """A worker whose trials wait until ``gate`` exists; the checkout is on its path for the
     gated model (tests.gated_model)."""
@@ -84,12 +96,13 @@ def only_study(url: str) -> optuna.Study:
 
 
 def test_two_workers_split_the_trials_without_losing_or_duplicating_any(
-    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, postgres_url: str, spawned: list[subprocess.Popen], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     n_trials = 12
     root = make_workspace(tmp_path, params_dict(GATED, n_trials=n_trials, pruner="none"))
     gate = tmp_path / "gate"
     workers = [start_worker(root, postgres_url, gate) for _ in range(2)]
+    spawned += workers
     wait_for_running_trials(postgres_url, workers, n_workers=2)  # each worker holds one: both take part
     gate.touch()
     reports = [finish(w) for w in workers]
@@ -134,12 +147,15 @@ def wait_for_running_trials(
     pytest.fail(f"{n_workers} workers did not start a trial within {limit}s")
 
 
-def test_a_killed_worker_leaves_a_study_that_a_restarted_worker_completes(tmp_path: Path, postgres_url: str) -> None:
+def test_a_killed_worker_leaves_a_study_that_a_restarted_worker_completes(
+    tmp_path: Path, postgres_url: str, spawned: list[subprocess.Popen]
+) -> None:
     n_trials, grace = 6, 2
     root = make_workspace(tmp_path, params_dict(GATED, n_trials=n_trials, pruner="none"))
     gate = tmp_path / "gate"
     fast_heartbeat = {"MMP_TUNE_HEARTBEAT": "1", "MMP_TUNE_GRACE": str(grace)}
     doomed = start_worker(root, postgres_url, gate, **fast_heartbeat)
+    spawned.append(doomed)
     [killed] = wait_for_running_trials(postgres_url, [doomed])
     os.kill(doomed.pid, signal.SIGKILL)
     killed_at = time.monotonic()
@@ -150,7 +166,8 @@ def test_a_killed_worker_leaves_a_study_that_a_restarted_worker_completes(tmp_pa
     # worker that starts before it would count the dead trial as running and stop one short.
     time.sleep(max(0.0, killed_at + grace + 1 - time.monotonic()))
     gate.touch()
-    report = finish(start_worker(root, postgres_url, gate, **fast_heartbeat))
+    spawned.append(start_worker(root, postgres_url, gate, **fast_heartbeat))
+    report = finish(spawned[-1])
     study = only_study(postgres_url)
     states = {t.number: t.state for t in study.trials}
     assert states[killed.number] == optuna.trial.TrialState.FAIL, "the stale trial is failed by heartbeat"
