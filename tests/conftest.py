@@ -84,7 +84,6 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test under tests/cli/ runs the `mmp` command in a subprocess: mark it `cli`, so the
     unit tier (`make test-fast`) stays in-process and fast. Under `--dist loadgroup`, tag the
