@@ -30,7 +30,7 @@ refresh: setup ## rerun every stage on fresh source data, even when DVC sees no 
 	$(BIN)/dvc exp run --force
 
 test: setup layers ## set up (once), check the import layers and run the whole test suite
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: setup ## the unit tier: unit, config and in-process tests (no pipeline runs, no CLI processes)
 	$(BIN)/python -m pytest -m "not slow and not integration and not cli"

@@ -58,8 +58,10 @@ def make_repo_copy(dest: Path) -> Path:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, target)
-    for rel in ("dvc.lock",):  # a stale lock from the working tree must not steer the copy
-        (dest / rel).unlink(missing_ok=True)
+    # dvc.lock travels like in a clone. Without it every cached output of dvc.yaml has no hash,
+    # and the first `dvc exp run` (whose executor checks out the outputs, allowing missing
+    # ones) warns "No file hash info found for ... It won't be created" once per output. A
+    # stale lock steers nothing: the copy has no outputs and no run-cache, so every stage runs.
     git = ["git", "-c", "user.email=test@example.com", "-c", "user.name=test", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
@@ -77,14 +79,32 @@ def repo_copy(tmp_path: Path) -> Path:
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real ``dvc exp run`` of the default recipe, shared by read-only end-to-end tests."""
     repo = make_repo_copy(tmp_path_factory.mktemp("default") / "repo")
-    run(["dvc", "exp", "run"], repo)
+    proc = run(["dvc", "exp", "run"], repo)
+    (repo.parent / "exp-run.log").write_text(proc.stdout + proc.stderr)  # read by the tests of its output
     return repo
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test under tests/cli/ runs the `mmp` command in a subprocess: mark it `cli`, so the
-    unit tier (`make test-fast`) stays in-process and fast."""
+    unit tier (`make test-fast`) stays in-process and fast. Under `--dist loadgroup`, tag the
+    node id of each `xdist_group` test with its group."""
     cli_dir = Path(__file__).parent / "cli"
     for item in items:
         if cli_dir in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.cli)
+    if getattr(config.option, "loadgroup", False):  # set on the xdist workers by `--dist loadgroup`
+        for item in items:
+            tag_group(item)
+
+
+def tag_group(item: pytest.Item) -> None:
+    """What pytest-xdist 3.8 does for `--dist loadgroup`, for pytest 9: xdist sets
+    ``item._nodeid``, which pytest 9 no longer reads, so every group was silently spread over
+    the workers (module fixtures such as `tracked` built once per worker). The controller
+    sends all tests whose id ends in the same ``@group`` to one worker."""
+    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")})
+    if not names or "@" in item.nodeid.rsplit("::", 1)[-1]:
+        return
+    from _pytest.nodeid import NodeId  # pytest 9's structured id; pinned by requirements.lock
+
+    item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ def test_large_files_guard(repo_copy: Path) -> None:
 
 
 def test_lock_guard_fails_without_a_lock(repo_copy: Path) -> None:
+    (repo_copy / "dvc.lock").unlink()
     proc = guard(repo_copy, "lock")
     assert proc.returncode == 1
     assert "dvc.lock is missing" in proc.stderr

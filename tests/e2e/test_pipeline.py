@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import pipeline_env, run
 
-pytestmark = pytest.mark.slow
+# One worker runs these tests, so the session's `default_run` (a full pipeline) is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("default-run")]
 
 CLASSIFICATION_METRICS = {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss"}
 
@@ -83,3 +84,10 @@ def test_exp_show_stays_legible_and_mmp_exps_fits_120_columns(default_run: Path)
     assert names and all(name in out for name in names), out
     assert max(map(len, out.splitlines())) <= 120, out
     assert "roc_auc" in out.splitlines()[0]
+
+
+def test_the_first_run_in_a_fresh_clone_warns_about_nothing(default_run: Path) -> None:
+    """A fresh clone carries dvc.lock: its first run has a hash for every output it checks out
+    (none were "No file hash info found ... It won't be created")."""
+    log = (default_run.parent / "exp-run.log").read_text()
+    assert "No file hash info found" not in log, log

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import pipeline_env, run
+from tests.conftest import make_repo_copy, pipeline_env, run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stage-deps")]  # one worker: `ran` is built once
 
 TRACER = (
     "import atexit, json, runpy, sys\n"
@@ -58,8 +59,22 @@ def traced_imports(repo: Path, cmd: str, trace: Path) -> list[str]:
     return [f"src/{entry}", *(f"src/{f[len(src) :]}" for f in json.loads(trace.read_text()) if f.startswith(src))]
 
 
-def test_each_stage_declares_exactly_the_modules_it_imports(repo_copy: Path, tmp_path: Path) -> None:
-    run(["dvc", "exp", "run", *SMALL], repo_copy, MMP_MIRROR="false")
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small pipeline run, shared: each test works in its own copy of it (``ran_copy``)."""
+    repo = make_repo_copy(tmp_path_factory.mktemp("stage_deps") / "repo")
+    run(["dvc", "exp", "run", *SMALL], repo, MMP_MIRROR="false")
+    return repo
+
+
+@pytest.fixture
+def ran_copy(ran: Path, tmp_path: Path) -> Path:
+    """A private copy of the run repo (git, DVC cache and outputs), so no test sees another's edits."""
+    return Path(shutil.copytree(ran, tmp_path / "repo", symlinks=True))
+
+
+def test_each_stage_declares_exactly_the_modules_it_imports(ran_copy: Path, tmp_path: Path) -> None:
+    repo_copy = ran_copy
     graph = yaml.safe_load((repo_copy / "dvc.yaml").read_text())
     paths = next(v["paths"] for v in graph["vars"] if "paths" in v)
     missing, unused = {}, {}
@@ -80,8 +95,8 @@ def test_each_stage_declares_exactly_the_modules_it_imports(repo_copy: Path, tmp
     assert not unused, f"stages declare modules they never import (a change there would re-run them for nothing): {unused}"
 
 
-def test_editing_the_tuning_code_leaves_prepare_and_featurize_unchanged(repo_copy: Path) -> None:
-    run(["dvc", "exp", "run", *SMALL], repo_copy, MMP_MIRROR="false")
+def test_editing_the_tuning_code_leaves_prepare_and_featurize_unchanged(ran_copy: Path) -> None:
+    repo_copy = ran_copy
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo_copy).stdout
     search = repo_copy / "src/mmp/tuning/search.py"
     search.write_text(search.read_text() + "\n# an edit that only the tune stage may see\n")
