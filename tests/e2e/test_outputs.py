@@ -46,6 +46,8 @@ def curve_lines(live: Path) -> int:
 
 def test_a_killed_train_stage_keeps_the_last_whole_curve_and_the_next_run_leaves_no_temp(default_run: Path, tmp_path: Path) -> None:
     params = yaml.safe_load((default_run / "params.yaml").read_text())
+    # The stage runs outside the repository (cwd tmp_path), where conf/contracts is not found.
+    params["data"]["contract"] = yaml.safe_load((default_run / "conf/contracts" / f"{params['data']['contract']}.yaml").read_text())
     for name, rounds in (("quick.yaml", 20), ("slow.yaml", 20000)):  # slow: long enough to be killed mid-run
         params["model"]["hyperparameters"]["n_estimators"] = rounds
         (tmp_path / name).write_text(yaml.safe_dump(params))

@@ -251,9 +251,11 @@ def test_queued_runs_register_and_mirror_all_leaves_candidate_on_the_newest(repo
     # q1's: it keeps q1's version, which becomes the candidate.
     proc = run(["dvc", "exp", "run", *SMALL, *FAST, "-n", "cached"], repo_copy)
     restored = proc.stdout + proc.stderr
-    for stage in ("prepare", "featurize", "package"):
+    for stage in ("featurize", "package"):
         assert f"Stage '{stage}' is cached - skipping run" in restored, restored
-    for stage in ("tune", "train", "evaluate"):
+    # prepare too writes such an output (metrics/data_profile.json, kept in git for `mmp report`),
+    # so it re-runs; its outputs are byte-identical, so featurize is restored.
+    for stage in ("prepare", "tune", "train", "evaluate"):
         assert f"Running stage '{stage}'" in restored, restored
     assert "mirrored cached -> MLflow run" in restored, restored
     assert len(versions(client)) == 2

@@ -29,7 +29,7 @@ def test_tuning_feeds_the_final_fit_and_shows_in_dvc(repo_copy: Path) -> None:
     assert (repo_copy / "optuna.db").exists(), "the default study store is the SQLite file at the repo root"
     assert (repo_copy / "metrics/tune/trials.csv").read_text().count("\n") == 5
     plots = run(["dvc", "plots", "show", "--json"], repo_copy).stdout
-    assert "Tune-History" in plots and "Tune-Importance" in plots
+    assert "Optimization history" in plots and "Parameter importance" in plots
     assert "best_score" in run(["dvc", "metrics", "show"], repo_copy).stdout
 
     # A model-only change re-runs tune and what follows, never prepare or featurize.
