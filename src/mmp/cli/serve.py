@@ -8,11 +8,17 @@ Model source (first that is set): --model, MMP_MODEL, MLFLOW_MODEL_NAME + MLFLOW
 (or MLFLOW_MODEL_STAGE, read as an alias: Production -> champion, Staging -> challenger).
 Bearer auth is on when MMP_API_TOKEN is set. Limits and the online store: `serving` in
 conf/env/<APP_ENV>.yaml.
+
+A/B test: --challenger REF (any source --model takes, or MMP_CHALLENGER) answers a --split share
+of the records (MMP_AB_SPLIT, default 0.1), sticky by entity key, else a --seed'ed draw
+(MMP_AB_SEED); --shadow (MMP_AB_SHADOW=1) scores it on every request without returning its
+answers. GET /metrics: Prometheus metrics (summed across --workers).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 
@@ -29,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model", help="models/package dir, models:/name@alias, models:/name/N, runs:/<id>/model or a run id (default: the env vars)"
     )
+    p.add_argument("--challenger", help="A/B: a second model (any source --model takes) with the same inputs (env: MMP_CHALLENGER)")
+    p.add_argument("--split", type=float, help="A/B: the share of records the challenger answers, 0 < split < 1 (default: 0.1)")
+    p.add_argument("--shadow", action="store_true", help="A/B: score the challenger on every request without returning its answers")
+    p.add_argument("--seed", type=int, help="A/B: seed of the sticky hash and of the draw for records without an entity key (default: 0)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     p.add_argument("--workers", type=int, default=1, help="worker processes, each serving the model (default: 1)")
@@ -38,22 +48,55 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from mmp.core.errors import MMPError
-    from mmp.serving.app import create_app
+    from mmp.serving import ab
     from mmp.serving.loader import RESOLVED_ENV, resolved
+    from mmp.serving.metrics import multiprocess_dir
 
     if args.workers < 1:
         raise MMPError("--workers", f"got {args.workers}", "an integer >= 1")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
-    with resolved(args.model) as ref:  # a downloaded model stays until the server stops
-        app = create_app(settings=None, env={**os.environ, RESOLVED_ENV: ref.to_env()})  # fails here, before serving
-        options = {"host": args.host, "port": args.port, "access_log": not args.no_access_log, "log_level": args.log_level}
-        if args.workers == 1:
-            uvicorn.run(app, **options)
-        else:
-            del app
-            os.environ[RESOLVED_ENV] = ref.to_env()  # the workers load what this process fetched
-            uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **options)
+    env = {**os.environ, **ab_env(args)}
+    # The workers' metrics meet in one directory; set before prometheus-client is first imported.
+    shared_metrics = multiprocess_dir(env) if args.workers > 1 else contextlib.nullcontext()
+    with resolved(args.model) as ref, ab.resolved_challenger(args.challenger, env) as challenger, shared_metrics:
+        env[RESOLVED_ENV] = ref.to_env()  # the workers load what this process fetched
+        if challenger is not None:
+            env[ab.RESOLVED_CHALLENGER_ENV] = challenger.to_env()
+        os.environ.update(env)
+        serve(args, env)
     return 0
+
+
+def ab_env(args: argparse.Namespace) -> dict[str, str]:
+    """The A/B flags as the env vars the app (and every worker) reads."""
+    from mmp.core.errors import MMPError
+    from mmp.serving import ab
+
+    if not (args.challenger or os.environ.get(ab.CHALLENGER_ENV)):
+        given = [flag for flag, value in (("--split", args.split), ("--shadow", args.shadow), ("--seed", args.seed)) if value]
+        if given:
+            raise MMPError(given[0], "given without a challenger", "--challenger REF (or MMP_CHALLENGER)")
+        return {}
+    env = {}
+    if args.split is not None:
+        env[ab.SPLIT_ENV] = repr(ab.ABConfig(split=args.split).split)  # checks 0 < split < 1
+    if args.seed is not None:
+        env[ab.SEED_ENV] = str(args.seed)
+    if args.shadow:
+        env[ab.SHADOW_ENV] = "1"
+    return env
+
+
+def serve(args: argparse.Namespace, env: dict[str, str]) -> None:
+    import uvicorn
+
+    from mmp.serving.app import create_app
+
+    app = create_app(settings=None, env=env)  # fails here, before serving
+    options = {"host": args.host, "port": args.port, "access_log": not args.no_access_log, "log_level": args.log_level}
+    if args.workers == 1:
+        uvicorn.run(app, **options)
+    else:
+        del app
+        uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **options)

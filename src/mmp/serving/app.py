@@ -3,7 +3,8 @@
 the server at start instead of answering 503 forever.
 
 Endpoints: ``POST /predict`` (one record or a list), ``POST /invoke`` (alias), ``GET /health``,
-``GET /ready``, ``GET /metadata``, ``/docs``. Bearer auth when ``MMP_API_TOKEN`` is set.
+``GET /ready``, ``GET /metadata``, ``GET /metrics`` (Prometheus, see metrics), ``/docs``. Bearer
+auth when ``MMP_API_TOKEN`` is set. With a challenger, records are routed as serving.ab says.
 
 A protected route checks, in this order and before it reads a byte of the body: the bearer token
 (401), the content type (415), the body size (413); then the body is parsed (422 naming why it
@@ -17,7 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -34,7 +35,7 @@ from mmp.core.quiet import quiet_mlflow
 from mmp.core.settings import ServingSettings, load_settings
 from mmp.data.schema import InputSchema
 from mmp.inference.scorer import Scorer
-from mmp.serving import enrichment
+from mmp.serving import ab, enrichment, metrics
 from mmp.serving.loader import ModelRef, load_scorer, resolved
 from mmp.serving.request import body_bytes, record_model, required_features
 
@@ -47,6 +48,10 @@ class PredictResponse(BaseModel):
     model_version: str
     predictions: list[Any] = Field(description="one prediction per input record, in order")
     probabilities: list[dict[str, float]] | None = Field(default=None, description="class -> probability per record (classifiers)")
+    variant: Literal["champion", "challenger", "mixed"] = Field(description="who answered: mixed when a list was answered by both")
+    variants: list[Literal["champion", "challenger"]] | None = Field(
+        default=None, description="who answered each record (list requests only)"
+    )
 
 
 def create_app(model: str | None = None, settings: ServingSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
@@ -56,20 +61,34 @@ def create_app(model: str | None = None, settings: ServingSettings | None = None
     settings = settings or load_settings().serving
     with resolved(model, env) as ref:  # the scorer holds the model in memory: a download can go
         scorer = load_scorer(ref)
-    service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None)
+    with ab.resolved_challenger(None, env) as challenger:
+        service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None, challenger, env)
     app = build_app(service)
     quiet_query_strings()
     gc.collect()
     gc.freeze()  # the loaded model is long-lived: keep the collector from rescanning it (p99)
     log.info("serving %s version %s (featurizer backend: %s)", ref.name, ref.version, scorer.backend)
+    if service.ab is not None:
+        chal = service.ab.challenger.ref
+        how = "in shadow" if service.ab.config.shadow else f"on {service.ab.config.split:.0%} of records"
+        log.info("challenger %s version %s %s", chal.name, chal.version, how)
     return app
 
 
 class Service:
     """The loaded model plus what the endpoints need around it."""
 
-    def __init__(self, ref: ModelRef, scorer: Scorer, settings: ServingSettings, token: str | None):
+    def __init__(
+        self,
+        ref: ModelRef,
+        scorer: Scorer,
+        settings: ServingSettings,
+        token: str | None,
+        challenger: ModelRef | None = None,
+        env: Mapping[str, str] | None = None,
+    ):
         self.ref, self.scorer, self.settings = ref, scorer, settings
+        self.champion = ab.Model(ref, scorer)
         self.token = token.encode() if token else None
         schema = scorer.schema
         self.columns = set(schema.names)
@@ -82,6 +101,12 @@ class Service:
         self.Full = record_model(schema, None, name="EnrichedRecord")  # what a merged record must satisfy
         self.required = required_features(schema)
         self.max_body_bytes = body_limit(settings, schema)
+        self.ab = ab.load(challenger, schema, self.key, os.environ if env is None else env)
+        models: dict[ab.Variant, ModelRef] = {ab.CHAMPION: ref} | ({ab.CHALLENGER: self.ab.challenger.ref} if self.ab else {})
+        self.metrics = metrics.Metrics(models)
+        # Called with every ScoredBatch (each variant's records of a request, shadow ones from the
+        # shadow thread): where the variant of each scored record is known. The prediction log hooks here.
+        self.listeners: list[Callable[[ab.ScoredBatch], None]] = [self.metrics.scored]
 
     async def authorize(self, request: Request) -> None:
         """401 unless the request carries the configured bearer token (no token: all pass)."""
@@ -106,6 +131,21 @@ class Service:
             "schema": schema,
             "featurizer_path": self.scorer.backend,
             "online_store": self.settings.online_store.kind,
+            "challenger": None if self.ab is None else self.challenger_metadata(self.ab.challenger),
+            "ab": None if self.ab is None else self.ab.describe(),
+        }
+
+    @staticmethod
+    def challenger_metadata(model: ab.Model) -> dict[str, Any]:
+        meta = model.scorer.metadata
+        return {
+            "name": model.ref.name,
+            "version": model.ref.version,
+            "source": model.ref.source,
+            "model_class": meta.get("model_class"),
+            "threshold": meta.get("threshold"),
+            "metrics": meta.get("metrics", {}),
+            "gate": model.ref.gate,
         }
 
     async def records(self, body: Any) -> list[Any]:
@@ -123,6 +163,7 @@ class Service:
             raise HTTPException(503, detail=f"online feature store unavailable ({err})") from None
         missing = [r[key] for r in requested if r[key] not in stored]
         if missing:
+            self.metrics.enrichment_misses.inc(len(missing))
             status = self.settings.online_store.missing_entity_status
             raise HTTPException(status, detail={"message": f"no stored features for {key} {missing[:10]}", "fields": [key]})
         valid: list[BaseModel] = []
@@ -137,13 +178,38 @@ class Service:
             raise RequestValidationError(errors)
         return valid
 
-    def predict(self, records: list[Any]) -> dict[str, Any]:
-        columns = {name: [getattr(r, name) for r in records] for name in self.scorer.features}
+    def predict(self, records: list[Any], many: bool = True) -> dict[str, Any]:
+        """Score the records, each by the variant the router assigns (all champion without a
+        challenger); ``many``: the body was a list (the response then names each record's variant)."""
+        variants: list[ab.Variant] = self.ab.router.assign(records) if self.ab else [ab.CHAMPION] * len(records)
+        groups = ab.positions_by_variant(variants)
+        parts = [self.score(v, [records[i] for i in pos] if len(groups) > 1 else records, pos) for v, pos in groups.items()]
+        if self.ab is not None and self.ab.config.shadow:
+            self.ab.submit_shadow(lambda: self.score(ab.SHADOW, records, parts[0].positions), self.metrics.shadow_dropped.inc)
+        answering = parts[0].ref if len(parts) == 1 else self.ref  # mixed: the champion's identity, per record in "variants"
+        response: dict[str, Any] = {"model_name": answering.name, "model_version": answering.version, **ab.combine(parts, len(records))}
+        response["variant"] = ab.response_variant(variants)
+        if many:
+            response["variants"] = variants
+        metrics.answered(response["variant"])
+        return response
+
+    def score(self, variant: ab.Variant, records: list[Any], positions: list[int]) -> ab.ScoredBatch:
+        """One variant's records scored, handed to the listeners."""
+        model = self.champion if variant == ab.CHAMPION or self.ab is None else self.ab.challenger
+        batch = ab.ScoredBatch(variant, model.ref, records, positions, self.outputs(model.scorer, records))
+        for listener in self.listeners:
+            listener(batch)
+        return batch
+
+    def outputs(self, scorer: Scorer, records: list[Any]) -> dict[str, Any]:
+        """Predictions (and class probabilities) of ``scorer`` for the records, as JSON lists."""
+        columns = {name: [getattr(r, name) for r in records] for name in scorer.features}
         try:
-            out = self.scorer.predict_columns(columns, len(records))
+            out = scorer.predict_columns(columns, len(records))
         except (ValueError, MMPError) as err:  # e.g. a category the fitted encoder refuses
             raise HTTPException(422, detail={"message": str(err), "fields": []}) from None
-        response: dict[str, Any] = {"model_name": self.ref.name, "model_version": self.ref.version}
+        response: dict[str, Any] = {}
         if "prediction" in out:
             response["predictions"] = out["prediction"].tolist()
         else:
@@ -254,10 +320,11 @@ def build_app(service: Service) -> FastAPI:
 
     async def predict(body: Body) -> Response:  # type: ignore[valid-type]  # runtime-built body type (above)
         records = await service.records(body)
+        many = isinstance(body, list)
         if len(records) > THREADPOOL_ROWS:
-            result = await run_in_threadpool(service.predict, records)
+            result = await run_in_threadpool(service.predict, records, many)
         else:
-            result = service.predict(records)
+            result = service.predict(records, many)
         return Response(json.dumps(result), media_type="application/json")
 
     for path, summary in (("/predict", "Predict one record or a list of records"), ("/invoke", "Alias of /predict")):
@@ -294,6 +361,7 @@ def build_app(service: Service) -> FastAPI:
         route_class_override=GuardedRoute,
     )
 
+    metrics.install(app, service.metrics)
     app.exception_handler(RequestValidationError)(validation_error)  # typed per exception class, unlike add_exception_handler
     return app
 

@@ -72,25 +72,25 @@ def stage_alias(stage: str | None) -> str | None:
 
 
 @contextlib.contextmanager
-def fetched(spec: str, tracking_uri: str | None = None) -> Iterator[ModelRef]:
+def fetched(spec: str, tracking_uri: str | None = None, flag: str = "--model") -> Iterator[ModelRef]:
     """``spec`` as a local pyfunc directory for the duration of the block. A remote model is
     downloaded into a temp directory that the block removes (on errors too): a loaded Scorer
     holds everything in memory, and serving workers load theirs before the block ends."""
     local = Path(spec)
     if local.is_dir():
         if not (local / "MLmodel").is_file():
-            raise MMPError("--model", f"{spec} is a directory without an MLmodel file", SOURCES)
+            raise MMPError(flag, f"{spec} is a directory without an MLmodel file", SOURCES)
         yield ModelRef(source=spec, path=str(local.resolve()), name=local.resolve().name, version=_model_uuid(local))
         return
     if RUN_ID.match(spec):
         spec = f"runs:/{spec}/model"
     if not spec.startswith(("models:/", "runs:/")):
-        raise MMPError("--model", f"{spec!r} is neither an existing directory nor a model URI", SOURCES)
+        raise MMPError(flag, f"{spec!r} is neither an existing directory nor a model URI", SOURCES)
     with tempfile.TemporaryDirectory(prefix="mmp-model-") as tmp:
-        yield _fetch_remote(spec, tracking_uri, tmp)
+        yield _fetch_remote(spec, tracking_uri, tmp, flag)
 
 
-def _fetch_remote(uri: str, tracking_uri: str | None, dst: str) -> ModelRef:
+def _fetch_remote(uri: str, tracking_uri: str | None, dst: str, flag: str = "--model") -> ModelRef:
     if tracking_uri:
         prepare_tracking(tracking_uri)  # a dead server: one line in seconds, not minutes of retries
     import mlflow
@@ -103,9 +103,9 @@ def _fetch_remote(uri: str, tracking_uri: str | None, dst: str) -> ModelRef:
         path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst)
     except (MlflowException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise MMPError("--model", f"cannot fetch {uri}: {first}", SOURCES) from None
+        raise MMPError(flag, f"cannot fetch {uri}: {first}", SOURCES) from None
     if not (Path(path) / "MLmodel").is_file():
-        raise MMPError("--model", f"{uri} holds no MLmodel file (not an MLflow model)", SOURCES)
+        raise MMPError(flag, f"{uri} holds no MLmodel file (not an MLflow model)", SOURCES)
     return ModelRef(source=uri, path=path, name=name, version=version, gate=gate)
 
 
@@ -156,12 +156,18 @@ def resolved(given: str | None, env: Mapping[str, str] | None = None) -> Iterato
     if not given and env.get(RESOLVED_ENV):
         yield ModelRef.from_env(env[RESOLVED_ENV])
         return
-    spec = model_spec(given, env)
+    with fetched_spec(model_spec(given, env), env) as ref:
+        yield ref
+
+
+@contextlib.contextmanager
+def fetched_spec(spec: str, env: Mapping[str, str], flag: str = "--model") -> Iterator[ModelRef]:
+    """:func:`fetched` with the tracking server of ``env`` (else conf/env) for a remote model."""
     tracking_uri = None
     if not Path(spec).is_dir():
         from mmp.core.settings import load_settings
 
         # `env` may be a test's or the parent process's own mapping: it wins over conf/env.
         tracking_uri = env.get("MLFLOW_TRACKING_URI") or load_settings().mlflow.tracking_uri
-    with fetched(spec, tracking_uri) as ref:
+    with fetched(spec, tracking_uri, flag) as ref:
         yield ref
