@@ -21,12 +21,16 @@ def worker_pids(parent: int) -> set[int]:
     return {p.pid for p in psutil.Process(parent).children(recursive=True)}
 
 
-def test_serve_with_two_workers_answers_real_requests(package_dir: Path) -> None:
+def test_serve_with_two_workers_answers_real_requests(package_dir: Path, challenger_dir: Path, tmp_path: Path) -> None:
+    """Two workers serving a champion and a challenger. Loaded from 8 threads on fresh connections,
+    every /metrics scrape, whichever worker answers it, counts every worker's requests
+    (prometheus-client's multiprocess mode; parsed by the client's own parser) and needs no
+    token; the metrics' temp directory goes at exit."""
     port = free_port()
     cmd = [sys.executable, "-m", "mmp", "serve", "--model", str(package_dir), "--port", str(port), "--workers", "2", "--no-access-log"]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=pipeline_env(ROOT, MMP_API_TOKEN="tok"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    cmd += ["--challenger", str(challenger_dir), "--split", "0.3"]
+    env = pipeline_env(ROOT, MMP_API_TOKEN="tok", TMPDIR=str(tmp_path))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url, headers = f"http://127.0.0.1:{port}", {"Authorization": "Bearer tok"}
         deadline = time.monotonic() + 120
@@ -39,16 +43,47 @@ def test_serve_with_two_workers_answers_real_requests(package_dir: Path) -> None
             time.sleep(0.3)
         assert proc.poll() is None, proc.stdout.read()
         record = example_record(package_dir)
-        # fresh connections spread over the workers; every answer must be a real prediction
+        # fresh connections spread over the workers; every answer must be a real prediction, the
+        # same record (the same customer_id) always by the same variant
         answers = [httpx.post(f"{url}/predict", json=record, headers=headers, timeout=10) for _ in range(20)]
         assert {a.status_code for a in answers} == {200}
         assert len({json.dumps(a.json()) for a in answers}) == 1
         assert httpx.post(f"{url}/predict", json=record, timeout=10).status_code == 401
         workers = worker_pids(proc.pid)
         assert len(workers) >= 2, "two worker processes serve the model"
+        scrape_under_load(url, headers, record)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    assert not list(tmp_path.glob("mmp-metrics-*")), "the multiprocess metrics directory is removed at exit"
+
+
+def scrape_under_load(url: str, headers: dict[str, str], record: dict) -> None:
+    """200 /predict requests (150 single records, 50 lists of 5) from 8 threads, scraped during
+    and after: the counts add up across the workers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    bodies = [{**record, "customer_id": i} for i in range(150)] + [[{**record, "customer_id": i + j} for j in range(5)] for i in range(50)]
+
+    # One client (one TLS-free setup), no keep-alive: every request a fresh connection, so the
+    # kernel spreads them over both workers.
+    client = httpx.Client(base_url=url, headers=headers, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+    with client, ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(client.post, "/predict", json=b) for b in bodies]
+        during = [client.get("/metrics").status_code for _ in range(3)]
+        assert [f.result().status_code for f in futures] == [200] * 200
+        assert during == [200] * 3
+        scrapes = [client.get("/metrics").text for _ in range(4)]
+    for text in scrapes:
+        samples = [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+        ok = sum(v for n, lab, v in samples if n == "mmp_requests_total" and lab["endpoint"] == "/predict" and lab["status"] == "200")
+        timed = sum(v for n, lab, v in samples if n == "mmp_request_duration_seconds_count" and lab["endpoint"] == "/predict")
+        rows = {lab["variant"]: v for n, lab, v in samples if n == "mmp_rows_scored_total"}
+        assert ok == 20 + 200 and timed == 20 + 1 + 200  # + the one 401
+        assert rows["champion"] + rows["challenger"] == 20 + 150 + 50 * 5 and rows["challenger"] > 0
+        assert {lab["variant"] for n, lab, v in samples if n == "mmp_model_info" and v == 1} == {"champion", "challenger"}
 
 
 def test_serve_fails_at_start_when_the_model_cannot_load(tmp_path: Path) -> None:

@@ -62,10 +62,11 @@ def small_params(seed: int = 0) -> Params:
     return parse(Params, raw)
 
 
-def build_package(dest: Path, rows: int = 2000) -> Path:
+def build_package(dest: Path, rows: int = 2000, seed: int = 0) -> Path:
     """Run the pipeline's steps in memory (prepare -> featurize -> train -> evaluate ->
-    package) on synthetic rows and return the pyfunc directory under ``dest``."""
-    params = small_params()
+    package) on synthetic rows and return the pyfunc directory under ``dest`` (another ``seed``:
+    another split and model, the same inputs)."""
+    params = small_params(seed)
     prepared = steps.prepare(credit_default(rows, 7), params.data, params.seed)
     featurized = steps.featurize(prepared.train, prepared.test, params)
     model = steps.train(featurized.train, params)
@@ -77,6 +78,12 @@ def build_package(dest: Path, rows: int = 2000) -> Path:
 @pytest.fixture(scope="session")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_package(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def challenger_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second model on the same data and inputs (another seed): an A/B challenger."""
+    return build_package(tmp_path_factory.mktemp("challenger"), seed=1)
 
 
 def free_port() -> int:
