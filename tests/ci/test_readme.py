@@ -220,6 +220,13 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "curl -s localhost:8080/predict -H 'content-type: application/json' -d '{\"customer_id\": 17}'": Covered(
         "tests/serving/test_enrichment.py::test_enrichment_from_redis_and_422_for_a_missing_entity", ("customer_id",)
     ),
+    "mmp serve --model models:/credit-default@champion --challenger models:/credit-default@challenger --split 0.1": Covered(
+        "tests/cli/test_serve.py::test_serve_with_two_workers_answers_real_requests", ('"--challenger"', '"--split"'), "local packages"
+    ),
+    "mmp serve --model models/package --challenger models:/credit-default@challenger --shadow": Covered(
+        "tests/serving/test_ab.py::test_shadow_mode_returns_only_the_champions_answers", ("MMP_AB_SHADOW",), "the env var --shadow sets"
+    ),
+    "curl -s localhost:8080/metrics": Covered("tests/cli/test_serve.py::test_serve_with_two_workers_answers_real_requests", ('"/metrics"',)),
     "mmp predict --model models/package --input new.parquet --output scored.parquet": Covered(
         "tests/cli/test_predict.py::test_scores_a_parquet_file_in_chunks", ('"predict"', ".parquet")
     ),
