@@ -226,7 +226,9 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "mmp serve --model models/package --challenger models:/credit-default@challenger --shadow": Covered(
         "tests/serving/test_ab.py::test_shadow_mode_returns_only_the_champions_answers", ("MMP_AB_SHADOW",), "the env var --shadow sets"
     ),
-    "curl -s localhost:8080/metrics": Covered("tests/cli/test_serve.py::test_serve_with_two_workers_answers_real_requests", ('"/metrics"',)),
+    "curl -s localhost:8080/metrics": Covered(
+        "tests/cli/test_serve.py::test_serve_with_two_workers_answers_real_requests", ('"/metrics"',)
+    ),
     "mmp predict --model models/package --input new.parquet --output scored.parquet": Covered(
         "tests/cli/test_predict.py::test_scores_a_parquet_file_in_chunks", ('"predict"', ".parquet")
     ),

@@ -172,15 +172,15 @@ def test_metrics_count_requests_rows_latency_and_name_the_models(split_client: T
 
 
 def test_the_ab_app_answers_no_input_with_a_server_error(split_client: TestClient) -> None:
-    """schemathesis against the A/B app's endpoints (/metrics among them): no 5xx."""
+    """schemathesis against what the A/B app changes (routing, /metrics, /metadata): no 5xx."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", split_client.app)
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in (op for op in operations if op.path in ("/predict", "/metrics", "/metadata")):  # what A/B changes
 
-        @settings(max_examples=8, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=10, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def check(case) -> None:
             response = case.call()

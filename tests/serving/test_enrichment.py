@@ -54,6 +54,7 @@ def check_enrichment(client: TestClient, package_dir: Path, prepared: Path) -> N
     # a missing entity, an invalid override and a missing key are clear client errors
     res = client.post("/predict", json=[{"customer_id": 1}, {"customer_id": 999_999}])
     assert res.status_code == 404 and "999999" in res.text and res.json()["detail"]["fields"] == ["customer_id"]
+    assert "\nmmp_enrichment_misses_total 1.0\n" in client.get("/metrics").text  # counted in /metrics
     res = client.post("/predict", json={"customer_id": 1, "region": "mars"})
     assert res.status_code == 422 and res.json()["fields"] == ["region"]
     res = client.post("/predict", json={"region": "south"})

@@ -207,9 +207,13 @@ def combine(parts: Sequence[ScoredBatch], n: int) -> dict[str, Any]:
     return out
 
 
-def response_variant(variants: Sequence[Variant]) -> str:
-    first = variants[0]
-    return first if all(v == first for v in variants) else MIXED
+def route(setup: AB | None, records: Sequence[Any]) -> tuple[list[Variant], dict[Variant, list[int]]]:
+    """Each record's variant, and the records' positions per variant (without a challenger: all
+    the champion's, without a loop over the records)."""
+    if setup is None:
+        return [CHAMPION] * len(records), {CHAMPION: list(range(len(records)))}
+    variants = setup.router.assign(records)
+    return variants, positions_by_variant(variants)
 
 
 @contextlib.contextmanager

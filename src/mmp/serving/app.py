@@ -181,14 +181,13 @@ class Service:
     def predict(self, records: list[Any], many: bool = True) -> dict[str, Any]:
         """Score the records, each by the variant the router assigns (all champion without a
         challenger); ``many``: the body was a list (the response then names each record's variant)."""
-        variants: list[ab.Variant] = self.ab.router.assign(records) if self.ab else [ab.CHAMPION] * len(records)
-        groups = ab.positions_by_variant(variants)
+        variants, groups = ab.route(self.ab, records)
         parts = [self.score(v, [records[i] for i in pos] if len(groups) > 1 else records, pos) for v, pos in groups.items()]
         if self.ab is not None and self.ab.config.shadow:
             self.ab.submit_shadow(lambda: self.score(ab.SHADOW, records, parts[0].positions), self.metrics.shadow_dropped.inc)
         answering = parts[0].ref if len(parts) == 1 else self.ref  # mixed: the champion's identity, per record in "variants"
         response: dict[str, Any] = {"model_name": answering.name, "model_version": answering.version, **ab.combine(parts, len(records))}
-        response["variant"] = ab.response_variant(variants)
+        response["variant"] = next(iter(groups)) if len(groups) == 1 else ab.MIXED
         if many:
             response["variants"] = variants
         metrics.answered(response["variant"])

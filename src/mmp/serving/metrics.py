@@ -68,18 +68,23 @@ class Metrics:
         info = Gauge("mmp_model_info", "the loaded models (value 1)", ["variant", "name", "version"], registry=r, multiprocess_mode="max")
         for variant, ref in models.items():
             info.labels(variant, ref.name, ref.version).set(1)
-        self._children: dict[tuple[str, int, str], Any] = {}  # .labels() takes a lock and builds a key: cache
+        # .labels() takes a lock and builds a key on every call: the children are cached
+        self._counters: dict[tuple[str, int, str], Any] = {}
+        self._histograms: dict[str, Any] = {}
 
     def scored(self, batch: ScoredBatch) -> None:
         """A Service listener: count the batch's rows under its variant."""
         self.rows.labels(batch.variant).inc(len(batch.records))
 
     def observe(self, endpoint: str, status: int, variant: str, seconds: float) -> None:
-        child = self._children.get((endpoint, status, variant))
-        if child is None:
-            child = self._children.setdefault((endpoint, status, variant), self.requests.labels(endpoint, str(status), variant))
-        child.inc()
-        self.latency.labels(endpoint).observe(seconds)
+        counter = self._counters.get((endpoint, status, variant))
+        if counter is None:
+            counter = self._counters.setdefault((endpoint, status, variant), self.requests.labels(endpoint, str(status), variant))
+        histogram = self._histograms.get(endpoint)
+        if histogram is None:
+            histogram = self._histograms.setdefault(endpoint, self.latency.labels(endpoint))
+        counter.inc()
+        histogram.observe(seconds)
 
     def scrape(self) -> bytes:
         from prometheus_client import CollectorRegistry, generate_latest
