@@ -170,8 +170,8 @@ class AB:
         def run() -> None:
             try:
                 job()
-            except Exception:  # a failing challenger must never reach a client
-                log.exception("shadow scoring failed")
+            except Exception as err:  # a failing challenger must never reach a client: one line, no traceback per request
+                log.warning("shadow scoring by the challenger failed: %s", str(err)[:300] or type(err).__name__)
             finally:
                 self.backlog.release()
 
