@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a bound query parameter; repeatable")
     p.add_argument("--db-url", default=None, help="SQLAlchemy URL for --query (default: $MMP_DB_URL)")
     p.add_argument("--model", help="with a data --reference: the model whose feature kinds to use and that scores rows without predictions")
+    p.add_argument("--exclude", action="append", default=[], metavar="COLUMN", help="a column not to compare (an id, say); repeatable")
     p.add_argument("--since", help="only current rows with mmp_time at or after this time (ISO 8601, UTC)")
     p.add_argument("--until", help="only current rows with mmp_time before this time (ISO 8601, UTC)")
     p.add_argument("--monitor", default="default", help="thresholds file conf/monitor/NAME.yaml (default: default)")
@@ -156,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     current = read_current(args)
     reference, current = with_predictions(reference, scorer), with_predictions(current, scorer)
     kinds = column_kinds(reference[input_columns(reference.columns)], scorer.schema if scorer else None)
+    kinds = {name: kind for name, kind in kinds.items() if name not in args.exclude}
     pair = prediction_pair(reference, current)
     report = drift_report(reference, current, kinds, cfg, pair)
     if pair is not None:  # the plots find the predictions under the report's column name

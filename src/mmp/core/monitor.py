@@ -51,13 +51,16 @@ def monitor_names(root: Path) -> list[str]:
 
 def load_monitor(root: Path, name: str = "default", overrides: Sequence[str] = ()) -> MonitorConfig:
     """``conf/monitor/<name>.yaml`` under ``root`` with Hydra ``overrides`` of its keys
-    (``thresholds.psi=0.3``): one :class:`MMPError` line for an unknown file, key or value."""
+    (``thresholds.psi=0.3``): one :class:`MMPError` line for an unknown file, key or value.
+    Run outside a checkout (no conf/monitor/), ``default`` is the typed defaults."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     known = monitor_names(root)
+    if not known and name == "default":  # outside a checkout: the typed defaults
+        return _defaults_with(overrides)
     if name not in known:
         raise MMPError("--monitor", f"no file {(MONITOR_DIR / f'{name}.yaml').as_posix()}", ", ".join(known) or "none yet")
     try:
@@ -67,3 +70,14 @@ def load_monitor(root: Path, name: str = "default", overrides: Sequence[str] = (
         raise MMPError("--set", f"cannot apply {list(overrides)}: {str(err).splitlines()[0]}", "KEY=VALUE of conf/monitor keys") from None
     raw = OmegaConf.to_container(cfg.monitor, resolve=True)
     return parse(MonitorConfig, raw, "monitor", source=(MONITOR_DIR / f"{name}.yaml").as_posix())
+
+
+def _defaults_with(overrides: Sequence[str]) -> MonitorConfig:
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        raw = OmegaConf.merge(OmegaConf.create(MonitorConfig().model_dump()), OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as err:
+        raise MMPError("--set", f"cannot apply {list(overrides)}: {str(err).splitlines()[0]}", "KEY=VALUE of conf/monitor keys") from None
+    return parse(MonitorConfig, OmegaConf.to_container(raw), "monitor", source="the default thresholds")

@@ -152,17 +152,27 @@ def js_distance(reference: np.ndarray, current: np.ndarray) -> float:
 # -- per column --------------------------------------------------------------------------------
 
 
-def numeric_values(series: pd.Series) -> np.ndarray:
-    """A numeric (or date) column as float64 with NaN for missing; dates as epoch seconds."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        stamps = pd.to_datetime(series, errors="coerce")
-        return np.where(stamps.isna(), np.nan, stamps.astype("int64") / 1e9)
+def numeric_values(series: pd.Series, dates: bool = False) -> np.ndarray:
+    """A numeric (or, with ``dates``, date) column as float64 with NaN for missing; dates as
+    epoch seconds. Text that does not parse is missing."""
+    if dates or pd.api.types.is_datetime64_any_dtype(series):
+        stamps = pd.to_datetime(series, errors="coerce", utc=True)
+        # by arithmetic, not the int64 view: its unit (ns, us, s) varies with the source
+        seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def numeric_pair(reference: pd.Series, current: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides as numbers on one scale: dates on both when either holds dates (a CSV's
+    dates arrive as text)."""
+    dates = any(pd.api.types.is_datetime64_any_dtype(s) for s in (reference, current))
+    return numeric_values(reference, dates), numeric_values(current, dates)
 
 
 def statistics(reference: pd.Series, current: pd.Series, kind: Kind, cfg: MonitorConfig) -> dict[str, float]:
     if kind == "numeric":
-        ref, cur = numeric_values(reference), numeric_values(current)
+        ref, cur = numeric_pair(reference, current)
         d, p = ks(ref, cur)
         return {"psi": psi(ref, cur, cfg.bins, cfg.epsilon), "ks": p, "ks_statistic": d}
     ref_counts, cur_counts, _ = category_counts(reference, current)

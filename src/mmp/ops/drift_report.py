@@ -19,7 +19,7 @@ import pandas as pd
 
 from mmp.core.errors import MMPError
 from mmp.core.io import atomic_path, to_jsonable
-from mmp.inference.drift import ColumnDrift, DriftReport, category_counts, numeric_values
+from mmp.inference.drift import ColumnDrift, DriftReport, category_counts, numeric_pair
 from mmp.ops.reporting.plots import slug
 
 REPORT_FILE = "drift.json"
@@ -78,7 +78,7 @@ def column_png(col: ColumnDrift, reference: pd.Series, current: pd.Series) -> by
 
     fig, ax = plt.subplots(figsize=(7, 4))
     if col.kind == "numeric":
-        ref, cur = (v[~np.isnan(v)] for v in (numeric_values(reference), numeric_values(current)))
+        ref, cur = (v[~np.isnan(v)] for v in numeric_pair(reference, current))
         edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=30)
         ax.hist(ref, bins=edges, density=True, alpha=0.5, label=f"reference ({len(reference)} rows)")
         ax.hist(cur, bins=edges, density=True, alpha=0.5, label=f"current ({len(current)} rows)")
