@@ -72,7 +72,18 @@ def test_model_reference_against_a_prediction_log_directory(package_dir: Path, t
     log.iloc[:500].to_parquet(tmp_path / "log" / "part-0.parquet")
     log.iloc[500:].to_parquet(tmp_path / "log" / "part-1.parquet")
     out = tmp_path / "report"
-    proc = mmp("drift", "--reference", str(package_dir), "--current", str(tmp_path / "log"), "--since", "2024-01-05", "--output", str(out), check=False)
+    proc = mmp(
+        "drift",
+        "--reference",
+        str(package_dir),
+        "--current",
+        str(tmp_path / "log"),
+        "--since",
+        "2024-01-05",
+        "--output",
+        str(out),
+        check=False,
+    )
 
     assert proc.returncode == 3, proc.stderr
     got = report(out)

@@ -33,9 +33,14 @@ MODEL_PREFIXES = ("models:/", "runs:/")
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "drift", help="per-column and prediction drift of current data against a reference", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        "drift",
+        help="per-column and prediction drift of current data against a reference",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--reference", required=True, help="a model (models/package, models:/name@alias, runs:/...) or a Parquet/CSV file or directory")
+    p.add_argument(
+        "--reference", required=True, help="a model (models/package, models:/name@alias, runs:/...) or a Parquet/CSV file or directory"
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--current", type=Path, help="a prediction log directory, or a Parquet/CSV file or directory")
     src.add_argument("--query", help="SQL query for the current rows; values as :name placeholders bound from --param")
@@ -46,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--since", help="only current rows with mmp_time at or after this time (ISO 8601, UTC)")
     p.add_argument("--until", help="only current rows with mmp_time before this time (ISO 8601, UTC)")
     p.add_argument("--monitor", default="default", help="thresholds file conf/monitor/NAME.yaml (default: default)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one monitor key, e.g. thresholds.psi=0.3; repeatable")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override one monitor key, e.g. thresholds.psi=0.3; repeatable"
+    )
     p.add_argument("--output", type=Path, required=True, help="report directory (replaced whole)")
     p.set_defaults(func=run)
 
@@ -81,7 +88,9 @@ def read_current(args: argparse.Namespace) -> pd.DataFrame:
     url = args.db_url or os.environ.get("MMP_DB_URL")
     if not url:
         raise MMPError("--db-url", "a database URL is needed with --query", "--db-url or MMP_DB_URL")
-    return within(pd.concat(list(sql_chunks(url, args.query, parse_params(args.param), 100_000)), ignore_index=True), args.since, args.until)
+    return within(
+        pd.concat(list(sql_chunks(url, args.query, parse_params(args.param), 100_000)), ignore_index=True), args.since, args.until
+    )
 
 
 def within(frame: pd.DataFrame, since: str | None, until: str | None) -> pd.DataFrame:
@@ -149,7 +158,11 @@ def run(args: argparse.Namespace) -> int:
             raise MMPError("--model", "is for a data --reference; this --reference is a model already", "one of them")
         scorer, reference = load_model(args.reference)
         if reference is None:
-            raise MMPError("--reference", f"{args.reference} holds no reference.parquet (packaged before drift monitoring)", "re-run the package stage, or a data file")
+            raise MMPError(
+                "--reference",
+                f"{args.reference} holds no reference.parquet (packaged before drift monitoring)",
+                "re-run the package stage, or a data file",
+            )
     else:
         reference = read_frame(Path(args.reference), "--reference")
         if args.model:

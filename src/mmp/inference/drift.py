@@ -216,7 +216,12 @@ def drift_report(
     for side, frame in (("--reference", reference), ("--current", current)):
         if len(frame) < cfg.min_rows:
             raise MMPError(side, f"has {len(frame)} rows, too few to judge drift", f"at least monitor.min_rows={cfg.min_rows}")
-    skipped = {name: f"not in the {where} data" for name in kinds for where, frame in (("current", current), ("reference", reference)) if name not in frame}
+    skipped = {
+        name: f"not in the {where} data"
+        for name in kinds
+        for where, frame in (("current", current), ("reference", reference))
+        if name not in frame
+    }
     compared = [name for name in kinds if name not in skipped]
     if not compared:
         raise MMPError("--current", "shares no column with the reference", ", ".join(list(kinds)[:10]) or "the reference's columns")

@@ -30,7 +30,9 @@ def write_drift_output(out: Path, report: DriftReport, reference: pd.DataFrame, 
     """The report under ``out`` (replaced whole). ``reference`` and ``current`` hold the
     compared columns, and the predictions under ``prediction``, for the plots."""
     if out.is_dir() and any(out.iterdir()) and not (out / REPORT_FILE).is_file():
-        raise MMPError("--output", f"{out} is a non-empty directory without a {REPORT_FILE}", "a new directory or an earlier drift report's")
+        raise MMPError(
+            "--output", f"{out} is a non-empty directory without a {REPORT_FILE}", "a new directory or an earlier drift report's"
+        )
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
@@ -79,7 +81,7 @@ def column_png(col: ColumnDrift, reference: pd.Series, current: pd.Series) -> by
     fig, ax = plt.subplots(figsize=(7, 4))
     if col.kind == "numeric":
         ref, cur = (v[~np.isnan(v)] for v in numeric_pair(reference, current))
-        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=30)
+        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=30).tolist()
         ax.hist(ref, bins=edges, density=True, alpha=0.5, label=f"reference ({len(reference)} rows)")
         ax.hist(cur, bins=edges, density=True, alpha=0.5, label=f"current ({len(current)} rows)")
         ax.set_ylabel("density")
@@ -113,7 +115,9 @@ def render_html(report: DriftReport, pngs: dict[str, bytes]) -> str:
         for c in report.all
     )
     skipped = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in report.skipped.items())
-    images = "\n".join(f'<figure><img alt="{html.escape(n)}" src="data:image/png;base64,{base64.b64encode(b).decode()}"></figure>' for n, b in pngs.items())
+    images = "\n".join(
+        f'<figure><img alt="{html.escape(n)}" src="data:image/png;base64,{base64.b64encode(b).decode()}"></figure>' for n, b in pngs.items()
+    )
     verdict = f"Drift in {len(report.drifted)} column(s): {html.escape(', '.join(report.drifted))}" if report.drifted else "No drift"
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Drift report</title>
