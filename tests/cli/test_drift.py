@@ -95,7 +95,17 @@ def test_model_reference_against_a_prediction_log_directory(package_dir: Path, t
 
 def test_model_reference_scores_a_plain_file_and_finds_no_drift(package_dir: Path, tmp_path: Path) -> None:
     sample_frame(800, seed=4).to_parquet(tmp_path / "new.parquet")
-    proc = mmp("drift", "--reference", str(package_dir), "--current", str(tmp_path / "new.parquet"), "--output", str(tmp_path / "r"))
+    proc = mmp(
+        "drift",
+        "--reference",
+        str(package_dir),
+        "--current",
+        str(tmp_path / "new.parquet"),
+        "--output",
+        str(tmp_path / "r"),
+        "--set",
+        "thresholds.psi=0.3",
+    )
     assert proc.stdout.strip() == f"no drift in 12 columns (report: {tmp_path / 'r'})"
     got = report(tmp_path / "r")
-    assert not got["drifted"] and got["prediction"]["drifted"] is False
+    assert not got["drifted"] and got["prediction"]["drifted"] is False and got["prediction"]["threshold"] == 0.3
