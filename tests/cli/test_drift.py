@@ -109,3 +109,24 @@ def test_model_reference_scores_a_plain_file_and_finds_no_drift(package_dir: Pat
     assert proc.stdout.strip() == f"no drift in 12 columns (report: {tmp_path / 'r'})"
     got = report(tmp_path / "r")
     assert not got["drifted"] and got["prediction"]["drifted"] is False and got["prediction"]["threshold"] == 0.3
+
+
+def test_current_rows_from_a_sql_query_with_bound_parameters(tmp_path: Path) -> None:
+    import argparse
+
+    from sqlalchemy import create_engine
+
+    from mmp.cli.drift import read_current
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'log.db'}")
+    pd.DataFrame({"age": [30.0, 40.0, 50.0], "region": ["north", "south", "east"]}).to_sql("predictions", engine, index=False)
+    engine.dispose()
+    args = argparse.Namespace(
+        query="SELECT * FROM predictions WHERE age >= :low",
+        param=["low=40"],
+        db_url=f"sqlite:///{tmp_path / 'log.db'}",
+        current=None,
+        since=None,
+        until=None,
+    )
+    assert read_current(args)["region"].tolist() == ["south", "east"]

@@ -12,7 +12,7 @@ statistic is reported. No I/O: ``mmp drift`` and the daily loop read the data, c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -231,11 +231,3 @@ def drift_report(
         ref_pred, cur_pred = predictions
         prediction = column_drift("prediction", ref_pred, cur_pred, kind_of(ref_pred), cfg)
     return DriftReport(columns, prediction, len(reference), len(current), skipped)
-
-
-def prediction_series(frame: pd.DataFrame, names: Sequence[str]) -> pd.Series | None:
-    """The first of ``names`` that ``frame`` holds with at least one value."""
-    for name in names:
-        if name in frame and frame[name].notna().any():
-            return frame[name]
-    return None
