@@ -239,6 +239,17 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "application_date >= :since' --param since=2024-01-01 --output scored.parquet": Covered(
         "tests/cli/test_predict.py::test_scores_a_sql_query_with_bound_parameters", ("MMP_DB_URL", "--param"), "a real PostgreSQL"
     ),
+    "mmp drift --reference models:/credit-default@champion --current logs/predictions/ --since 2024-05-01 --output drift/": Covered(
+        "tests/cli/test_drift.py::test_model_reference_against_a_prediction_log_directory",
+        ("--since", '"log"'),
+        "a local package stands for the registry model: the loader is the one mmp serve uses",
+    ),
+    "mmp drift --reference data/prepared/train.parquet --current new.csv --exclude customer_id --output drift/": Covered(
+        "tests/cli/test_drift.py::test_files_a_planted_category_shift_drifts_that_column_only", ("--exclude", "cur.csv")
+    ),
+    "mmp drift --reference models/package --current new.parquet --output drift/ --set thresholds.psi=0.3": Covered(
+        "tests/cli/test_drift.py::test_model_reference_scores_a_plain_file_and_finds_no_drift", ("thresholds.psi=0.3",)
+    ),
     "docker build -t mmp-serve .": Covered(
         "tests/cli/test_serve.py::test_the_image_command_serves_the_model_named_by_env_vars",
         ("Dockerfile",),
@@ -337,6 +348,7 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_yaml_block_is_a_valid_config_where_it_says_it_goes(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mmp.core.config import Contract, parse
+    from mmp.core.monitor import load_monitor
     from mmp.ops.params import compose
     from mmp.pipeline.checks import config_problems
 
@@ -355,6 +367,8 @@ def test_every_yaml_block_is_a_valid_config_where_it_says_it_goes(copy: Path, mo
         try:
             if group == "contracts":
                 parse(Contract, yaml.safe_load((copy / target).read_text()))
+            elif group == "monitor":  # read by `mmp drift` at run time, not composed into params
+                load_monitor(copy, name)
             else:
                 raw = yaml.safe_load(compose(copy, [f"{group}={name}"]))
                 problems += [f"{block.where()}: {e}" for e in config_problems(raw)]

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -51,6 +52,11 @@ def md5(path: Path) -> str:
 
 def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def model_size(package: Path) -> int:
+    """The package's size without its drift reference sample (capped at 5,000 rows)."""
+    return dir_size(package) - (package / "reference.parquet").stat().st_size
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +133,14 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
     assert "promoted: credit-default@champion -> version 1" in out and "no champion yet" in out
     champion = client.get_model_version_by_alias(MODEL, "champion")
     assert str(champion.version) == "1" and champion.tags["mmp.gate.passed"] == "true"
-    small_package = dir_size(tracked / "models/package")
+    small_package = model_size(tracked / "models/package")
     champion_uuid = yaml.safe_load((tracked / "models/package/MLmodel").read_text())["model_uuid"]
 
     # A second experiment on 10x the rows becomes the candidate; a strict gate refuses it.
     assert "mirrored second" in run(["dvc", "exp", "run", "-S", "data.rows=20000", "-n", "second"], tracked).stdout
     assert str(client.get_model_version_by_alias(MODEL, "candidate").version) == "2"
-    assert abs(dir_size(tracked / "models/package") - small_package) < 256 * 1024, "the model holds no training rows"
+    assert abs(model_size(tracked / "models/package") - small_package) < 256 * 1024, "the model holds no training rows"
+    assert pq.read_metadata(tracked / "models/package/reference.parquet").num_rows == 5000  # of 16000: the capped sample
     strict = yaml.safe_load((tracked / "params.yaml").read_text())
     strict["evaluate"]["gate"]["classification"] = {
         "rules": [{"metric": "roc_auc", "op": ">=", "value": 0.99}],

@@ -71,7 +71,9 @@ def build_package(dest: Path, rows: int = 2000, seed: int = 0) -> Path:
     featurized = steps.featurize(prepared.train, prepared.test, params)
     model = steps.train(featurized.train, params)
     metrics = steps.evaluate(featurized.test, model, params)
-    steps.package(dest / "package", featurized.featurizer, model, prepared.schema, metrics, params, datetime(2024, 1, 1))
+    steps.package(
+        dest / "package", featurized.featurizer, model, prepared.schema, metrics, params, datetime(2024, 1, 1), train=prepared.train
+    )
     return dest / "package"
 
 

@@ -37,9 +37,14 @@ def test_prepare_to_package_in_memory_then_load_and_score(tmp_path: Path) -> Non
     model = steps.train(featurized.train, params)
     metrics = steps.evaluate(featurized.test, model, params)
     assert 0 <= metrics["roc_auc"] <= 1 and "accuracy" in metrics
-    steps.package(tmp_path / "package", featurized.featurizer, model, prepared.schema, metrics, params, datetime(2024, 1, 1))
+    steps.package(
+        tmp_path / "package", featurized.featurizer, model, prepared.schema, metrics, params, datetime(2024, 1, 1), train=prepared.train
+    )
 
     assert "# Model card: credit-default" in (tmp_path / "package" / "MODEL_CARD.md").read_text()
+    reference = pd.read_parquet(tmp_path / "package" / "reference.parquet")  # drift's reference: inputs + predictions
+    assert len(reference) == 320 and list(reference.columns) == [*prepared.schema.feature_names, "mmp_prediction", "mmp_score"]
+    assert reference["mmp_score"].between(0, 1).all()
     raw = prepared.test.drop(columns=params.data.targets).head(5)
     scored = mlflow.pyfunc.load_model(str(tmp_path / "package")).predict(raw)
     assert len(scored) == 5 and set(scored["prediction"]) <= {0, 1}

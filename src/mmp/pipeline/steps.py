@@ -127,11 +127,13 @@ def package(
     params: Params,
     created: datetime,
     data: list[DataFile] | None = None,
+    train: pd.DataFrame | None = None,
 ) -> None:
     """Write the MLflow pyfunc directory at ``out`` (featurizer + model + schema + metadata +
     signature + input example + MODEL_CARD.md): it takes raw rows and returns predictions.
     ``featurizer`` and ``model`` are fitted objects or their joblib bytes (see :func:`stored`);
-    ``data`` lists the train/test files the card names."""
+    ``data`` lists the train/test files the card names. With the raw ``train`` split, a seeded
+    sample of it and its predictions go in too (``reference.parquet``: drift's reference)."""
     from mmp.inference.model_card import render_card
     from mmp.inference.pyfunc import save_package  # mlflow is heavy: import only here
     from mmp.modeling.gate import evaluate_gate
@@ -149,3 +151,7 @@ def package(
         write_json(files["metadata"], {"model_class": params.model.class_path, "threshold": params.evaluate.threshold, "metrics": metrics})
         save_package(out, files, created)
     (out / "MODEL_CARD.md").write_text(card)
+    if train is not None:
+        from mmp.inference.reference import write_reference
+
+        write_reference(out, train, params.seed)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from mmp.core.config import load_params
 from mmp.core.io import atomic_path, md5_file, read_json
 from mmp.data.schema import InputSchema
@@ -36,15 +38,17 @@ def main(argv: list[str]) -> None:
 
     data = [data_file("train", args.train), data_file("test", args.test)]
     fitted = {"featurizer": Path(args.featurizer).read_bytes(), "model": Path(args.model).read_bytes()}  # the tracked bytes, as they are
+    schema = InputSchema.read(args.schema)
     with atomic_path(args.out) as tmp:
         package(
             tmp,
             **fitted,
-            schema=InputSchema.read(args.schema),
+            schema=schema,
             metrics=read_json(args.metrics),
             params=params,
             created=created_at(Path.cwd()),
             data=data,
+            train=pd.read_parquet(args.train, columns=schema.feature_names),
         )
 
 
