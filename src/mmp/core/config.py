@@ -266,7 +266,7 @@ class TimeFeatures(Strict):
     columns: list[str] = Field(default_factory=list)  # the columns that lags and windows apply to
     lags: list[int] = Field(default_factory=list)
     windows: list[str] = Field(default_factory=list)  # time spans, e.g. ["7d", "30d"]
-    aggs: list[TimeAgg] = Field(default_factory=lambda: ["mean", "sum", "count"])
+    aggs: list[TimeAgg] = Field(default=["mean", "sum", "count"])
     since_previous: bool = False  # days since the entity's previous event
 
     @field_validator("lags")
@@ -443,7 +443,9 @@ class Params(Strict):
             if self.data.split == "random":
                 raise ValueError("features.time with data.split random would train on rows later than test rows: use auto or time")
             if self.tune.cv.strategy in ("kfold", "stratified"):
-                raise ValueError(f"features.time with tune.cv.strategy {self.tune.cv.strategy} would validate on earlier rows: use auto or timeseries")
+                raise ValueError(
+                    f"features.time with tune.cv.strategy {self.tune.cv.strategy} would validate on earlier rows: use auto or timeseries"
+                )
         return self
 
 

@@ -25,7 +25,9 @@ from mmp.core.errors import MMPError
 ROW_TIME = "__mmp_row_time"  # the training row's time, as datetime64[ns], while joining
 VIEW_TIME = "__mmp_view_time"  # the view row's event time, likewise
 ORDER = "__mmp_row_order"  # the rows' own order, restored after the join sorted them by time
-FEAST_HINT = "install the extra: pip install 'modern-ml-pipeline[feast]' (Feast needs pandas < 3, so not beside requirements.lock); or builtin"
+FEAST_HINT = (
+    "install the extra: pip install 'modern-ml-pipeline[feast]' (Feast needs pandas < 3, so not beside requirements.lock); or builtin"
+)
 
 
 def as_ns(values: pd.Series, key: str) -> pd.Series:
@@ -46,7 +48,9 @@ def view_problems(rows: pd.DataFrame, view_rows: pd.DataFrame, view: FeatureView
         errors.append(MMPError(f"{key}.entity", f"{view.entity!r} is not a column of the training rows", ", ".join(map(str, rows.columns))))
     missing = [c for c in (view.entity, view.event_time, *view.features) if c not in view_rows]
     if missing:
-        errors.append(MMPError(key, f"columns {missing} are not in the view's source {view.source.location}", ", ".join(map(str, view_rows))))
+        errors.append(
+            MMPError(key, f"columns {missing} are not in the view's source {view.source.location}", ", ".join(map(str, view_rows)))
+        )
     clash = [f for f in view.features if f in rows]
     if clash:
         errors.append(
@@ -98,7 +102,7 @@ def feast_join(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     """The same join by Feast's offline store: the views are those of the Feast feature
     repository in ``feature_repo/`` at the repository root, named as in the recipe."""
     try:
-        import feast  # type: ignore[import-not-found]
+        import feast
     except ImportError:
         raise MMPError("data.feature_store", "feast is not installed", FEAST_HINT) from None
     from mmp.core.settings import repo_root

@@ -88,7 +88,11 @@ def load_view(view: FeatureView, seed: int) -> pd.DataFrame:
 def _synthetic(name: str, rows: int, seed: int, key: str = "data.source_uri") -> pd.DataFrame:
     from mmp.data import synthetic
 
-    generators = {"credit_default": synthetic.credit_default, "transactions": synthetic.transactions, "customer_profile": synthetic.customer_profile}
+    generators = {
+        "credit_default": synthetic.credit_default,
+        "transactions": synthetic.transactions,
+        "customer_profile": synthetic.customer_profile,
+    }
     if name not in generators:
         raise MMPError(key, f"unknown synthetic dataset {name!r}", ", ".join(f"synthetic://{n}" for n in generators))
     return generators[name](rows, seed)

@@ -62,7 +62,9 @@ def by_time(data: DataConfig, time: TimeFeatures | None) -> bool:
     return data.split == "time" or (data.split == "auto" and time is not None and time.enabled)
 
 
-def time_split(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: float, time_col: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def time_split(
+    frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: float, time_col: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The latest ``test_size`` of the rows by ``time_col`` are the test rows (ties in source order)."""
     raise_all(split_problems(frame, targets, task, test_size))
     ordered = frame.iloc[pd.to_datetime(frame[time_col]).argsort(kind="stable")]

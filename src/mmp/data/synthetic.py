@@ -127,7 +127,9 @@ def transactions(rows: int, seed: int) -> pd.DataFrame:
     amount = (usual * np.exp(rng.normal(0, 0.7, rows)) * np.where(rng.random(rows) < 0.05, 6.0, 1.0)).round(2)
     at = (START + rng.integers(0, 365 * 24, rows).astype("timedelta64[h]")).astype("datetime64[ns]")
     frame = pd.DataFrame({"customer_id": customer, "ts": at, "amount": amount, "category": rng.choice(CATEGORIES, rows)})
-    view = FeatureView(name="profile", entity="customer_id", event_time="updated_at", features=["risk_score"], ttl="45d", source=ViewSource(uri="-"))
+    view = FeatureView(
+        name="profile", entity="customer_id", event_time="updated_at", features=["risk_score"], ttl="45d", source=ViewSource(uri="-")
+    )
     risk = point_in_time_join(frame, "ts", customer_profile(0, seed), view)["risk_score"].fillna(0.5).to_numpy()
     ordered = frame.sort_values(["customer_id", "ts"], kind="stable")
     gap = ordered.groupby("customer_id")["ts"].diff().dt.total_seconds().reindex(frame.index).fillna(1e9).to_numpy()

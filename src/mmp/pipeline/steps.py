@@ -53,6 +53,7 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int, time: TimeFeatures
     rows, which is no look-ahead), then split it (by time when time features are on)."""
     from mmp.data.checks import data_problems
     from mmp.data.contract import coerce_dates
+    from mmp.data.online import online_features
     from mmp.data.schema import infer_schema
     from mmp.data.split import by_time, data_profile, data_stats, split, time_split
 
@@ -69,7 +70,8 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int, time: TimeFeatures
     else:
         train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
     stats = data_stats(train, test, data.targets, data.task_type)
-    return Prepared(train, test, infer_schema(train, data), stats, data_profile(train, test))
+    schema = infer_schema(train, data, online_features(data, time))
+    return Prepared(train, test, schema, stats, data_profile(train, test))
 
 
 def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featurized:
