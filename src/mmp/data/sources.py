@@ -27,6 +27,11 @@ def load_source(cfg: DataConfig, seed: int) -> pd.DataFrame:
     return frame
 
 
+def load_rows(cfg: DataConfig, seed: int) -> pd.DataFrame:
+    """The training rows: the source with its feature views joined (README "Feature views")."""
+    return join_views(load_source(cfg, seed), cfg, seed)
+
+
 def refuse_duplicates(names: list[str]) -> None:
     """Column names must be unique: a repeated name would be mangled (``amount.1``) or picked at
     random, and either way become a feature nobody declared."""

@@ -5,7 +5,7 @@ data statistics."""
 from __future__ import annotations
 
 from mmp.core.io import atomic_path, write_json
-from mmp.data.sources import join_views, load_source
+from mmp.data.sources import load_rows
 from mmp.pipeline.stages import checked_params, parser, run_stage
 from mmp.pipeline.steps import prepare
 
@@ -18,8 +18,7 @@ def main(argv: list[str]) -> None:
         profile="per-column profile JSON",
     ).parse_args(argv)
     params = checked_params(args.params, "data")
-    rows = join_views(load_source(params.data, params.seed), params.data, params.seed)
-    prepared = prepare(rows, params.data, params.seed, params.features.time)
+    prepared = prepare(load_rows(params.data, params.seed), params.data, params.seed, params.features.time)
     with atomic_path(args.out) as out:
         out.mkdir()
         prepared.train.to_parquet(out / "train.parquet", index=False, compression="zstd")
