@@ -214,6 +214,14 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "MMP_ONLINE_STORE=redis MMP_ONLINE_STORE_URL=redis://127.0.0.1:6379/0 mmp materialize": Covered(
         "tests/serving/test_enrichment.py::test_enrichment_from_redis_and_422_for_a_missing_entity", ("materialize",)
     ),
+    "MMP_ONLINE_STORE=redis MMP_ONLINE_STORE_URL=redis://127.0.0.1:6379/0 mmp materialize --as-of 2021-10-01": Covered(
+        "tests/serving/test_feature_parity.py::test_the_training_join_equals_the_served_features_from_redis", ('"--as-of"',)
+    ),
+    "dvc exp run -S +experiment=transactions": Covered(
+        "tests/unit/test_time_features.py::test_the_transactions_recipe_composes_with_time_features_a_time_split_and_time_series_cv",
+        ("+experiment=transactions",),
+        "the recipe composed and validated; prepare, featurize, train and package on it in tests/serving/test_feature_parity.py",
+    ),
     "MMP_ONLINE_STORE=redis MMP_ONLINE_STORE_URL=redis://127.0.0.1:6379/0 mmp serve --model models/package": Covered(
         "tests/serving/test_enrichment.py::test_enrichment_from_redis_and_422_for_a_missing_entity", ("redis",)
     ),
@@ -370,7 +378,8 @@ def test_every_yaml_block_is_a_valid_config_where_it_says_it_goes(copy: Path, mo
             elif group == "monitor":  # read by `mmp drift` at run time, not composed into params
                 load_monitor(copy, name)
             else:
-                raw = yaml.safe_load(compose(copy, [f"{group}={name}"]))
+                # an overlay (conf/experiment/) is not in the defaults list: it is added, not chosen
+                raw = yaml.safe_load(compose(copy, [f"{'+' if group == 'experiment' else ''}{group}={name}"]))
                 problems += [f"{block.where()}: {e}" for e in config_problems(raw)]
         except Exception as err:  # noqa: BLE001 - every block is reported, not just the first
             problems.append(f"{block.where()}: {err}")

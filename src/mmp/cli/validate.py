@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
     sections = parsed_sections(raw)
     if sections["data"] is not None and not args.no_data:
         # The source is checked even when the recipe has other problems: report them all at once.
-        from mmp.data.sources import load_source
+        from mmp.data.sources import load_rows
 
         seed = raw.get("seed") if isinstance(raw.get("seed"), int) else 42
-        frame, load_errors = collect(load_source, sections["data"], seed)
+        frame, load_errors = collect(load_rows, sections["data"], seed)
         errors += load_errors if frame is None else data_problems(frame, sections["data"], sections["features"])
     if errors:
         raise_all(errors)

@@ -80,6 +80,65 @@ def read_contract(name: str, root: Path | None = None) -> Any:
 Scalar = str | int | float | bool | None
 
 
+def duration(value: str, key: str) -> Any:
+    """A time span written as pandas reads it ("7d", "12h", "30min") as a ``pd.Timedelta``."""
+    import pandas as pd
+
+    try:
+        span = pd.Timedelta(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{key} {value!r} is not a time span (allowed: e.g. 7d, 12h, 30min)") from None
+    if pd.isna(span) or span <= pd.Timedelta(0):
+        raise ValueError(f"{key} {value!r} must be a positive time span (e.g. 7d)")
+    return span
+
+
+class ViewSource(Strict):
+    """Where a feature view's rows come from: a file (``uri``: .csv/.parquet/.json or an fsspec
+    URL, also ``synthetic://<name>``) or a SQL query (``query: sql://<database>/<query file>``,
+    with ``params`` bound as query parameters)."""
+
+    uri: str | None = None
+    query: str | None = Field(default=None, pattern=r"^sql://")
+    params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ViewSource:
+        if (self.uri is None) == (self.query is None):
+            raise ValueError("a feature view source sets exactly one of uri (a file) and query (sql://<database>/<query file>)")
+        return self
+
+    @property
+    def location(self) -> str:
+        return self.uri or self.query or ""
+
+
+class FeatureView(Strict):
+    """Features keyed by an entity and stamped with an event time. A training row gets each
+    feature's latest value at or before the row's own time, and none older than ``ttl``."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][\w]*$")
+    entity: str
+    event_time: str
+    features: list[str] = Field(min_length=1)
+    ttl: str | None = None  # a time span ("7d"); null: values never expire
+    source: ViewSource
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl_is_a_span(cls, value: str | None) -> str | None:
+        if value is not None:
+            duration(value, "ttl")
+        return value
+
+    @property
+    def ttl_span(self) -> Any:
+        return None if self.ttl is None else duration(self.ttl, "ttl")
+
+
+FeatureStore = Literal["pass_through", "builtin", "feast"]
+
+
 class DataConfig(Strict):
     source_uri: str
     rows: int | None = Field(default=None, gt=0)
@@ -96,6 +155,30 @@ class DataConfig(Strict):
     params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     identifiers: dict[str, str] = Field(default_factory=dict)
     allowed_identifiers: dict[str, list[str]] = Field(default_factory=dict)
+    # Feature views (README "Feature views"): joined point-in-time onto the training rows by
+    # the chosen store (builtin or feast); pass_through (the default) joins nothing: the source
+    # rows already hold the features.
+    feature_views: list[FeatureView] = Field(default_factory=list)
+    feature_store: FeatureStore = "pass_through"
+    # How prepare splits train from test: random (seeded, stratified for classification) or
+    # time (the latest test_size of the rows by data.time_col are the test rows). auto: time
+    # when time features are on (features.time), else random.
+    split: Literal["auto", "random", "time"] = "auto"
+
+    @model_validator(mode="after")
+    def _views_fit_together(self) -> DataConfig:
+        names = [v.name for v in self.feature_views]
+        if len(set(names)) < len(names):
+            raise ValueError(f"feature view names must be unique (got {names})")
+        features = [f for v in self.feature_views for f in v.features]
+        twice = sorted({f for f in features if features.count(f) > 1})
+        if twice:
+            raise ValueError(f"features {twice} come from more than one feature view")
+        if self.feature_views and self.feature_store != "pass_through" and not self.time_col:
+            raise ValueError("a point-in-time join needs data.time_col: the time of each training row")
+        if self.split == "time" and not self.time_col:
+            raise ValueError("data.split time needs data.time_col to order the rows")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -170,7 +253,49 @@ class FeatureSelection(Strict):
     threshold: str | float = "median"  # model: sklearn SelectFromModel threshold
 
 
+TimeAgg = Literal["mean", "sum", "count"]
+
+
+class TimeFeatures(Strict):
+    """Features from each entity's own history, ordered by ``data.time_col``: lags, windowed
+    aggregates and the time since the previous event. Every value uses only rows strictly
+    earlier than the row's own time (README "Time features")."""
+
+    enabled: bool = False
+    entity: str | None = None  # default: the first of data.id_cols
+    columns: list[str] = Field(default_factory=list)  # the columns that lags and windows apply to
+    lags: list[int] = Field(default_factory=list)
+    windows: list[str] = Field(default_factory=list)  # time spans, e.g. ["7d", "30d"]
+    aggs: list[TimeAgg] = Field(default=["mean", "sum", "count"])
+    since_previous: bool = False  # days since the entity's previous event
+
+    @field_validator("lags")
+    @classmethod
+    def _positive_lags(cls, value: list[int]) -> list[int]:
+        if any(k < 1 for k in value):
+            raise ValueError(f"lags must be at least 1 (got {value})")
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _spans(cls, value: list[str]) -> list[str]:
+        for window in value:
+            duration(window, "window")
+        return value
+
+    def entity_in(self, data: DataConfig) -> str:
+        """The entity whose history the features follow: ``entity``, else the first id column."""
+        return self.entity or data.id_cols[0]
+
+    @model_validator(mode="after")
+    def _something_to_compute(self) -> TimeFeatures:
+        if self.enabled and not ((self.columns and (self.lags or self.windows)) or self.since_previous):
+            raise ValueError("time features are enabled but compute nothing: set columns with lags or windows, or since_previous")
+        return self
+
+
 class FeaturesConfig(Strict):
+    time: TimeFeatures = Field(default_factory=TimeFeatures)
     numeric: NumericFeatures = Field(default_factory=NumericFeatures)
     categorical: CategoricalFeatures = Field(default_factory=CategoricalFeatures)
     date: DateFeatures = Field(default_factory=DateFeatures)
@@ -309,6 +434,18 @@ class Params(Strict):
         overlap = set(self.features.drop) & set(self.data.targets)
         if overlap:
             raise ValueError(f"features.drop lists the target column {sorted(overlap)}")
+        time = self.features.time
+        if time.enabled:
+            if not self.data.time_col:
+                raise ValueError("features.time needs data.time_col: the time that orders each entity's history")
+            if not (time.entity or self.data.id_cols):
+                raise ValueError("features.time needs an entity: set features.time.entity or data.id_cols")
+            if self.data.split == "random":
+                raise ValueError("features.time with data.split random would train on rows later than test rows: use auto or time")
+            if self.tune.cv.strategy in ("kfold", "stratified"):
+                raise ValueError(
+                    f"features.time with tune.cv.strategy {self.tune.cv.strategy} would validate on earlier rows: use auto or timeseries"
+                )
         return self
 
 

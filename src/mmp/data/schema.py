@@ -48,6 +48,9 @@ class InputSchema(BaseModel):
     id_cols: list[str] = Field(default_factory=list)
     time_col: str | None = None
     example: dict[str, Any] = Field(default_factory=dict)  # one synthetic row of medians and modes
+    # The features an online store supplies at serving (feature views and time features, see
+    # mmp.data.online); empty: a store may supply any input column.
+    online_features: list[str] = Field(default_factory=list)
 
     @property
     def features(self) -> list[SchemaColumn]:
@@ -112,7 +115,7 @@ def column_kind(series: pd.Series) -> DType:
     return "category"
 
 
-def infer_schema(frame: pd.DataFrame, cfg: DataConfig) -> InputSchema:
+def infer_schema(frame: pd.DataFrame, cfg: DataConfig, online_features: list[str] | None = None) -> InputSchema:
     """The raw input the model takes: every non-target column with its kind, nullability and
     rules (contract rules where declared, else observed categories for categorical columns),
     and one example row."""
@@ -138,7 +141,14 @@ def infer_schema(frame: pd.DataFrame, cfg: DataConfig) -> InputSchema:
                 role=role,
             )
         )
-    schema = InputSchema(columns=columns, targets=cfg.targets, task_type=cfg.task_type, id_cols=cfg.id_cols, time_col=cfg.time_col)
+    schema = InputSchema(
+        columns=columns,
+        targets=cfg.targets,
+        task_type=cfg.task_type,
+        id_cols=cfg.id_cols,
+        time_col=cfg.time_col,
+        online_features=online_features or [],
+    )
     return schema.model_copy(update={"example": example_row(frame, columns)})
 
 

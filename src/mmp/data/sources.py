@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmp.core.config import DataConfig
+from mmp.core.config import DataConfig, FeatureView
 from mmp.core.errors import MMPError, raise_all
 
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine", "linnerud")
@@ -25,6 +25,11 @@ def load_source(cfg: DataConfig, seed: int) -> pd.DataFrame:
     frame = _load(cfg, seed)
     refuse_duplicates(list(map(str, frame.columns)))
     return frame
+
+
+def load_rows(cfg: DataConfig, seed: int) -> pd.DataFrame:
+    """The training rows: the source with its feature views joined (README "Feature views")."""
+    return join_views(load_source(cfg, seed), cfg, seed)
 
 
 def refuse_duplicates(names: list[str]) -> None:
@@ -57,12 +62,45 @@ def _load(cfg: DataConfig, seed: int) -> pd.DataFrame:
     return _file(uri)
 
 
-def _synthetic(name: str, rows: int, seed: int) -> pd.DataFrame:
+def join_views(frame: pd.DataFrame, data: DataConfig, seed: int) -> pd.DataFrame:
+    """The training rows with every view's features, joined by ``data.feature_store``."""
+    if not data.feature_views or data.feature_store == "pass_through":
+        return frame
+    from mmp.data.feature_views import feast_join, point_in_time_join
+
+    if data.feature_store == "feast":
+        return feast_join(frame, data)
+    assert data.time_col is not None  # DataConfig requires it for a join
+    for view in data.feature_views:
+        frame = point_in_time_join(frame, data.time_col, load_view(view, seed), view)
+    return frame
+
+
+def load_view(view: FeatureView, seed: int) -> pd.DataFrame:
+    """A feature view's rows, from its file, synthetic generator or SQL query."""
+    source, key = view.source, f"data.feature_views.{view.name}.source"
+    if source.query:
+        from mmp.core.settings import load_settings, repo_root
+        from mmp.data.sql import read_sql
+
+        return read_sql(source.query, source.params, {}, {}, load_settings(), repo_root())
+    uri = source.uri or ""
+    if uri.startswith("synthetic://"):
+        return _synthetic(uri.removeprefix("synthetic://"), 0, seed, f"{key}.uri")
+    return _file(uri, f"{key}.uri")
+
+
+def _synthetic(name: str, rows: int, seed: int, key: str = "data.source_uri") -> pd.DataFrame:
     from mmp.data import synthetic
 
-    if name != "credit_default":
-        raise MMPError("data.source_uri", f"unknown synthetic dataset {name!r}", "synthetic://credit_default")
-    return synthetic.credit_default(rows, seed)
+    generators = {
+        "credit_default": synthetic.credit_default,
+        "transactions": synthetic.transactions,
+        "customer_profile": synthetic.customer_profile,
+    }
+    if name not in generators:
+        raise MMPError(key, f"unknown synthetic dataset {name!r}", ", ".join(f"synthetic://{n}" for n in generators))
+    return generators[name](rows, seed)
 
 
 def _sklearn(name: str) -> pd.DataFrame:
@@ -74,11 +112,11 @@ def _sklearn(name: str) -> pd.DataFrame:
     return bunch.frame
 
 
-def _file(uri: str) -> pd.DataFrame:
+def _file(uri: str, key: str = "data.source_uri") -> pd.DataFrame:
     suffix = Path(uri.split("?")[0]).suffix.lower()
     reader = FILE_FORMATS.get(suffix)
     if reader is None:
-        raise MMPError("data.source_uri", f"unsupported file type {suffix or '(none)'!r} in {uri!r}", ", ".join(FILE_FORMATS))
+        raise MMPError(key, f"unsupported file type {suffix or '(none)'!r} in {uri!r}", ", ".join(FILE_FORMATS))
     try:
         if reader is pd.read_csv:
             # pandas renames a repeated header (amount, amount.1): read the names as written
@@ -86,9 +124,9 @@ def _file(uri: str) -> pd.DataFrame:
             refuse_duplicates([str(name) for name in header if pd.notna(name)])
         return reader(uri)
     except FileNotFoundError:
-        raise MMPError("data.source_uri", f"file not found: {uri}", "a path relative to the repo root or an fsspec URL") from None
+        raise MMPError(key, f"file not found: {uri}", "a path relative to the repo root or an fsspec URL") from None
     except pd.errors.EmptyDataError:
-        raise MMPError("data.source_uri", f"{uri} is empty: no header row and no data", "a file with a header row") from None
+        raise MMPError(key, f"{uri} is empty: no header row and no data", "a file with a header row") from None
     except ValueError as err:  # pyarrow's and the JSON reader's parse errors are ValueErrors too
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise MMPError("data.source_uri", f"{uri} cannot be read as {suffix.lstrip('.')}: {reason}") from None
+        raise MMPError(key, f"{uri} cannot be read as {suffix.lstrip('.')}: {reason}") from None

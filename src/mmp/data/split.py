@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from mmp.core.config import TaskType, task_kind
+from mmp.core.config import DataConfig, TaskType, TimeFeatures, task_kind
 from mmp.core.errors import MMPError, raise_all
 from mmp.data.target import target
 
@@ -54,6 +54,22 @@ def split(frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: fl
     stratify = target(frame, targets) if task_kind(task) == "classification" else None
     train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def by_time(data: DataConfig, time: TimeFeatures | None) -> bool:
+    """Whether prepare splits by time: ``data.split: time``, or ``auto`` with time features on
+    (a random split would train on rows later than the test rows they are compared with)."""
+    return data.split == "time" or (data.split == "auto" and time is not None and time.enabled)
+
+
+def time_split(
+    frame: pd.DataFrame, targets: list[str], task: TaskType, test_size: float, time_col: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The latest ``test_size`` of the rows by ``time_col`` are the test rows (ties in source order)."""
+    raise_all(split_problems(frame, targets, task, test_size))
+    ordered = frame.iloc[pd.to_datetime(frame[time_col]).argsort(kind="stable")]
+    n_train, _ = sizes(len(frame), test_size)
+    return ordered.iloc[:n_train].reset_index(drop=True), ordered.iloc[n_train:].reset_index(drop=True)
 
 
 def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task: TaskType) -> dict:

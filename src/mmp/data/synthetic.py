@@ -83,3 +83,56 @@ def _inject_missing(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
         mask = rng.random(len(frame)) < rate
         frame[column] = frame[column].mask(mask)
     return frame
+
+
+# Two related tables for the feature-view and time-feature recipe (conf/experiment/transactions):
+# card transactions per customer (the training rows, labelled fraud or not) and a customer profile
+# that changes over time (the feature view, about monthly snapshots with gaps).
+CUSTOMERS = 300
+CATEGORIES = ["grocery", "travel", "online", "fuel", "restaurant"]
+
+
+def customer_profile(rows: int, seed: int) -> pd.DataFrame:
+    """Monthly-ish snapshots of each customer's risk score and balance (``rows`` is ignored: one
+    year of snapshots of 300 customers); a quarter of the snapshots are missing, so a short TTL
+    leaves some transactions without a profile."""
+    rng = np.random.default_rng(seed + 1)
+    months = 13
+    ids = np.repeat(np.arange(1, CUSTOMERS + 1, dtype="int64"), months)
+    month = np.tile(np.arange(months), CUSTOMERS)
+    stamp = START - np.timedelta64(30, "D") + (month * 30 + rng.integers(0, 30, ids.size)).astype("timedelta64[D]")
+    walk = rng.normal(0, 0.08, (CUSTOMERS, months)).cumsum(axis=1) + rng.uniform(0.1, 0.6, (CUSTOMERS, 1))
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "updated_at": stamp.astype("datetime64[ns]"),
+            "risk_score": walk.ravel().clip(0, 1).round(4),
+            "balance": np.exp(rng.normal(8, 1, ids.size)).round(2),
+        }
+    )
+    return frame[rng.random(len(frame)) >= 0.25].reset_index(drop=True)
+
+
+def transactions(rows: int, seed: int) -> pd.DataFrame:
+    """Card transactions (``rows``, 6,000 by default) of 300 customers over a year, stamped to
+    the hour (so one customer has several at the same time). Fraud is likelier for a risky
+    profile at that time, an amount far above the customer's usual and a quick succession."""
+    from mmp.core.config import FeatureView, ViewSource
+    from mmp.data.feature_views import point_in_time_join
+
+    rows = rows or 6000
+    rng = np.random.default_rng(seed)
+    customer = rng.integers(1, CUSTOMERS + 1, rows).astype("int64")
+    usual = np.exp(rng.normal(3.5, 0.6, CUSTOMERS + 1))[customer]
+    amount = (usual * np.exp(rng.normal(0, 0.7, rows)) * np.where(rng.random(rows) < 0.05, 6.0, 1.0)).round(2)
+    at = (START + rng.integers(0, 365 * 24, rows).astype("timedelta64[h]")).astype("datetime64[ns]")
+    frame = pd.DataFrame({"customer_id": customer, "ts": at, "amount": amount, "category": rng.choice(CATEGORIES, rows)})
+    view = FeatureView(
+        name="profile", entity="customer_id", event_time="updated_at", features=["risk_score"], ttl="45d", source=ViewSource(uri="-")
+    )
+    risk = point_in_time_join(frame, "ts", customer_profile(0, seed), view)["risk_score"].fillna(0.5).to_numpy()
+    ordered = frame.sort_values(["customer_id", "ts"], kind="stable")
+    gap = ordered.groupby("customer_id")["ts"].diff().dt.total_seconds().reindex(frame.index).fillna(1e9).to_numpy()
+    logit = -4.0 + 3.0 * risk + 1.5 * (amount > 3 * usual) + 1.2 * (gap < 6 * 3600) + np.where(frame["category"] == "online", 0.4, 0.0)
+    frame["fraud"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype("int64")
+    return frame

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import joblib
 import pandas as pd
 
-from mmp.core.config import DataConfig, Params, task_kind
+from mmp.core.config import DataConfig, Params, TimeFeatures, task_kind
 from mmp.core.errors import raise_all
 from mmp.core.io import write_json
 from mmp.data.schema import InputSchema
@@ -47,18 +47,31 @@ class Featurized:
     test: pd.DataFrame
 
 
-def prepare(frame: pd.DataFrame, data: DataConfig, seed: int) -> Prepared:
-    """Check the loaded source against the recipe (every problem at once), then split it."""
+def prepare(frame: pd.DataFrame, data: DataConfig, seed: int, time: TimeFeatures | None = None) -> Prepared:
+    """Check the loaded source against the recipe (every problem at once), add the time
+    features when ``time`` is on (before the split: a test row's history may hold earlier train
+    rows, which is no look-ahead), then split it (by time when time features are on)."""
     from mmp.data.checks import data_problems
     from mmp.data.contract import coerce_dates
+    from mmp.data.online import online_features
     from mmp.data.schema import infer_schema
-    from mmp.data.split import data_profile, data_stats, split
+    from mmp.data.split import by_time, data_profile, data_stats, split, time_split
 
     raise_all(data_problems(frame, data))
     frame = coerce_dates(frame, data.contract)
-    train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
+    if time is not None and time.enabled:
+        from mmp.data.time_features import add_time_features
+
+        assert data.time_col is not None  # Params requires it with time features
+        frame = add_time_features(frame, time.entity_in(data), data.time_col, time)
+    if by_time(data, time):
+        assert data.time_col is not None  # DataConfig requires it for a time split
+        train, test = time_split(frame, data.targets, data.task_type, data.test_size, data.time_col)
+    else:
+        train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
     stats = data_stats(train, test, data.targets, data.task_type)
-    return Prepared(train, test, infer_schema(train, data), stats, data_profile(train, test))
+    schema = infer_schema(train, data, online_features(data, time))
+    return Prepared(train, test, schema, stats, data_profile(train, test))
 
 
 def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featurized:

@@ -91,7 +91,9 @@ class Service:
         self.champion = ab.Model(ref, scorer)
         self.token = token.encode() if token else None
         schema = scorer.schema
-        self.columns = set(schema.names)
+        # what a request may take from the online store: the schema's online features (feature
+        # views and time features, as materialized), else any input column
+        self.columns = set(schema.online_features or schema.names)
         store_cfg = settings.online_store
         self.key = enrichment.entity_key(store_cfg, schema) if store_cfg.kind != "none" else None
         self.store = enrichment.open_store(store_cfg, self.key) if self.key else None

@@ -140,16 +140,12 @@ def merge(requested: Iterable[dict[str, Any]], stored: dict[Any, dict[str, Any]]
     return [{**{k: v for k, v in stored.get(r[key], {}).items() if k in columns}, **r} for r in requested]
 
 
-def latest_per_entity(frame: pd.DataFrame, key: str, time_col: str | None) -> pd.DataFrame:
-    """One row per entity: the most recent by the time column when there is one."""
-    if time_col and time_col in frame:
-        frame = frame.sort_values(time_col, kind="stable")
-    return frame.drop_duplicates(key, keep="last").reset_index(drop=True)
-
-
-def materialize(prepared: Path) -> tuple[int, str, str]:
-    """Write the latest row per entity of the prepared splits (the entity key and the model's
-    feature columns) to the configured online store: (rows written, store kind, key)."""
+def materialize(prepared: Path, params_file: Path, when: pd.Timestamp | None = None) -> tuple[int, str, str]:
+    """Write each entity's online features at ``when`` (default: now) to the configured store:
+    (rows written, store kind, key). With feature views or time features (the schema's
+    ``online_features``) they are computed by the training code (:mod:`mmp.data.online`);
+    otherwise they are the model's feature columns of the entity's latest prepared row."""
+    from mmp.data.online import latest_at, online_rows
     from mmp.data.schema import InputSchema
 
     settings = load_settings().serving.online_store
@@ -161,7 +157,14 @@ def materialize(prepared: Path) -> tuple[int, str, str]:
     schema = InputSchema.read(schema_path)
     key = entity_key(settings, schema)
     frame = pd.concat([pd.read_parquet(prepared / f"{split}.parquet") for split in ("train", "test")], ignore_index=True)
-    frame = latest_per_entity(frame, key, schema.time_col)[[key, *schema.feature_names]]
+    if schema.online_features:
+        from mmp.core.config import load_params
+
+        rows = online_rows(frame, load_params(params_file), key, pd.Timestamp.now("UTC").tz_localize(None) if when is None else when)
+        if list(rows.columns[1:]) != schema.online_features:
+            raise MMPError(str(params_file), "its feature views or time features differ from the prepared data's", "run `dvc repro` first")
+    else:
+        rows = latest_at(frame, key, schema.time_col, when)[[key, *schema.feature_names]]
     store = open_store(settings, key)
     assert store is not None  # kind is sql or redis here
-    return store.write(frame), settings.kind, key
+    return store.write(rows), settings.kind, key

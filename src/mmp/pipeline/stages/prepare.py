@@ -1,10 +1,11 @@
-"""prepare: load the configured source, check it against the data contract, and write a seeded
-train/test split, the input schema and data statistics."""
+"""prepare: load the configured source, join its feature views point-in-time, check it against
+the data contract, add the time features, and write the train/test split, the input schema and
+data statistics."""
 
 from __future__ import annotations
 
 from mmp.core.io import atomic_path, write_json
-from mmp.data.sources import load_source
+from mmp.data.sources import load_rows
 from mmp.pipeline.stages import checked_params, parser, run_stage
 from mmp.pipeline.steps import prepare
 
@@ -17,7 +18,7 @@ def main(argv: list[str]) -> None:
         profile="per-column profile JSON",
     ).parse_args(argv)
     params = checked_params(args.params, "data")
-    prepared = prepare(load_source(params.data, params.seed), params.data, params.seed)
+    prepared = prepare(load_rows(params.data, params.seed), params.data, params.seed, params.features.time)
     with atomic_path(args.out) as out:
         out.mkdir()
         prepared.train.to_parquet(out / "train.parquet", index=False, compression="zstd")
