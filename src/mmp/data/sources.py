@@ -1,6 +1,7 @@
 """Load the configured source into a DataFrame. ``data.source_uri`` picks the loader by scheme:
 
-- ``synthetic://credit_default``: the embedded generator (``data.rows`` rows);
+- ``synthetic://credit_default``, ``synthetic://marketing_uplift``: the embedded generators
+  (``data.rows`` rows; the second a randomised campaign with a known treatment effect);
 - ``sklearn://<name>``: datasets that ship with scikit-learn (breast_cancer, diabetes, iris,
   wine, linnerud);
 - a local path or fsspec URL ending in .csv, .parquet or .json;
@@ -60,9 +61,10 @@ def _load(cfg: DataConfig, seed: int) -> pd.DataFrame:
 def _synthetic(name: str, rows: int, seed: int) -> pd.DataFrame:
     from mmp.data import synthetic
 
-    if name != "credit_default":
-        raise MMPError("data.source_uri", f"unknown synthetic dataset {name!r}", "synthetic://credit_default")
-    return synthetic.credit_default(rows, seed)
+    generators = {"credit_default": synthetic.credit_default, "marketing_uplift": synthetic.marketing_uplift}
+    if name not in generators:
+        raise MMPError("data.source_uri", f"unknown synthetic dataset {name!r}", ", ".join(f"synthetic://{n}" for n in generators))
+    return generators[name](rows, seed)
 
 
 def _sklearn(name: str) -> pd.DataFrame:

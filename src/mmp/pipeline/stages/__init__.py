@@ -83,8 +83,8 @@ def plots_config(directory: Path) -> Path:
 
 def plot_declarations(written: Path, final: Path, logger: Any) -> list[dict[str, Any]]:
     """`dvc.yaml` plot entries for what dvclive wrote under ``written`` (to be moved to ``final``):
-    the step curves as one training-curve plot, and each logged plot with its template, axes
-    and title. Paths are relative to the config's directory."""
+    the step curves as one training-curve plot, each logged plot with its template, axes
+    and title, and each logged PNG image. Paths are relative to the config's directory."""
     config_dir = plots_config(final).parent
 
     def rel(path: Path) -> str:
@@ -97,6 +97,7 @@ def plot_declarations(written: Path, final: Path, logger: Any) -> list[dict[str,
         plots.append({f"{final.name}: training curve": {"x": "step", "y": y, "title": f"Training curve: {', '.join(y.values())}"}})
     for plot in logger._plots.values():  # dvclive's own record of each logged plot and its config
         plots.append({rel(Path(plot.output_path)): dict(plot.plot_config)})
+    plots.extend(rel(image) for image in sorted((written / "plots" / "images").rglob("*.png")))  # shown as they are
     return plots
 
 
