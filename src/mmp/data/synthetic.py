@@ -104,15 +104,10 @@ def marketing_uplift(rows: int, seed: int) -> pd.DataFrame:
     channel = rng.choice(CHANNELS, rows, p=[0.45, 0.35, 0.20])
     treatment = (rng.random(rows) < 0.5).astype("int64")
 
-    effect = (
-        2.0
-        + 1.5 * (visits - 4) / 2
-        - 2.5 * (recency > 45)
-        + np.where(channel == "app", 3.0, 0.0)
-        - 1.5 * (np.log(past_spend) - 4.0)
-    )
-    baseline = 0.3 * past_spend + 0.05 * tenure - 0.04 * recency + 0.8 * visits + np.where(channel == "store", 2.0, 0.0)
-    spend = baseline + treatment * effect + rng.normal(0, 3.0, rows)
+    effect = 2.0 + 1.5 * (visits - 4) / 2 - 2.5 * (recency > 45) + np.where(channel == "app", 3.0, 0.0) - 1.5 * (np.log(past_spend) - 4.0)
+    baseline = 3.0 + 0.1 * past_spend + 0.03 * tenure - 0.03 * recency + 0.5 * visits + np.where(channel == "store", 1.5, 0.0)
+    # not clipped at 0 (a few rows net a refund): a clip would change the known effect
+    spend = baseline + treatment * effect + rng.normal(0, 2.0, rows)
     return pd.DataFrame(
         {
             "customer_id": np.arange(1, rows + 1, dtype="int64"),

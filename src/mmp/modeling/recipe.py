@@ -279,7 +279,9 @@ def check_task(estimator: Any, task: TaskType, key: str = "model.class_path") ->
     kind = type(estimator).__name__
     if (task_kind(task) == "uplift") != is_uplift_model(estimator):
         if task_kind(task) == "uplift":
-            raise MMPError(key, f"{kind} is not an uplift learner but data.task_type is uplift", "an uplift learner, e.g. -S model=t_learner")
+            raise MMPError(
+                key, f"{kind} is not an uplift learner but data.task_type is uplift", "an uplift learner, e.g. -S model=t_learner"
+            )
         raise MMPError(key, f"{kind} is an uplift learner but data.task_type is {task}", "data.task_type uplift with data.treatment_col")
     if task_kind(task) == "regression" and is_classifier(estimator):
         raise MMPError(key, f"{kind} is a classifier but data.task_type is regression", "a regressor, e.g. -S model=lightgbm_regressor")

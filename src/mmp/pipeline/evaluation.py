@@ -111,7 +111,9 @@ def evaluate_uplift(
     logger.log_plot("qini_curve", points, x="fraction", y="qini", template="linear", title="Qini curve (random ranking: qini = fraction)")
     logger.log_image("qini_curve.png", _qini_figure(points, scores["qini"]))
     deciles = uplift_by_decile(outcome, treated, effect, known)
-    logger.log_plot("uplift_by_decile", deciles, x="decile", y="observed_uplift", template="bar_horizontal", title="Observed uplift by decile")
+    logger.log_plot(
+        "uplift_by_decile", deciles, x="decile", y="observed_uplift", template="bar_horizontal", title="Observed uplift by decile"
+    )
     return scores
 
 

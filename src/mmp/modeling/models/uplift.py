@@ -37,6 +37,11 @@ def estimate_effect(model: Any, X: Any) -> np.ndarray:
     return np.asarray(model.predict(X), dtype="float64").reshape(len(X), -1)[:, 0]
 
 
+def _new(template: Any) -> Any:
+    """A fresh copy of a recipe's estimator, or LightGBM when the recipe names none."""
+    return clone(template) if template is not None else default_estimator()
+
+
 def _outcome(model: Any, X: Any) -> np.ndarray:
     """A fitted outcome model's prediction: the probability of 1 for a classifier."""
     if is_classifier(model):
@@ -70,12 +75,16 @@ class _MetaLearner(BaseEstimator):
 
     estimator: Any
 
-    def _new(self, template: Any = None) -> Any:
-        template = template if template is not None else self.estimator
-        return clone(template) if template is not None else default_estimator()
+    def _start(self, X: Any) -> None:
+        """Record the input columns (``feature_names_in_``), so scoring hands the inner models
+        a frame with the names they were fitted on."""
+        names = X.columns if isinstance(X, pd.DataFrame) else None
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = np.shape(X)[1]
 
     def _fit_outcome(self, X: Any, y: np.ndarray, mask: np.ndarray) -> Any:
-        return self._new().fit(_rows(X, mask), y[mask])
+        return _new(self.estimator).fit(_rows(X, mask), y[mask])
 
 
 class SLearner(_MetaLearner):
@@ -84,7 +93,8 @@ class SLearner(_MetaLearner):
 
     def fit(self, X: Any, y: Any, treatment: Any) -> SLearner:
         t = _treated(treatment)
-        self.model_ = self._new().fit(self._with_treatment(X, t.astype("float64")), np.asarray(y))
+        self._start(X)
+        self.model_ = _new(self.estimator).fit(self._with_treatment(X, t.astype("float64")), np.asarray(y))
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -108,6 +118,7 @@ class TLearner(_MetaLearner):
 
     def fit(self, X: Any, y: Any, treatment: Any) -> TLearner:
         t, yy = _treated(treatment), np.asarray(y)
+        self._start(X)
         self.control_ = self._fit_outcome(X, yy, ~t)
         self.treated_ = self._fit_outcome(X, yy, t)
         return self
@@ -132,13 +143,14 @@ class XLearner(_MetaLearner):
 
     def fit(self, X: Any, y: Any, treatment: Any) -> XLearner:
         t, yy = _treated(treatment), np.asarray(y, dtype="float64")
+        self._start(X)
         control, treated = self._fit_outcome(X, yy, ~t), self._fit_outcome(X, yy, t)
         X1, X0 = _rows(X, t), _rows(X, ~t)
         effect_template = self.effect_estimator
         if effect_template is None and self.estimator is not None and not is_classifier(self.estimator):
             effect_template = self.estimator
-        self.effect_treated_ = self._new(effect_template).fit(X1, yy[t] - _outcome(control, X1))
-        self.effect_control_ = self._new(effect_template).fit(X0, _outcome(treated, X0) - yy[~t])
+        self.effect_treated_ = _new(effect_template).fit(X1, yy[t] - _outcome(control, X1))
+        self.effect_control_ = _new(effect_template).fit(X0, _outcome(treated, X0) - yy[~t])
         self.treated_share_ = float(t.mean())
         self.propensity_ = None if self.propensity is None else clone(self.propensity).fit(X, t.astype("int64"))
         return self
