@@ -125,7 +125,8 @@ def test_uplift_experiment_runs_end_to_end_and_its_package_serves_effects(repo_c
 
     from mmp.serving.app import create_app
 
-    run(["dvc", "exp", "run", "-S", "+experiment=uplift", "-S", "data.rows=2000"], repo_copy)
+    small = "model.hyperparameters.estimator.hyperparameters.n_estimators=50"
+    run(["dvc", "exp", "run", "-S", "+experiment=uplift", "-S", "data.rows=2000", "-S", small], repo_copy)
     scores = json.loads((repo_copy / "metrics/evaluate.json").read_text())
     assert set(scores) >= {"qini", "auuc", "pehe"} and scores["qini"] > 0 and scores["auuc"] > 0.5
     plots = (repo_copy / "metrics/plots/evaluate/dvc.yaml").read_text()

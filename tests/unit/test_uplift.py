@@ -4,6 +4,7 @@ causalml by class_path with its extra, and the effect through the one scorer."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,12 @@ def test_the_scorer_returns_the_effect_and_the_schema_leaves_treatment_out() -> 
     assert list(out.columns) == scorer.output_columns == ["effect"]
     expected = model.predict(featurized.test.drop(columns=params.data.label_cols).head(50))
     assert out["effect"].to_numpy() == pytest.approx(expected, abs=1e-9)
+
+    # batch scoring (`mmp predict`): the id column and the effect per row
+    from mmp.inference.batch import Identity, score_chunk
+
+    scored = score_chunk(scorer, raw_rows, scorer.schema.contract(), Identity("m", "1", datetime(2024, 1, 1)), 0)
+    assert list(scored.columns[:2]) == ["customer_id", "effect"] and scored["effect"].to_numpy() == pytest.approx(expected, abs=1e-9)
 
     # the HTTP API around the same scorer: predictions are the effects, also named as such
     from fastapi.testclient import TestClient
