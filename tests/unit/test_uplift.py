@@ -155,6 +155,7 @@ def test_the_scorer_returns_the_effect_and_the_schema_leaves_treatment_out() -> 
     params = parse(Params, raw)
     prepared = steps.prepare(marketing_uplift(1500, 4), params.data, params.seed)
     assert not {"treatment", "true_effect", "spend"} & set(prepared.schema.names)
+    assert 0.4 < prepared.stats["treated_share"] < 0.6
     featurized = steps.featurize(prepared.train, prepared.test, params)
     model = steps.train(featurized.train, params)
     metrics = steps.evaluate(featurized.test, model, params)

@@ -57,7 +57,7 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int) -> Prepared:
     raise_all(data_problems(frame, data))
     frame = coerce_dates(frame, data.contract)
     train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
-    stats = data_stats(train, test, data.targets, data.task_type)
+    stats = data_stats(train, test, data.targets, data.task_type, data.treatment_col)
     return Prepared(train, test, infer_schema(train, data), stats, data_profile(train, test))
 
 
