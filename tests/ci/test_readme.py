@@ -133,6 +133,9 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "dvc exp run --queue -S 'model=lightgbm,random_forest,logistic_regression' && dvc queue start -j 2": Covered(
         "tests/e2e/test_experiments.py::test_queue_of_two_runs_in_parallel", ('"--queue"', '"queue", "start", "-j", "2"'), "a queue of two"
     ),
+    "dvc exp run -S +experiment=uplift": Covered(
+        "tests/e2e/test_recipes.py::test_uplift_experiment_runs_end_to_end_and_its_package_serves_effects", ('"+experiment=uplift"',)
+    ),
     "dvc exp run -S tune.enabled=true": Covered(
         "tests/e2e/test_tune_pipeline.py::test_tuning_feeds_the_final_fit_and_shows_in_dvc", ('"tune.enabled=true"',)
     ),

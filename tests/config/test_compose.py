@@ -104,3 +104,19 @@ def test_schema_defaults_are_the_typed_defaults(section: str, model: type) -> No
     for key, value in schema.items():
         field = model.model_fields[key]
         assert value == ("???" if field.is_required() else field.get_default(call_default_factory=True)), key
+
+
+@pytest.mark.parametrize("model", ["t_learner", "s_learner", "x_learner"])
+def test_uplift_experiment_composes_a_learner_on_the_campaign(model: str) -> None:
+    """`-S +experiment=uplift` (a T-learner) and the other learners on the same data: an uplift
+    task whose treatment and known effect are labels, never features, and a learner that suits it."""
+    overrides = ["+experiment=uplift"] + ([] if model == "t_learner" else [f"model={model}"])
+    params = parse(Params, yaml.safe_load(compose(ROOT, overrides)))
+    assert (params.data.task_type, params.data.treatment_col, params.data.effect_col) == ("uplift", "treatment", "true_effect")
+    assert params.data.label_cols == ["spend", "treatment", "true_effect"]
+    assert params.model.class_path == f"mmp.modeling.models.uplift.{model[0].upper()}Learner"
+    assert model_problems(params.model, "uplift", params.seed) == []
+    assert [str(e) for e in model_problems(params.model, "regression", params.seed)] == [
+        f"model.class_path: {model[0].upper()}Learner is an uplift learner but data.task_type is regression"
+        " (allowed: data.task_type uplift with data.treatment_col)"
+    ]

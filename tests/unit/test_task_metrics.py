@@ -55,7 +55,9 @@ def test_every_metric_of_every_task_has_one_direction_that_the_gate_and_tuning_s
             assert tuned == ("maximize" if higher_is_better(name) else "minimize")
             lower = _champion_check(name, 0.0, {name: 1.0}, {name: 2.0})  # candidate below champion
             assert lower.passed is not higher_is_better(name)
-    assert [m for m in HIGHER_IS_BETTER if not higher_is_better(m)] == ["log_loss", "rmse", "mae"]
+    for name in (*metric_names("uplift"), "pehe"):  # the gate reads them; tuning refuses uplift
+        assert _champion_check(name, 0.0, {name: 1.0}, {name: 2.0}).passed is not higher_is_better(name)
+    assert [m for m in HIGHER_IS_BETTER if not higher_is_better(m)] == ["log_loss", "rmse", "mae", "pehe"]
 
 
 def test_binary_and_multiclass_are_classification() -> None:

@@ -20,16 +20,19 @@ MODEL_NAME = r"^[A-Za-z0-9][\w.\-]*$"  # an MLflow registered model name mmp acc
 
 
 DType = Literal["int", "float", "bool", "category", "string", "datetime"]
-TaskType = Literal["binary", "multiclass", "regression"]
-TaskKind = Literal["classification", "regression"]
+TaskType = Literal["binary", "multiclass", "regression", "uplift"]
+TaskKind = Literal["classification", "regression", "uplift"]
 Direction = Literal["maximize", "minimize"]  # an Optuna study's direction
 
 
 def task_kind(task: TaskType) -> TaskKind:
-    """The one regression-vs-classification rule: binary and multiclass are classification.
-    Everything that treats the two kinds differently (split, features, metrics, gate, tuning,
+    """The one task-kind rule: binary and multiclass are classification; regression and uplift
+    (a causal effect of ``data.treatment_col`` on a numeric outcome) are kinds of their own.
+    Everything that treats the kinds differently (split, features, metrics, gate, tuning,
     scoring) asks this function."""
-    return "regression" if task == "regression" else "classification"
+    if task in ("regression", "uplift"):
+        return task
+    return "classification"
 
 
 class ColumnRule(Strict):
@@ -146,6 +149,10 @@ class DataConfig(Strict):
     task_type: TaskType
     id_cols: list[str] = Field(default_factory=list)
     time_col: str | None = None
+    # Uplift: the 0/1 treatment column (never a feature: the effect is estimated without it),
+    # and optionally the known individual effect (synthetic data), read only for PEHE.
+    treatment_col: str | None = None
+    effect_col: str | None = None
     test_size: float = Field(default=0.2, gt=0, lt=1)
     # The name of a contract in conf/contracts/ (see CONTRACTS_DIR), or null for none; an
     # inline mapping is accepted too (tests, one-off `-S 'data.contract={...}'` overrides).
@@ -194,13 +201,34 @@ class DataConfig(Strict):
             return {}
         return read_contract(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _treatment_for_uplift(self) -> DataConfig:
+        if self.task_type == "uplift" and not self.treatment_col:
+            raise ValueError("data.task_type uplift needs data.treatment_col (the 0/1 treatment column)")
+        if self.task_type != "uplift" and (self.treatment_col or self.effect_col):
+            raise ValueError(f"data.treatment_col and data.effect_col are for task_type uplift, not {self.task_type}")
+        if self.task_type == "uplift" and not isinstance(self.target_col, str):
+            raise ValueError("data.task_type uplift needs one outcome column in data.target_col, not a list")
+        return self
+
     @property
     def targets(self) -> list[str]:
         return [self.target_col] if isinstance(self.target_col, str) else list(self.target_col)
 
     @property
+    def causal_cols(self) -> list[str]:
+        """The treatment and known-effect columns of an uplift task (none otherwise)."""
+        return [c for c in (self.treatment_col, self.effect_col) if c]
+
+    @property
+    def label_cols(self) -> list[str]:
+        """What travels beside the features in the feature matrices: the target(s) and, for
+        uplift, the treatment and the known effect. Never an input of the model."""
+        return [*self.targets, *self.causal_cols]
+
+    @property
     def non_feature_cols(self) -> list[str]:
-        return [*self.targets, *self.id_cols, *([self.time_col] if self.time_col else [])]
+        return [*self.label_cols, *self.id_cols, *([self.time_col] if self.time_col else [])]
 
 
 Columns = Literal["auto"] | list[str]
@@ -371,10 +399,11 @@ class GateConfig(Strict):
 
 class TaskGates(Strict):
     """One gate per kind of task, so one recipe serves classifiers and regressors alike:
-    binary and multiclass tasks use ``classification``."""
+    binary and multiclass tasks use ``classification``; uplift tasks ``uplift``."""
 
     classification: GateConfig = Field(default_factory=GateConfig)
     regression: GateConfig = Field(default_factory=GateConfig)
+    uplift: GateConfig = Field(default_factory=GateConfig)
 
 
 class EvaluateConfig(Strict):
@@ -431,7 +460,7 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _targets_are_not_features(self) -> Params:
-        overlap = set(self.features.drop) & set(self.data.targets)
+        overlap = set(self.features.drop) & set(self.data.label_cols)
         if overlap:
             raise ValueError(f"features.drop lists the target column {sorted(overlap)}")
         time = self.features.time

@@ -46,13 +46,17 @@ def checked_frame(frame: pd.DataFrame, cfg: DataConfig) -> tuple[pd.DataFrame | 
 
 
 def target_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:
-    """The target column(s) must suit the task: classes for a classifier, numbers for regression."""
-    if task_kind(cfg.task_type) == "regression":
+    """The target column(s) must suit the task: classes for a classifier, numbers for regression
+    and uplift (whose treatment must be 0/1 with both groups present)."""
+    if task_kind(cfg.task_type) != "classification":
         if any(not pd.api.types.is_numeric_dtype(frame[t]) for t in cfg.targets):
             return [
-                MMPError("data.task_type", "regression needs numeric target column(s)", "binary or multiclass for a categorical target")
+                MMPError(
+                    "data.task_type", f"{cfg.task_type} needs numeric target column(s)", "binary or multiclass for a categorical target"
+                )
             ]
-        return []
+        return treatment_problems(frame, cfg)
+
     counts = frame[cfg.targets[0]].value_counts()
     if len(counts) < 2:
         return [
@@ -65,6 +69,27 @@ def target_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:
     if cfg.task_type == "binary" and len(counts) > 2:
         return [MMPError("data.task_type", f"binary, but column {cfg.targets[0]!r} has {len(counts)} classes", "multiclass")]
     return []
+
+
+def treatment_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:
+    """Uplift: the treatment holds 0 (control) and 1 (treated), both present, and no gaps; the
+    known effect, when declared, is numeric."""
+    errors = []
+    if cfg.treatment_col:
+        values = frame[cfg.treatment_col]
+        seen = set(values.dropna().unique().tolist())
+        if values.isna().any() or not seen <= {0, 1} or len(seen) < 2:
+            shown = sorted(map(str, seen))[:5]
+            errors.append(
+                MMPError(
+                    f"column {cfg.treatment_col!r}",
+                    f"the treatment must be 0 (control) or 1 (treated) with both groups present and no missing values; got {shown}",
+                    "0 and 1",
+                )
+            )
+    if cfg.effect_col and not pd.api.types.is_numeric_dtype(frame[cfg.effect_col]):
+        errors.append(MMPError(f"column {cfg.effect_col!r}", "the known effect (data.effect_col) must be numeric"))
+    return errors
 
 
 def data_problems(frame: pd.DataFrame, cfg: DataConfig) -> list[MMPError]:

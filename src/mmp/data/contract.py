@@ -72,7 +72,7 @@ def dtype_problem(column: str, series: pd.Series, dtype: str) -> MMPError | None
 
 
 def require_columns(frame: pd.DataFrame, cfg: DataConfig) -> None:
-    """The target (and declared id/time columns) must exist before anything else is checked."""
+    """The target (and declared id/time/treatment/effect columns) must exist before anything else is checked."""
     available = ", ".join(map(str, frame.columns))
     errors = [
         MMPError(key, f"column {col!r} not found in the source data", available)
@@ -80,6 +80,8 @@ def require_columns(frame: pd.DataFrame, cfg: DataConfig) -> None:
             ("data.target_col", cfg.targets),
             ("data.id_cols", cfg.id_cols),
             ("data.time_col", [cfg.time_col] if cfg.time_col else []),
+            ("data.treatment_col", [cfg.treatment_col] if cfg.treatment_col else []),
+            ("data.effect_col", [cfg.effect_col] if cfg.effect_col else []),
         )
         for col in cols
         if col not in frame.columns

@@ -116,12 +116,13 @@ def column_kind(series: pd.Series) -> DType:
 
 
 def infer_schema(frame: pd.DataFrame, cfg: DataConfig, online_features: list[str] | None = None) -> InputSchema:
-    """The raw input the model takes: every non-target column with its kind, nullability and
-    rules (contract rules where declared, else observed categories for categorical columns),
+    """The raw input the model takes: every column but the labels (target, and an uplift task's
+    treatment and known effect: never inputs) with its kind, nullability and rules (contract
+    rules where declared, else observed categories for categorical columns),
     and one example row."""
     columns = []
     for name in frame.columns:
-        if name in cfg.targets:
+        if name in cfg.label_cols:
             continue
         rule = cfg.contract.columns.get(name)
         kind = rule.dtype if rule else column_kind(frame[name])

@@ -1,6 +1,7 @@
 """Load the configured source into a DataFrame. ``data.source_uri`` picks the loader by scheme:
 
-- ``synthetic://credit_default``: the embedded generator (``data.rows`` rows);
+- ``synthetic://credit_default``, ``synthetic://marketing_uplift``: the embedded generators
+  (``data.rows`` rows; the second a randomised campaign with a known treatment effect);
 - ``sklearn://<name>``: datasets that ship with scikit-learn (breast_cancer, diabetes, iris,
   wine, linnerud);
 - a local path or fsspec URL ending in .csv, .parquet or .json;
@@ -95,6 +96,7 @@ def _synthetic(name: str, rows: int, seed: int, key: str = "data.source_uri") ->
 
     generators = {
         "credit_default": synthetic.credit_default,
+        "marketing_uplift": synthetic.marketing_uplift,
         "transactions": synthetic.transactions,
         "customer_profile": synthetic.customer_profile,
     }

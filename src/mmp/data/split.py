@@ -72,9 +72,10 @@ def time_split(
     return ordered.iloc[:n_train].reset_index(drop=True), ordered.iloc[n_train:].reset_index(drop=True)
 
 
-def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task: TaskType) -> dict:
-    """Row counts and class balance (or the target's mean and std), for metrics/data.json: a
-    handful of figures, so `dvc exp show` stays legible (the per-column profile is apart)."""
+def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task: TaskType, treatment: str | None = None) -> dict:
+    """Row counts and class balance (or the target's mean and std; an uplift task's treated
+    share), for metrics/data.json: a handful of figures, so `dvc exp show` stays legible (the
+    per-column profile is apart)."""
     stats: dict = {"rows": {"train": len(train), "test": len(test), "total": len(train) + len(test)}}
     full = pd.concat([train, test], ignore_index=True)
     if task_kind(task) == "classification":
@@ -82,6 +83,8 @@ def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task
         stats["class_balance"] = {str(k): round(float(v), 6) for k, v in balance.items()}
     else:
         stats["target"] = {t: {"mean": round(float(full[t].mean()), 6), "std": round(float(full[t].std()), 6)} for t in targets}
+    if treatment:
+        stats["treated_share"] = round(float(full[treatment].mean()), 6)
     return stats
 
 

@@ -1,4 +1,5 @@
-"""A seeded generator of a realistic credit-default table: the embedded default dataset.
+"""Seeded generators of realistic tables: credit default (the embedded default dataset) and a
+marketing campaign with a known treatment effect (uplift).
 
 The default probability is a logistic function of the applicant's features (credit score, debt
 to income, late payments, employment, income, loan size and credit history), with an intercept
@@ -136,3 +137,41 @@ def transactions(rows: int, seed: int) -> pd.DataFrame:
     logit = -4.0 + 3.0 * risk + 1.5 * (amount > 3 * usual) + 1.2 * (gap < 6 * 3600) + np.where(frame["category"] == "online", 0.4, 0.0)
     frame["fraud"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype("int64")
     return frame
+
+
+CHANNELS = ["web", "app", "store"]
+
+
+def marketing_uplift(rows: int, seed: int) -> pd.DataFrame:
+    """A randomised marketing campaign: half the customers (at random) get an offer
+    (``treatment``), and ``spend`` is next month's spend. The offer's effect on each customer
+    is known, ``true_effect`` (recent, engaged app customers respond; loyal big spenders would
+    buy anyway), so an uplift model can be scored against the truth (PEHE). Only the features
+    go into a model: the treatment and the true effect are declared as such in the data config."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 12, rows).clip(18, 85).round()
+    tenure = rng.gamma(2.0, 12.0, rows).round()
+    visits = rng.poisson(4, rows).astype("int64")
+    past_spend = np.exp(rng.normal(4.0, 0.6, rows)).round(2)
+    recency = rng.exponential(30, rows).round()
+    channel = rng.choice(CHANNELS, rows, p=[0.45, 0.35, 0.20])
+    treatment = (rng.random(rows) < 0.5).astype("int64")
+
+    effect = 2.0 + 1.5 * (visits - 4) / 2 - 2.5 * (recency > 45) + np.where(channel == "app", 3.0, 0.0) - 1.5 * (np.log(past_spend) - 4.0)
+    baseline = 3.0 + 0.1 * past_spend + 0.03 * tenure - 0.03 * recency + 0.5 * visits + np.where(channel == "store", 1.5, 0.0)
+    # not clipped at 0 (a few rows net a refund): a clip would change the known effect
+    spend = baseline + treatment * effect + rng.normal(0, 2.0, rows)
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(1, rows + 1, dtype="int64"),
+            "age": age,
+            "tenure_months": tenure,
+            "visits_last_month": visits,
+            "past_spend": past_spend,
+            "days_since_purchase": recency,
+            "channel": channel,
+            "treatment": treatment,
+            "spend": spend.round(4),
+            "true_effect": effect.round(6),
+        }
+    )

@@ -40,6 +40,7 @@ def render_card(params: Params, metrics: dict[str, float], gate: GateResult, dat
         f"- Estimator: `{params.model.class_path}`",
         f"- Task: {params.data.task_type}; target: `{', '.join(params.data.targets)}`",
         *([f"- Decision threshold: {params.evaluate.threshold:g}"] if params.data.task_type == "binary" else []),
+        *([f"- Output: the estimated effect of `{params.data.treatment_col}` (1 vs 0) per row"] if params.data.treatment_col else []),
         f"- Seed: {params.seed}",
         "",
         "## Training data",

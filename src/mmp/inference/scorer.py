@@ -26,12 +26,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from mmp.core.config import task_kind
 from mmp.core.errors import MMPError
 from mmp.data.schema import InputSchema
 from mmp.inference.compiled import Columns, NotCompilable, compile_featurizer
 from mmp.inference.legacy import load_legacy
 from mmp.modeling.features import transform
 from mmp.modeling.metrics import predict_labels
+from mmp.modeling.models.uplift import estimate_effect
 
 log = logging.getLogger("mmp.inference.scorer")
 ARTIFACTS = ("featurizer", "model", "schema", "metadata")
@@ -48,7 +50,8 @@ class Scorer:
         self.featurizer, self.model, self.schema, self.metadata = featurizer, model, schema, dict(metadata)
         self.features = schema.feature_names
         self.threshold = float(self.metadata.get("threshold", 0.5))
-        self.classes = None if schema.is_regression else np.asarray(model.classes_)
+        self.classes = np.asarray(model.classes_) if task_kind(schema.task_type) == "classification" else None
+        self.uplift = schema.task_type == "uplift"
         self._booster = _lightgbm_booster(model)
         self._featurize, self.backend = self._choose_backend()
 
@@ -80,7 +83,10 @@ class Scorer:
 
     @property
     def output_columns(self) -> list[str]:
-        """``prediction`` (one per target for multi-output regression) and ``proba_<class>``."""
+        """``prediction`` (one per target for multi-output regression) and ``proba_<class>``;
+        ``effect`` (the estimated treatment effect) for an uplift model."""
+        if self.uplift:
+            return ["effect"]
         if self.classes is None:
             targets = self.schema.targets
             return ["prediction"] if len(targets) == 1 else [f"prediction_{t}" for t in targets]
@@ -95,6 +101,8 @@ class Scorer:
     def predict_columns(self, columns: Columns, n_rows: int) -> dict[str, np.ndarray]:
         """Feature columns in, output columns out (see :attr:`output_columns`)."""
         X = self._featurize(columns)
+        if self.uplift:
+            return {"effect": estimate_effect(self.model, X)}
         if self.classes is None:
             pred = self._predict(X).reshape(n_rows, -1)
             return dict(zip(self.output_columns, pred.T, strict=True))

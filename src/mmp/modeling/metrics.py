@@ -100,3 +100,82 @@ def feature_importance(model: Any, X: pd.DataFrame, y: Any, seed: int, top_k: in
         values = values / values.sum()
     frame = pd.DataFrame({"feature": list(X.columns), "importance": np.round(values, 6)})
     return frame.sort_values(["importance", "feature"], ascending=[False, True]).head(top_k).reset_index(drop=True)
+
+
+# -- uplift ------------------------------------------------------------------------------------
+# The curves and scores follow causalml's definitions (causalml.metrics.get_qini, get_cumgain,
+# qini_score, auuc_score with normalize=True), so figures compare with the guide's: rows are
+# ranked by the estimated effect, highest first, and each curve is divided by its last value.
+
+
+def _ranked_sums(y: np.ndarray, treatment: np.ndarray, effect: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Cumulative counts and outcome sums of the treated and control rows, best-ranked first."""
+    order = np.argsort(-np.asarray(effect, dtype="float64"), kind="stable")
+    t = np.asarray(treatment, dtype="float64")[order]
+    yy = np.asarray(y, dtype="float64")[order]
+    return np.cumsum(t), np.cumsum(1 - t), np.cumsum(yy * t), np.cumsum(yy * (1 - t))
+
+
+def _normalised(curve: np.ndarray) -> np.ndarray:
+    last = abs(curve[-1]) if len(curve) else 0.0
+    return curve / last if last > 0 else curve
+
+
+def qini_curve(y: np.ndarray, treatment: np.ndarray, effect: np.ndarray) -> np.ndarray:
+    """The normalised Qini curve at each of the n ranked rows: the treated outcomes minus the
+    control outcomes scaled to the treated count, divided by its value over all rows."""
+    n_t, n_c, y_t, y_c = _ranked_sums(y, treatment, effect)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curve = np.where(n_c > 0, y_t - y_c * n_t / n_c, 0.0)
+    return _normalised(curve)
+
+
+def uplift_curve(y: np.ndarray, treatment: np.ndarray, effect: np.ndarray) -> np.ndarray:
+    """The normalised cumulative gain: (mean treated - mean control outcome) of the top k rows,
+    times k; 0 while one group is still empty."""
+    n_t, n_c, y_t, y_c = _ranked_sums(y, treatment, effect)
+    k = np.arange(1, len(n_t) + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curve = np.where((n_t > 0) & (n_c > 0), (y_t / n_t - y_c / n_c) * k, 0.0)
+    return _normalised(curve)
+
+
+def uplift_metrics(y: np.ndarray, treatment: np.ndarray, effect: np.ndarray, true_effect: np.ndarray | None = None) -> dict[str, float]:
+    """qini: the mean gap between the model's normalised Qini curve and a random ranking's
+    straight line (0: no better than random); auuc: the mean of the normalised uplift curve;
+    pehe: the root mean squared error against the known individual effect, when given."""
+    n = len(effect)
+    random_line = np.arange(1, n + 1) / n
+    scores = {
+        "qini": float(np.mean(qini_curve(y, treatment, effect) - random_line)),
+        "auuc": float(np.mean(uplift_curve(y, treatment, effect))),
+    }
+    if true_effect is not None:
+        scores["pehe"] = float(np.sqrt(np.mean((np.asarray(effect, dtype="float64") - np.asarray(true_effect, dtype="float64")) ** 2)))
+    return {k: round(v, 6) for k, v in scores.items()}
+
+
+def uplift_by_decile(y: np.ndarray, treatment: np.ndarray, effect: np.ndarray, true_effect: np.ndarray | None = None) -> pd.DataFrame:
+    """Ten groups of rows by estimated effect, highest first: the mean estimated effect and the
+    observed uplift (mean treated minus mean control outcome) of each, and the mean true effect
+    when known. A good model's observed uplift falls from decile 1 to 10."""
+    frame = pd.DataFrame({"effect": np.asarray(effect, dtype="float64"), "y": y, "t": np.asarray(treatment, dtype="int64")})
+    if true_effect is not None:
+        frame["true_effect"] = np.asarray(true_effect, dtype="float64")
+    ranks = frame["effect"].rank(method="first", ascending=False)
+    frame["decile"] = np.ceil(ranks * 10 / len(frame)).astype("int64").clip(1, 10)
+    rows = []
+    for decile, group in frame.groupby("decile"):
+        treated, control = group.loc[group.t == 1, "y"], group.loc[group.t == 0, "y"]
+        row = {
+            "decile": int(decile),
+            "rows": len(group),
+            "treated": len(treated),
+            "control": len(control),
+            "estimated_effect": group["effect"].mean(),
+            "observed_uplift": treated.mean() - control.mean() if len(treated) and len(control) else np.nan,
+        }
+        if true_effect is not None:
+            row["true_effect"] = group["true_effect"].mean()
+        rows.append(row)
+    return pd.DataFrame(rows).round(6)

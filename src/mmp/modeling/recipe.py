@@ -17,7 +17,20 @@ from mmp.core.config import ModelConfig, Strict, TaskType, parse, task_kind
 from mmp.core.errors import MMPError, raise_all
 
 # Optional estimator libraries and the extra that installs each.
-EXTRAS = {"xgboost": "xgboost", "catboost": "catboost"}
+EXTRAS = {"xgboost": "xgboost", "catboost": "catboost", "causalml": "causalml"}
+
+# Short names a guide uses for classes whose real names differ: a recipe may use either (the
+# README's "Uplift" section lists them). causalml's meta-learners are Base<S|T|X><Regressor|
+# Classifier>; XGBTRegressor and the Base* names are real and need no alias.
+CLASS_ALIASES = {
+    f"causalml.inference.meta.{short}": f"causalml.inference.meta.Base{short}"
+    for short in ("SRegressor", "TRegressor", "XRegressor", "SClassifier", "TClassifier", "XClassifier")
+}
+
+
+def extra_hint(extra: str) -> str:
+    """How to install an optional extra, the same words for every one."""
+    return f"install the extra: pip install 'modern-ml-pipeline[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
 
 
 class SearchRange(Strict):
@@ -145,12 +158,13 @@ def find_ranges(hyperparameters: Mapping[str, Any], site: Site | None = None) ->
 
 
 def import_class(class_path: str, key: str = "model.class_path") -> type:
+    class_path = CLASS_ALIASES.get(class_path, class_path)
     module_name, _, attr = class_path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         root = (err.name or module_name).split(".")[0]
-        hint = f"install it with `pip install -e '.[{EXTRAS[root]}]'`" if root in EXTRAS else None
+        hint = extra_hint(EXTRAS[root]) if root in EXTRAS else None
         raise MMPError(key, f"cannot import module {module_name!r} for {class_path!r}", hint) from None
     cls = getattr(module, attr, None)
     if not isinstance(cls, type):
@@ -250,11 +264,25 @@ def recipe_part(value: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if k != "name"}
 
 
+def is_uplift_model(estimator: Any) -> bool:
+    """An uplift (causal) learner: its ``fit`` takes the ``treatment`` (mmp's S/T/X learners
+    and causalml's meta-learners alike); its ``predict`` returns the estimated effect."""
+    fit = getattr(estimator, "fit", None)
+    return callable(fit) and "treatment" in inspect.signature(fit).parameters
+
+
 def check_task(estimator: Any, task: TaskType, key: str = "model.class_path") -> None:
-    """A classifier for a regression task (or the reverse) is a recipe error, caught before fitting."""
+    """A classifier for a regression task (or the reverse), or an uplift learner for another
+    task (or the reverse), is a recipe error, caught before fitting."""
     from sklearn.base import is_classifier, is_regressor
 
     kind = type(estimator).__name__
+    if (task_kind(task) == "uplift") != is_uplift_model(estimator):
+        if task_kind(task) == "uplift":
+            raise MMPError(
+                key, f"{kind} is not an uplift learner but data.task_type is uplift", "an uplift learner, e.g. -S model=t_learner"
+            )
+        raise MMPError(key, f"{kind} is an uplift learner but data.task_type is {task}", "data.task_type uplift with data.treatment_col")
     if task_kind(task) == "regression" and is_classifier(estimator):
         raise MMPError(key, f"{kind} is a classifier but data.task_type is regression", "a regressor, e.g. -S model=lightgbm_regressor")
     if task_kind(task) == "classification" and is_regressor(estimator):

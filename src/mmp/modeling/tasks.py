@@ -11,12 +11,20 @@ CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "p
 # support-weighted averages.
 WEIGHTED_METRICS = ("precision_weighted", "recall_weighted", "f1_weighted")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+# Uplift: the Qini coefficient and the area under the uplift curve (both on normalised curves,
+# as causalml computes them), and PEHE, the error against the known effect (only when the data
+# declares one: data.effect_col).
+UPLIFT_METRICS = ("qini", "auuc")
+KNOWN_EFFECT_METRICS = ("pehe",)
 HIGHER_IS_BETTER: dict[str, bool] = {
     **{m: True for m in CLASSIFICATION_METRICS + WEIGHTED_METRICS},
     "log_loss": False,
     "rmse": False,
     "mae": False,
     "r2": True,
+    "qini": True,
+    "auuc": True,
+    "pehe": False,
 }
 
 
@@ -24,6 +32,8 @@ def metric_names(task: TaskType) -> tuple[str, ...]:
     """What the evaluator computes for ``task``."""
     if task_kind(task) == "regression":
         return REGRESSION_METRICS
+    if task_kind(task) == "uplift":
+        return UPLIFT_METRICS
     return CLASSIFICATION_METRICS + WEIGHTED_METRICS if task == "multiclass" else CLASSIFICATION_METRICS
 
 

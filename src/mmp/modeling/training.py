@@ -13,9 +13,15 @@ import pandas as pd
 CURVE_ROWS = 50_000
 
 
-def fit_model(estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live: Any | None = None) -> Any:
+def fit_model(
+    estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live: Any | None = None, treatment: pd.Series | None = None
+) -> Any:
     """Fit ``estimator``. LightGBM logs its per-round loss to ``live``; an estimator whose
-    ``fit`` takes a ``live`` argument (mmp's torch models) logs its own epochs."""
+    ``fit`` takes a ``live`` argument (mmp's torch models) logs its own epochs. An uplift
+    learner gets the ``treatment`` by keyword: mmp's take ``fit(X, y, treatment)``, causalml's
+    ``fit(X, treatment, y)``."""
+    if treatment is not None:
+        return estimator.fit(X, treatment=treatment.to_numpy(), y=y.to_numpy())
     if live is not None and type(estimator).__module__.startswith("lightgbm"):
         from dvclive.lgbm import DVCLiveCallback
 

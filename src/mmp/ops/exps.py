@@ -13,7 +13,7 @@ from mmp.ops.reporting.dvc_data import dvc_json
 
 # The test metrics shown by default, in this order, when the scores file has them: the ranking
 # metrics first, then the loss. `--all` shows every metric of every metrics file.
-HEADLINE = ("roc_auc", "pr_auc", "f1", "log_loss", "rmse", "mae", "r2")
+HEADLINE = ("roc_auc", "pr_auc", "f1", "log_loss", "rmse", "mae", "r2", "qini", "auuc", "pehe")
 SCORES_FILE = "metrics/evaluate.json"
 VALUE_WIDTH = 22  # a longer param value is cut with "…" (the full value is in --json)
 GAP = "  "

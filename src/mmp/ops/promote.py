@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mmp.core.errors import MMPError
 
 if TYPE_CHECKING:
+    from mmp.core.config import DataConfig
     from mmp.data.schema import InputSchema
 
 
@@ -27,15 +28,19 @@ def fetch(model_uri: str, tracking_uri: str) -> Any:
         return Scorer.from_package(path, source=model_uri)
 
 
-def score(scorer: Any, test: Any, targets: list[str]) -> dict[str, float]:
+def score(scorer: Any, test: Any, data: DataConfig) -> dict[str, float]:
     """Metrics of a registered model on raw test rows, computed the way the evaluate step does."""
     import numpy as np
 
     from mmp.data.target import target
-    from mmp.modeling.metrics import classification_metrics, regression_metrics
+    from mmp.modeling.metrics import classification_metrics, regression_metrics, uplift_metrics
 
-    out = scorer.predict(test.drop(columns=targets))
+    targets = data.targets
+    out = scorer.predict(test.drop(columns=data.label_cols))
     y = np.asarray(target(test, targets))
+    if data.treatment_col:
+        known = test[data.effect_col].to_numpy() if data.effect_col else None
+        return uplift_metrics(y, test[data.treatment_col].to_numpy(), out["effect"].to_numpy(), known)
     if scorer.classes is None:
         pred = out[scorer.output_columns].to_numpy()
         return regression_metrics(y, pred[:, 0] if pred.shape[1] == 1 else pred)
@@ -77,14 +82,13 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
             "`dvc exp apply` the candidate's experiment or pass its test split",
         )
     test = pd.read_parquet(test_path)
-    targets = params.data.targets
     uri = str(tracking.tracking_uri)
     cand_scorer = fetch(f"models:/{name}/{candidate.version}", uri)
     champ_scorer = fetch(f"models:/{name}/{champion.version}", uri) if champion is not None else None
     if champ_scorer is not None:
         comparable(name, (candidate.version, cand_scorer.schema), (f"{alias} version {champion.version}", champ_scorer.schema))
-    cand_metrics = score(cand_scorer, test, targets)
-    champ_metrics = score(champ_scorer, test, targets) if champ_scorer is not None else None
+    cand_metrics = score(cand_scorer, test, params.data)
+    champ_metrics = score(champ_scorer, test, params.data) if champ_scorer is not None else None
     key, gate = params.evaluate.gate_for(params.data.task_type)
     result = evaluate_gate(gate, cand_metrics, champ_metrics, key)
     record(client, name, candidate.version, result, champion.version if champion is not None else None)

@@ -1,6 +1,6 @@
 """The evaluate step's scores and plots: confusion matrix (classification), ROC and
 precision-recall (binary), one-vs-rest ROC per class (multiclass), predicted-vs-actual and
-residuals (regression). Plots go to a logger with dvclive's ``log_plot``/``log_sklearn_plot``;
+residuals (regression), the Qini curve (also as a PNG) and the uplift by decile (uplift). Plots go to a logger with dvclive's ``log_plot``/``log_sklearn_plot``;
 ``NoPlots`` drops them for in-memory callers."""
 
 from __future__ import annotations
@@ -11,12 +11,24 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from mmp.modeling.metrics import classification_metrics, per_class_report, per_target_report, predict_labels, regression_metrics
+from mmp.modeling.metrics import (
+    classification_metrics,
+    per_class_report,
+    per_target_report,
+    predict_labels,
+    qini_curve,
+    regression_metrics,
+    uplift_by_decile,
+    uplift_metrics,
+)
+
+QINI_POINTS = 200  # the Qini curve's plotted points: its shape, not one point per test row
 
 
 class PlotLogger(Protocol):
     def log_plot(self, name: str, datapoints: Any, **kwargs: Any) -> Any: ...
     def log_sklearn_plot(self, kind: str, labels: Any, predictions: Any, **kwargs: Any) -> Any: ...
+    def log_image(self, name: str, val: Any) -> Any: ...
 
 
 class NoPlots:
@@ -26,6 +38,9 @@ class NoPlots:
         return None
 
     def log_sklearn_plot(self, kind: str, labels: Any, predictions: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_image(self, name: str, val: Any) -> None:
         return None
 
 
@@ -78,6 +93,42 @@ def evaluate_classification(logger: PlotLogger, model: Any, X: pd.DataFrame, y: 
             title=f"ROC: class {c} vs rest",
         )
     return scores
+
+
+def evaluate_uplift(
+    logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.Series, treatment: pd.Series, true_effect: pd.Series | None
+) -> dict[str, Any]:
+    """qini, auuc (and pehe against a known effect); the Qini curve as plot data and a PNG, and
+    the uplift by decile as a table and a bar plot."""
+    from mmp.modeling.models.uplift import estimate_effect
+
+    effect, outcome, treated = estimate_effect(model, X), y.to_numpy(), treatment.to_numpy()
+    known = None if true_effect is None else true_effect.to_numpy()
+    scores: dict[str, Any] = uplift_metrics(outcome, treated, effect, known)
+    curve = qini_curve(outcome, treated, effect)
+    at = np.unique(np.linspace(0, len(curve) - 1, min(QINI_POINTS, len(curve))).round().astype(int))
+    points = pd.DataFrame({"fraction": (at + 1) / len(curve), "qini": curve[at]}).assign(random=lambda d: d.fraction).round(6)
+    logger.log_plot("qini_curve", points, x="fraction", y="qini", template="linear", title="Qini curve (random ranking: qini = fraction)")
+    logger.log_image("qini_curve.png", _qini_figure(points, scores["qini"]))
+    deciles = uplift_by_decile(outcome, treated, effect, known)
+    logger.log_plot(
+        "uplift_by_decile", deciles, x="decile", y="observed_uplift", template="bar_horizontal", title="Observed uplift by decile"
+    )
+    return scores
+
+
+def _qini_figure(points: pd.DataFrame, qini: float) -> Any:
+    """The Qini curve against a random ranking's line, as a matplotlib figure (headless)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4.5), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot(points["fraction"], points["qini"], label=f"model (qini {qini:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random ranking")
+    ax.set(xlabel="fraction of rows, highest estimated effect first", ylabel="normalised Qini", title="Qini curve")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
 
 
 def _file_name(value: Any) -> str:

@@ -69,21 +69,22 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int, time: TimeFeatures
         train, test = time_split(frame, data.targets, data.task_type, data.test_size, data.time_col)
     else:
         train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
-    stats = data_stats(train, test, data.targets, data.task_type)
+    stats = data_stats(train, test, data.targets, data.task_type, data.treatment_col)
     schema = infer_schema(train, data, online_features(data, time))
     return Prepared(train, test, schema, stats, data_profile(train, test))
 
 
 def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featurized:
-    """Fit the preprocessing on the train split only and transform both splits."""
+    """Fit the preprocessing on the train split only and transform both splits. The label
+    columns (target, and an uplift task's treatment and known effect) travel beside them."""
     from mmp.data.target import target
     from mmp.modeling.features import build_featurizer, fit_transform, select_columns, transform
 
-    targets = params.data.targets
+    labels = params.data.label_cols
     columns = select_columns(train, params.features, params.data.non_feature_cols)
     featurizer = build_featurizer(params.features, columns, params.data.task_type, params.seed)
-    X_train = fit_transform(featurizer, train, target(train, targets))
-    return Featurized(featurizer, X_train.join(train[targets]), transform(featurizer, test).join(test[targets]))
+    X_train = fit_transform(featurizer, train, target(train, params.data.targets))
+    return Featurized(featurizer, X_train.join(train[labels]), transform(featurizer, test).join(test[labels]))
 
 
 def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | None = None, logger: Any | None = None) -> Any:
@@ -98,8 +99,9 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
     chooser = tuned_chooser(best_params or {}, find_ranges(params.model.hyperparameters))
     estimator = build_estimator(params.model, params.seed, chooser)
     check_task(estimator, params.data.task_type)
-    targets = params.data.targets
-    fit_model(estimator, features.drop(columns=targets), target(features, targets), logger)
+    data = params.data
+    treatment = features[data.treatment_col] if data.treatment_col else None
+    fit_model(estimator, features.drop(columns=data.label_cols), target(features, data.targets), logger, treatment)
     return estimator
 
 
@@ -107,15 +109,21 @@ def evaluate(features: pd.DataFrame, model: Any, params: Params, logger: PlotLog
     """Score the test feature matrix; the task's plots and the feature importance go to ``logger``."""
     from mmp.data.target import target
     from mmp.modeling.metrics import feature_importance
-    from mmp.pipeline.evaluation import NoPlots, evaluate_classification, evaluate_regression
+    from mmp.pipeline.evaluation import NoPlots, evaluate_classification, evaluate_regression, evaluate_uplift
 
     logger = logger or NoPlots()
-    targets = params.data.targets
-    X, y = features.drop(columns=targets), target(features, targets)
-    if task_kind(params.data.task_type) == "regression":
+    data = params.data
+    X, y = features.drop(columns=data.label_cols), target(features, data.targets)
+    if task_kind(data.task_type) == "uplift":
+        assert data.treatment_col is not None  # DataConfig requires it for uplift
+        known = features[data.effect_col] if data.effect_col else None
+        scores = evaluate_uplift(logger, model, X, y, features[data.treatment_col], known)
+    elif task_kind(data.task_type) == "regression":
         scores = evaluate_regression(logger, model, X, y)
     else:
         scores = evaluate_classification(logger, model, X, y, params.evaluate.threshold)
+    if task_kind(data.task_type) == "uplift" and not hasattr(model, "feature_importances_"):
+        return scores  # permutation importance needs a score(X, y); an effect has no such score
     importance = feature_importance(model, X, y, params.seed, params.evaluate.importance_top_k)
     logger.log_plot("importance", importance, x="importance", y="feature", template="bar_horizontal_sorted", title="Feature importance")
     return scores

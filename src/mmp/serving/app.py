@@ -52,6 +52,7 @@ class PredictResponse(BaseModel):
     variants: list[Literal["champion", "challenger"]] | None = Field(
         default=None, description="who answered each record (list requests only)"
     )
+    effects: list[float] | None = Field(default=None, description="estimated treatment effect per record (uplift models)")
 
 
 def create_app(model: str | None = None, settings: ServingSettings | None = None, env: Mapping[str, str] | None = None) -> FastAPI:
@@ -211,7 +212,9 @@ class Service:
         except (ValueError, MMPError) as err:  # e.g. a category the fitted encoder refuses
             raise HTTPException(422, detail={"message": str(err), "fields": []}) from None
         response: dict[str, Any] = {}
-        if "prediction" in out:
+        if "effect" in out:  # uplift: the prediction is the estimated effect, also named as such
+            response["predictions"] = response["effects"] = out["effect"].tolist()
+        elif "prediction" in out:
             response["predictions"] = out["prediction"].tolist()
         else:
             response["predictions"] = [dict(zip(out, row, strict=True)) for row in zip(*(v.tolist() for v in out.values()), strict=True)]

@@ -20,6 +20,14 @@ def resolve_objective(tune: TuneConfig, task: TaskType) -> tuple[str, Direction]
     direction follows it unless ``tune.direction`` overrides it."""
     from mmp.modeling.tasks import higher_is_better, metric_names
 
+    if task_kind(task) == "uplift":
+        # A fold's score would need the treatment and a causal metric (qini) per fold, which
+        # the CV objective does not carry: refused rather than tuned on the wrong score.
+        raise MMPError(
+            "tune.enabled",
+            "tuning is not supported for uplift tasks (cross-validation would need a causal score per fold)",
+            "tune.enabled=false, with the learner's hyperparameters set in the recipe",
+        )
     metric = tune.metric or DEFAULT_METRIC[task_kind(task)]
     names = metric_names(task)
     if metric not in names:

@@ -4,6 +4,7 @@ revision against a base, in one Markdown file (see ``mmp report --help``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mmp.core.io import atomic_path
 from mmp.modeling.tasks import HIGHER_IS_BETTER
@@ -25,6 +26,12 @@ def write_report(repo: Path, base: str, target: str, out: Path) -> tuple[Path, i
         images, missing = [], []
         for plot_id, rendered in specs.items():
             vega = [r["content"] for r in rendered if r.get("type") == "vega"]
+            image = _image_file(rendered)
+            if not vega and image is not None:  # a PNG the stage drew itself (the Qini curve)
+                name = f"{PLOTS_DIR}/{plots.slug(plot_id)}.png"
+                (tmp / name).write_bytes(image.read_bytes())
+                images.append((Path(plot_id).stem.replace("_", " ").capitalize(), name))
+                continue
             if not vega:  # DVC found this plot's file in neither revision
                 missing.append(plot_id)
                 continue
@@ -39,3 +46,10 @@ def write_report(repo: Path, base: str, target: str, out: Path) -> tuple[Path, i
         ]
         (tmp / REPORT_FILE).write_text(sections.report(revs, body))
     return out / REPORT_FILE, len(images)
+
+
+def _image_file(rendered: list[dict[str, Any]]) -> Path | None:
+    """The target revision's copy of an image plot, as `dvc plots diff --json` wrote it (the
+    last revision listed), when one exists on disk."""
+    urls = [Path(r["url"]) for r in rendered if r.get("type") == "image" and r.get("url")]
+    return next((url for url in reversed(urls) if url.is_file()), None)

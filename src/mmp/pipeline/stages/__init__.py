@@ -81,26 +81,27 @@ def plots_config(directory: Path) -> Path:
     return directory.parent / PLOTS_CONFIG_DIR / directory.name / "dvc.yaml"
 
 
-def plot_declarations(written: Path, final: Path, logger: Any) -> list[dict[str, Any]]:
+def plot_declarations(written: Path, final: Path, logger: Any) -> list[dict[str, Any] | str]:
     """`dvc.yaml` plot entries for what dvclive wrote under ``written`` (to be moved to ``final``):
-    the step curves as one training-curve plot, and each logged plot with its template, axes
-    and title. Paths are relative to the config's directory."""
+    the step curves as one training-curve plot, each logged plot with its template, axes
+    and title, and each logged PNG image. Paths are relative to the config's directory."""
     config_dir = plots_config(final).parent
 
     def rel(path: Path) -> str:
         return Path(os.path.relpath(final / path.relative_to(written), config_dir)).as_posix()
 
-    plots: list[dict[str, Any]] = []
+    plots: list[dict[str, Any] | str] = []
     curves = sorted((written / "plots" / "metrics").rglob("*.tsv"))
     if curves:  # dvclive names a curve's column after its file
         y = {rel(curve): curve.stem for curve in curves}
         plots.append({f"{final.name}: training curve": {"x": "step", "y": y, "title": f"Training curve: {', '.join(y.values())}"}})
     for plot in logger._plots.values():  # dvclive's own record of each logged plot and its config
         plots.append({rel(Path(plot.output_path)): dict(plot.plot_config)})
+    plots.extend(rel(image) for image in sorted((written / "plots" / "images").rglob("*.png")))  # shown as they are
     return plots
 
 
-def write_plots_config(directory: Path, declarations: list[dict[str, Any]]) -> None:
+def write_plots_config(directory: Path, declarations: list[dict[str, Any] | str]) -> None:
     """Declare exactly ``declarations`` for ``directory``, so `dvc plots show` never looks for
     a plot this task does not produce. The file is written even when empty: it stays a tracked
     file whose change `dvc exp run` commits (it leaves new untracked files out)."""
