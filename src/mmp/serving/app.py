@@ -15,8 +15,10 @@ import hmac
 import json
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Request, Security
@@ -33,6 +35,7 @@ from mmp.core.errors import MMPError
 from mmp.core.quiet import quiet_mlflow
 from mmp.core.settings import ServingSettings, load_settings
 from mmp.data.schema import InputSchema
+from mmp.inference import predlog
 from mmp.inference.scorer import Scorer
 from mmp.serving import enrichment
 from mmp.serving.loader import ModelRef, load_scorer, resolved
@@ -54,6 +57,8 @@ def create_app(model: str | None = None, settings: ServingSettings | None = None
     quiet_mlflow()  # also the entry point of `uvicorn --factory` (the container), not only `mmp serve`
     env = os.environ if env is None else env
     settings = settings or load_settings().serving
+    if env.get("MMP_PREDICTION_LOG"):  # the shorthand: a directory or a SQLAlchemy URL
+        settings = settings.model_copy(update={"prediction_log": settings.prediction_log.pointed_at(env["MMP_PREDICTION_LOG"])})
     with resolved(model, env) as ref:  # the scorer holds the model in memory: a download can go
         scorer = load_scorer(ref)
     service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None)
@@ -82,6 +87,15 @@ class Service:
         self.Full = record_model(schema, None, name="EnrichedRecord")  # what a merged record must satisfy
         self.required = required_features(schema)
         self.max_body_bytes = body_limit(settings, schema)
+        # the prediction log: every input column, and the entity key the rows can be labelled by
+        self.logged = schema.names
+        self.entity = self.key or (schema.id_cols[0] if schema.id_cols else None)
+        self.predlog = predlog.open_log(settings.prediction_log, schema)
+
+    def close(self) -> None:
+        """At shutdown: write every queued log row."""
+        if self.predlog is not None:
+            self.predlog.close()
 
     async def authorize(self, request: Request) -> None:
         """401 unless the request carries the configured bearer token (no token: all pass)."""
@@ -106,6 +120,7 @@ class Service:
             "schema": schema,
             "featurizer_path": self.scorer.backend,
             "online_store": self.settings.online_store.kind,
+            "prediction_log": self.predlog.stats if self.predlog else None,
         }
 
     async def records(self, body: Any) -> list[Any]:
@@ -137,12 +152,16 @@ class Service:
             raise RequestValidationError(errors)
         return valid
 
-    def predict(self, records: list[Any]) -> dict[str, Any]:
+    def predict(self, records: list[Any], request_id: str | None = None, variant: str = "champion") -> dict[str, Any]:
         columns = {name: [getattr(r, name) for r in records] for name in self.scorer.features}
         try:
             out = self.scorer.predict_columns(columns, len(records))
         except (ValueError, MMPError) as err:  # e.g. a category the fitted encoder refuses
             raise HTTPException(422, detail={"message": str(err), "fields": []}) from None
+        if self.predlog is not None:  # one queue put: the writer thread does the rest
+            inputs = {name: [getattr(r, name, None) for r in records] for name in self.logged}
+            entry = predlog.Entry(inputs, out, len(records), self.ref.name, self.ref.version, variant, request_id or predlog.new_request_id(), self.entity)
+            self.predlog.submit(entry)
         response: dict[str, Any] = {"model_name": self.ref.name, "model_version": self.ref.version}
         if "prediction" in out:
             response["predictions"] = out["prediction"].tolist()
@@ -235,8 +254,24 @@ def unparseable(cause: BaseException) -> RequestValidationError:
     return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "ctx": {"error": reason}}])
 
 
+def request_id(request: Request) -> str:
+    """The client's X-Request-ID (up to 128 characters of letters, digits and ``._:-``), else a
+    new one. Returned in the response, so labels can be joined to the logged rows later."""
+    given = request.headers.get("x-request-id", "")
+    return given if REQUEST_ID.fullmatch(given) else predlog.new_request_id()
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
 def build_app(service: Service) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(service.close)  # uvicorn's SIGTERM ends here after in-flight requests
+
     app = FastAPI(
+        lifespan=lifespan,
         title="mmp model server",
         version=service.ref.version,
         description=f"Model {service.ref.name} version {service.ref.version}. Typed from the model's data contract.",
@@ -252,13 +287,14 @@ def build_app(service: Service) -> FastAPI:
     limits = Field(min_length=1, max_length=service.settings.max_records)
     Body = Record | Annotated[list[Record], limits]  # type: ignore[valid-type]  # runtime-built model
 
-    async def predict(body: Body) -> Response:  # type: ignore[valid-type]  # runtime-built body type (above)
+    async def predict(body: Body, request: Request) -> Response:  # type: ignore[valid-type]  # runtime-built body type (above)
         records = await service.records(body)
+        rid = request_id(request)
         if len(records) > THREADPOOL_ROWS:
-            result = await run_in_threadpool(service.predict, records)
+            result = await run_in_threadpool(service.predict, records, rid)
         else:
-            result = service.predict(records)
-        return Response(json.dumps(result), media_type="application/json")
+            result = service.predict(records, rid)
+        return Response(json.dumps(result), media_type="application/json", headers={"X-Request-ID": rid})
 
     for path, summary in (("/predict", "Predict one record or a list of records"), ("/invoke", "Alias of /predict")):
         app.router.add_api_route(
