@@ -55,7 +55,7 @@ def ab_report(log: pd.DataFrame, output: Path, seed: int = 0, threshold: float =
         "higher_is_better": higher_is_better,
         "arms": {a.name: {"rows": a.rows, "metrics": a.metrics, "variants": list(ARMS[a.name])} for a in arms.values()},
         "difference": {"challenger_minus_champion": round(diff, 6), "ci95": [round(low, 6), round(high, 6)], "resamples": resamples, "seed": seed},
-        "test": {"name": test, "p_value": round(p_value, 6), "alpha": ALPHA, "significant": p_value < ALPHA},
+        "test": {"name": test, "p_value": p_value, "alpha": ALPHA, "significant": p_value < ALPHA},
         "verdict": verdict(p_value, better),
     }
     output.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,7 @@ def plot(report: dict[str, Any], arms: dict[str, Arm], boot: np.ndarray, path: P
     for x, style in ((low, "--"), (high, "--"), (report["difference"]["challenger_minus_champion"], "-")):
         right.axvline(x, color="#dd8452", linestyle=style)
     right.axvline(0.0, color="black", linewidth=0.8)
-    right.set_title(f"challenger - champion: {report['test']['name']}, p = {report['test']['p_value']:.3g}")
+    right.set_title(f"challenger - champion: {report['test']['name']}, p = {report['test']['p_value']:.2g}")
     right.set_xlabel(f"difference in {metric} (bootstrap, 95% interval dashed)")
     fig.tight_layout()
     with atomic_path(path) as tmp:
