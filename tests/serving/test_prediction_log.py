@@ -89,7 +89,14 @@ def test_batch_scoring_logs_every_row_with_one_request_id_per_chunk(tmp_path: Pa
     log = open_log(PredictionLogSettings(kind="parquet", path=str(tmp_path / "log")), scorer.schema)
     assert log is not None
     with log:
-        score_to_file(scorer, iter([frame.iloc[:20], frame.iloc[20:]]), tmp_path / "out.parquet", Identity("m", "1", now()), progress=False, predlog=log)
+        score_to_file(
+            scorer,
+            iter([frame.iloc[:20], frame.iloc[20:]]),
+            tmp_path / "out.parquet",
+            Identity("m", "1", now()),
+            progress=False,
+            predlog=log,
+        )
     logged, scored = pd.read_parquet(tmp_path / "log"), pd.read_parquet(tmp_path / "out.parquet")
     assert len(logged) == 30 and sorted(logged[L.REQUEST_ID].value_counts().tolist()) == [10, 20]
     assert logged[L.ENTITY_KEY].tolist() == frame["customer_id"].astype(str).tolist()

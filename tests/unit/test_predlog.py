@@ -35,7 +35,11 @@ def visible(directory: Path) -> list[Path]:
 def test_rows_follow_the_layout() -> None:
     table = to_table([entry("a", 2), entry("b", 1, "shadow")], {"age": pa.float64()})
     frame = table.to_pandas()
-    assert list(frame.columns[:3]) == ["customer_id", "age", "region"] and L.input_columns(frame.columns) == ["customer_id", "age", "region"]
+    assert list(frame.columns[:3]) == ["customer_id", "age", "region"] and L.input_columns(frame.columns) == [
+        "customer_id",
+        "age",
+        "region",
+    ]
     assert frame[L.REQUEST_ID].tolist() == ["a", "a", "b"] and frame[L.ROW].tolist() == [0, 1, 0]
     assert frame[L.VARIANT].tolist() == ["champion", "champion", "shadow"]
     assert frame[L.ENTITY_KEY].tolist() == ["0", "1", "0"]  # keys as text: int and str ids alike
@@ -108,4 +112,3 @@ def test_pointed_at_reads_a_directory_or_a_url(tmp_path: Path) -> None:
     assert base.pointed_at(str(tmp_path)).kind == "parquet" and base.pointed_at(f"parquet:{tmp_path}").path == str(tmp_path)
     sql = base.pointed_at("postgresql://u:secret@h/db")
     assert sql.kind == "sql" and "secret" not in sql.label and base.pointed_at("none").kind == "none"
-

@@ -12,7 +12,21 @@ from mmp import __version__
 from mmp.core.errors import run_cli
 from mmp.core.quiet import quiet_mlflow
 
-COMMANDS = ("params", "validate", "tune_worker", "mirror", "promote", "report", "exps", "guards", "serve", "predict", "materialize", "label", "ab_report")
+COMMANDS = (
+    "params",
+    "validate",
+    "tune_worker",
+    "mirror",
+    "promote",
+    "report",
+    "exps",
+    "guards",
+    "serve",
+    "predict",
+    "materialize",
+    "label",
+    "ab_report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

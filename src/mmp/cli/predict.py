@@ -44,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunksize", type=int, default=100_000, help="rows per chunk (default: 100000)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
-        "--log", metavar="DIR|URL", help="also log every scored row: a Parquet directory or a SQLAlchemy URL (default: $MMP_PREDICTION_LOG, else off)"
+        "--log",
+        metavar="DIR|URL",
+        help="also log every scored row: a Parquet directory or a SQLAlchemy URL (default: $MMP_PREDICTION_LOG, else off)",
     )
     p.set_defaults(func=run)
 

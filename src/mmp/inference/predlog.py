@@ -27,7 +27,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -46,6 +46,7 @@ from mmp.data.schema import InputSchema
 
 log = logging.getLogger("mmp.inference.predlog")
 WARN_EVERY_S = 10.0
+POLL_S = 0.1  # how often the writer thread takes what is queued
 ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "datetime": pa.timestamp("us")}
 RESERVED_TYPES = {
     L.REQUEST_ID: pa.string(),
@@ -64,8 +65,8 @@ class Entry:
     """One scored request (or batch chunk): its input and output columns as the scorer saw and
     returned them (lists or arrays, not copied), and who scored it."""
 
-    inputs: Mapping[str, Sequence[Any]]
-    outputs: Mapping[str, Sequence[Any]]
+    inputs: Mapping[str, Any]  # name -> list or array of the rows' values
+    outputs: Mapping[str, Any]
     rows: int
     model_name: str
     model_version: str
@@ -73,6 +74,25 @@ class Entry:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     entity_key: str | None = None  # the input column holding the entity key, if any
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class RecordColumns(Mapping[str, list[Any]]):
+    """The columns of a request's validated records, read only when the writer thread asks: the
+    request itself pays for no per-field copy."""
+
+    def __init__(self, records: Sequence[Any], names: Sequence[str]):
+        self.records, self.names = records, names
+
+    def __getitem__(self, name: str) -> list[Any]:
+        if name not in self.names:
+            raise KeyError(name)
+        return [getattr(r, name, None) for r in self.records]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def new_request_id() -> str:
@@ -91,7 +111,8 @@ class PredictionLog:
     def __init__(self, sink: Sink, settings: PredictionLogSettings, schema: InputSchema | None = None):
         self.sink, self.settings = sink, settings
         self.types = {c.name: ARROW_TYPES.get(c.dtype, pa.string()) for c in schema.columns} if schema else {}
-        self._queue: queue.Queue[Entry | None] = queue.Queue(maxsize=settings.queue_size)
+        self._queue: queue.Queue[Entry] = queue.Queue(maxsize=settings.queue_size)
+        self._stop = threading.Event()
         self.written = self.dropped = self.failed = 0
         self._lock = threading.Lock()
         self._warned_at = 0.0
@@ -129,9 +150,15 @@ class PredictionLog:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)  # after every accepted entry: the writer drains them first
+        self._stop.set()  # every entry accepted so far is drained and written first
         self._thread.join()
-        log.info("prediction log closed: %s rows written to %s (%s dropped, %s failed)", self.written, self.settings.label, self.dropped, self.failed)
+        log.info(
+            "prediction log closed: %s rows written to %s (%s dropped, %s failed)",
+            self.written,
+            self.settings.label,
+            self.dropped,
+            self.failed,
+        )
 
     def __enter__(self) -> PredictionLog:
         return self
@@ -149,21 +176,26 @@ class PredictionLog:
         log.warning("prediction log: %s rows %s so far: %s", getattr(self, kind), kind, why)
 
     def _run(self) -> None:
+        """Wake every POLL_S (not on every put: a wake-up per request would hand the GIL to this
+        thread on every request), take what is queued, write a batch when it is big or old
+        enough; at close, write everything and close the sink."""
         batch: list[Entry] = []
-        rows, first_at, stop = 0, 0.0, False
+        rows, first_at, stopping = 0, 0.0, False
         flush_s = self.settings.flush_seconds
-        while not stop:
-            try:
-                entry = self._queue.get(timeout=flush_s)
-            except queue.Empty:
-                entry = None
-            else:
-                stop = entry is None
-            if entry is not None:
+        while not stopping:
+            stopping = self._stop.wait(min(POLL_S, flush_s))
+            while True:  # after the stop signal: until the queue is empty
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
                 first_at = first_at if batch else time.monotonic()
                 batch.append(entry)
                 rows += entry.rows
-            if batch and (stop or rows >= self.settings.batch_rows or time.monotonic() - first_at >= flush_s):
+                if rows >= self.settings.batch_rows:
+                    self._write(batch, rows)
+                    batch, rows = [], 0
+            if batch and (stopping or time.monotonic() - first_at >= flush_s):
                 self._write(batch, rows)
                 batch, rows = [], 0
             self._guarded(self.sink.tick)
@@ -197,14 +229,21 @@ def to_table(batch: list[Entry], types: Mapping[str, pa.DataType]) -> pa.Table:
     columns[L.MODEL_NAME] = pa.array(repeat(lambda e: e.model_name), pa.string())
     columns[L.MODEL_VERSION] = pa.array(repeat(lambda e: e.model_version), pa.string())
     columns[L.VARIANT] = pa.array(repeat(lambda e: e.variant), pa.string())
-    keys = [[None if v is None else str(v) for v in e.inputs[e.entity_key]] if e.entity_key in e.inputs else [None] * e.rows for e in batch]
-    columns[L.ENTITY_KEY] = pa.array(list(chain.from_iterable(keys)), pa.string())
+    columns[L.ENTITY_KEY] = pa.array(list(chain.from_iterable(_entity_keys(e) for e in batch)), pa.string())
     for name in outputs:  # prediction (or prediction_<target>), proba_<class>
         columns[f"{L.PREFIX}{name}"] = _array([e.outputs.get(name, [None] * e.rows) for e in batch], None)
     probas = [f"{L.PREFIX}{n}" for n in outputs if n.startswith("proba_")]
     binary = len(probas) == 2  # the score is the positive (second) class's probability
     columns[L.SCORE] = columns[probas[1]].cast(pa.float64()) if binary else pa.nulls(sum(e.rows for e in batch), pa.float64())
     return pa.table(columns)
+
+
+def _entity_keys(entry: Entry) -> list[str | None]:
+    """The entity key of each row as text (int and str ids alike), null without a key column."""
+    values = entry.inputs.get(entry.entity_key) if entry.entity_key else None
+    if values is None:
+        return [None] * entry.rows
+    return [None if v is None else str(v) for v in values]
 
 
 def _array(parts: list[Sequence[Any]], kind: pa.DataType | None) -> pa.Array:

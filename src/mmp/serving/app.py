@@ -159,8 +159,10 @@ class Service:
         except (ValueError, MMPError) as err:  # e.g. a category the fitted encoder refuses
             raise HTTPException(422, detail={"message": str(err), "fields": []}) from None
         if self.predlog is not None:  # one queue put: the writer thread does the rest
-            inputs = {name: [getattr(r, name, None) for r in records] for name in self.logged}
-            entry = predlog.Entry(inputs, out, len(records), self.ref.name, self.ref.version, variant, request_id or predlog.new_request_id(), self.entity)
+            inputs = predlog.RecordColumns(records, self.logged)  # read by the writer thread, not here
+            entry = predlog.Entry(
+                inputs, out, len(records), self.ref.name, self.ref.version, variant, request_id or predlog.new_request_id(), self.entity
+            )
             self.predlog.submit(entry)
         response: dict[str, Any] = {"model_name": self.ref.name, "model_version": self.ref.version}
         if "prediction" in out:

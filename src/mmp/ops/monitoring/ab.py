@@ -54,7 +54,12 @@ def ab_report(log: pd.DataFrame, output: Path, seed: int = 0, threshold: float =
         "metric": metric,
         "higher_is_better": higher_is_better,
         "arms": {a.name: {"rows": a.rows, "metrics": a.metrics, "variants": list(ARMS[a.name])} for a in arms.values()},
-        "difference": {"challenger_minus_champion": round(diff, 6), "ci95": [round(low, 6), round(high, 6)], "resamples": resamples, "seed": seed},
+        "difference": {
+            "challenger_minus_champion": round(diff, 6),
+            "ci95": [round(low, 6), round(high, 6)],
+            "resamples": resamples,
+            "seed": seed,
+        },
         "test": {"name": test, "p_value": p_value, "alpha": ALPHA, "significant": p_value < ALPHA},
         "verdict": verdict(p_value, better),
     }
@@ -111,7 +116,11 @@ def significance(a: np.ndarray, b: np.ndarray, proportions: bool, seed: int, res
         z = 0.0 if se == 0 else (b.mean() - a.mean()) / se
         return "two-proportion z-test", float(2 * norm.sf(abs(z)))
     res = permutation_test(
-        (a, b), lambda x, y, axis=-1: np.mean(y, axis=axis) - np.mean(x, axis=axis), n_resamples=resamples, rng=np.random.default_rng(seed), vectorized=True
+        (a, b),
+        lambda x, y, axis=-1: np.mean(y, axis=axis) - np.mean(x, axis=axis),
+        n_resamples=resamples,
+        rng=np.random.default_rng(seed),
+        vectorized=True,
     )
     return "permutation test", float(res.pvalue)
 

@@ -61,7 +61,9 @@ def read_labels(path: Path, on: On) -> tuple[pd.DataFrame, list[str]]:
         labels[key] = labels[key].astype("int64") if key == L.ROW else labels[key].map(_key_text)
     duplicated = labels.duplicated(keys)
     if duplicated.any():
-        raise MMPError("--input", f"{int(duplicated.sum())} labels repeat a key ({labels[keys][duplicated].iloc[0].tolist()})", "one label per key")
+        raise MMPError(
+            "--input", f"{int(duplicated.sum())} labels repeat a key ({labels[keys][duplicated].iloc[0].tolist()})", "one label per key"
+        )
     return labels.reset_index(drop=True), keys
 
 
