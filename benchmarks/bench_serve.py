@@ -55,8 +55,8 @@ def env() -> dict[str, str]:
     return out
 
 
-def start(cmd: list[str], port: int, ready_path: str) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start(cmd: list[str], port: int, ready_path: str, environ: dict[str, str] | None = None) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=environ or env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:

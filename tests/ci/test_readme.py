@@ -261,6 +261,19 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "mmp drift --reference models/package --current new.parquet --output drift/ --set thresholds.psi=0.3": Covered(
         "tests/cli/test_drift.py::test_model_reference_scores_a_plain_file_and_finds_no_drift", ("thresholds.psi=0.3",)
     ),
+    "MMP_PREDICTION_LOG=predictions/ mmp serve --model models/package": Covered(
+        "tests/serving/test_prediction_log.py::test_every_request_is_logged_once_and_sigterm_loses_nothing", ("MMP_PREDICTION_LOG",)
+    ),
+    "mmp predict --model models/package --input new.parquet --output scored.parquet --log predictions/": Covered(
+        "tests/cli/test_predict.py::test_scores_a_parquet_file_in_chunks", ('"--log"',)
+    ),
+    "mmp label --input labels.parquet --log predictions/": Covered("tests/cli/test_monitoring.py::test_label_then_ab_report", ('"label"',)),
+    "mmp label --input outcomes.csv --log predictions/ --on entity": Covered(
+        "tests/unit/test_ab.py::test_labels_join_by_entity_key", ('"entity"',), "the join the command runs, in process"
+    ),
+    "mmp ab-report --log predictions/ --output reports/ab": Covered(
+        "tests/cli/test_monitoring.py::test_label_then_ab_report", ('"ab-report"',)
+    ),
     "docker build -t mmp-serve .": Covered(
         "tests/cli/test_serve.py::test_the_image_command_serves_the_model_named_by_env_vars",
         ("Dockerfile",),

@@ -39,9 +39,15 @@ def test_scores_a_parquet_file_in_chunks(package_dir: Path, tmp_path: Path) -> N
         str(tmp_path / "out.parquet"),
         "--chunksize",
         "128",
+        "--log",
+        str(tmp_path / "log"),
         SOURCE_DATE_EPOCH="1700000000",
     )
     assert "scored 1000 rows" in proc.stdout and "rows/s" in proc.stderr  # the progress bar
+    assert f"logged 1000 rows to {tmp_path / 'log'}" in proc.stderr
+    logged = pd.read_parquet(tmp_path / "log")  # the prediction log: every row, one request id per chunk
+    assert len(logged) == 1000 and logged["mmp_request_id"].nunique() == 8
+    assert logged["mmp_entity_key"].tolist() == frame["customer_id"].astype(str).tolist()
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert list(out.columns) == OUTPUT_COLUMNS
     assert out["customer_id"].tolist() == frame["customer_id"].tolist()
@@ -50,7 +56,7 @@ def test_scores_a_parquet_file_in_chunks(package_dir: Path, tmp_path: Path) -> N
     assert out["prediction"].tolist() == want["prediction"].tolist()
     assert set(out["model_name"]) == {"package"} and out["model_version"].str.len().eq(32).all()
     assert set(out["scored_at"]) == {pd.Timestamp(1700000000, unit="s", tz="UTC")}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "out.parquet"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "log", "out.parquet"]  # no temporary left
 
 
 def test_scores_a_csv_directory_to_csv(package_dir: Path, tmp_path: Path) -> None:

@@ -117,7 +117,10 @@ def test_unknown_and_missing_keys_read_like_a_bad_recipe_key(tmp_path: Path) -> 
     settings_file.write_text(settings_file.read_text().replace("  max_records:", "  max_recods:"))
     with pytest.raises(MMPError) as err:
         load_settings("local", root).serving  # noqa: B018
-    assert str(err.value) == "conf/env/local.yaml: serving.max_recods: unknown key (allowed: max_body_bytes, max_records, online_store)"
+    assert (
+        str(err.value)
+        == "conf/env/local.yaml: serving.max_recods: unknown key (allowed: max_body_bytes, max_records, online_store, prediction_log)"
+    )
     assert load_settings("local", root).tune.storage, "a broken section fails alone"
     with pytest.raises(MMPError, match=r"^conf/env/local.yaml: tune.storage: required key is missing$"):
         RuntimeSettings({"tune": {"heartbeat_interval": 3}}, "conf/env/local.yaml").tune  # noqa: B018
@@ -130,6 +133,10 @@ def test_rules_across_keys_are_settings_errors() -> None:
         RuntimeSettings({"tune": {"storage": "sqlite://", "heartbeat_interval": 10, "grace_period": 5}}, "x.yaml").tune  # noqa: B018
     with pytest.raises(MMPError, match=r"^x.yaml: serving.online_store: online_store.url is required for the sql store"):
         RuntimeSettings({"serving": {"online_store": {"kind": "sql"}}}, "x.yaml").serving  # noqa: B018
+    with pytest.raises(
+        MMPError, match=r"^x.yaml: serving.prediction_log: prediction_log.path \(a directory\) is required for kind parquet"
+    ):
+        RuntimeSettings({"serving": {"prediction_log": {"kind": "parquet"}}}, "x.yaml").serving  # noqa: B018
     with pytest.raises(MMPError, match=r"^x.yaml: databases.crm.url: no connection for database 'crm'"):
         RuntimeSettings({"databases": {"warehouse": {"url": "sqlite://"}}}, "x.yaml").database("crm")
 

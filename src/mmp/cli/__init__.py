@@ -25,6 +25,8 @@ COMMANDS = (
     "predict",
     "materialize",
     "drift",
+    "label",
+    "ab_report",
 )
 
 

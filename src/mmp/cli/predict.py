@@ -3,7 +3,8 @@
 Input: a Parquet or CSV file, or a directory of them (--input), or a SQL query with bound
 parameters (--query 'SELECT * FROM t WHERE d >= :since' --param since=2024-01-01, database URL
 from --db-url or MMP_DB_URL). Output (.parquet or .csv): id columns, prediction, proba_<class>,
-model_name, model_version, scored_at. Streams in chunks (flat memory), checks every chunk
+model_name, model_version, scored_at. With --log DIR|URL (or serving.prediction_log / MMP_PREDICTION_LOG)
+every scored row also goes to the prediction log, all of it flushed before the command ends. Streams in chunks (flat memory), checks every chunk
 against the model's data contract, and writes the output atomically.
 """
 
@@ -14,6 +15,8 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, required=True, help="output file (.parquet or .csv)")
     p.add_argument("--chunksize", type=int, default=100_000, help="rows per chunk (default: 100000)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--log",
+        metavar="DIR|URL",
+        help="also log every scored row: a Parquet directory or a SQLAlchemy URL (default: $MMP_PREDICTION_LOG, else off)",
+    )
     p.set_defaults(func=run)
 
 
@@ -54,6 +62,23 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             params[name] = value
     return params
+
+
+@contextmanager
+def prediction_log(target: str | None, scorer: Any) -> Iterator[Any]:
+    """The log ``--log`` names (else the environment's ``MMP_PREDICTION_LOG``; off when neither),
+    closed (every row written) however the run ends."""
+    from mmp.core.settings import PredictionLogSettings
+    from mmp.inference.predlog import open_log
+
+    target = target or os.environ.get("MMP_PREDICTION_LOG")
+    log = open_log(PredictionLogSettings().pointed_at(target), scorer.schema) if target else None
+    try:
+        yield log
+    finally:
+        if log is not None:
+            log.close()
+            print(f"logged {log.written} rows to {log.settings.label}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         chunks = sql_chunks(url, args.query, parse_params(args.param), args.chunksize)
     else:
         chunks, total = file_chunks(args.input, args.chunksize)
-    rows = score_to_file(scorer, chunks, args.output, Identity(ref.name, ref.version, now()), total, not args.no_progress)
+    with prediction_log(args.log, scorer) as log:
+        rows = score_to_file(scorer, chunks, args.output, Identity(ref.name, ref.version, now()), total, not args.no_progress, log)
     print(f"scored {rows} rows with {ref.name} version {ref.version} into {args.output}")
     return 0

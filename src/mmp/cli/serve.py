@@ -6,8 +6,10 @@ loads the already-fetched model (a registry model is downloaded once).
 
 Model source (first that is set): --model, MMP_MODEL, MLFLOW_MODEL_NAME + MLFLOW_MODEL_ALIAS
 (or MLFLOW_MODEL_STAGE, read as an alias: Production -> champion, Staging -> challenger).
-Bearer auth is on when MMP_API_TOKEN is set. Limits and the online store: `serving` in
-conf/env/<APP_ENV>.yaml.
+Bearer auth is on when MMP_API_TOKEN is set. Limits, the online store and the prediction log
+(every scored row to Parquet files or a SQL table; MMP_PREDICTION_LOG=DIR|URL): `serving` in
+conf/env/<APP_ENV>.yaml. Every response carries X-Request-ID (the client's, else a new one): the
+key `mmp label` joins later labels by.
 
 A/B test: --challenger REF (any source --model takes, or MMP_CHALLENGER) answers a --split share
 of the records (MMP_AB_SPLIT, default 0.1), sticky by entity key, else a --seed'ed draw
@@ -98,5 +100,6 @@ def serve(args: argparse.Namespace, env: dict[str, str]) -> None:
     if args.workers == 1:
         uvicorn.run(app, **options)
     else:
+        app.state.service.close()  # this process only fetched and checked the model: the workers log
         del app
         uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **options)

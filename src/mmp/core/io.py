@@ -53,6 +53,18 @@ def remove_stale_temps(final: Path) -> list[Path]:
     return removed
 
 
+def remove_dead_temps(directory: Path) -> list[Path]:
+    """Remove every temporary sibling in ``directory`` whose writer is gone (see
+    :func:`remove_stale_temps`, for writers whose final names are not known in advance)."""
+    removed = []
+    for candidate in directory.glob(".*.tmp-*"):
+        match = TEMP_NAME.fullmatch(candidate.name)
+        if match and not _alive(int(match["pid"])):
+            _remove(candidate)
+            removed.append(candidate)
+    return removed
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return False  # our own leftover (a retry in this process): never a concurrent writer

@@ -92,11 +92,52 @@ class OnlineStoreSettings(Strict):
         return self
 
 
+class PredictionLogSettings(Strict):
+    """Where ``mmp serve`` and ``mmp predict --log`` write every scored row (``mmp.inference.predlog``):
+    nowhere (none), rotating Parquet files in a directory, or a SQL table. Off by default."""
+
+    kind: Literal["none", "parquet", "sql"] = "none"
+    path: str | None = None  # parquet: the directory of the log's files
+    url: str | None = None  # sql: a SQLAlchemy URL (its password is never printed)
+    table: str = Field(default="mmp_prediction_log", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)  # parquet: a file is closed past this size ...
+    max_seconds: float = Field(default=300.0, gt=0)  # ... or this age, whichever comes first
+    batch_rows: int = Field(default=5000, gt=0)  # rows per write (a Parquet row group, one INSERT)
+    flush_seconds: float = Field(default=1.0, gt=0)  # a batch is written at least this often
+    queue_size: int = Field(default=10_000, gt=0)  # scored requests waiting for the writer
+    max_wait_ms: float = Field(default=20.0, ge=0)  # a request waits at most this for a full queue, then its rows are dropped (counted)
+
+    @model_validator(mode="after")
+    def _where_for_a_log(self) -> PredictionLogSettings:
+        if self.kind == "parquet" and not self.path:
+            raise ValueError("prediction_log.path (a directory) is required for kind parquet")
+        if self.kind == "sql" and not self.url:
+            raise ValueError("prediction_log.url (a SQLAlchemy URL) is required for kind sql")
+        return self
+
+    def pointed_at(self, target: str | None) -> PredictionLogSettings:
+        """These settings writing to ``target`` instead (``--log``, ``MMP_PREDICTION_LOG``): ``none``,
+        a SQLAlchemy URL (``scheme://...``: a table) or a directory (``parquet:DIR`` or ``DIR``)."""
+        if not target:
+            return self
+        if target == "none":
+            return self.model_copy(update={"kind": "none"})
+        if "://" in target:
+            return self.model_copy(update={"kind": "sql", "url": target})
+        return self.model_copy(update={"kind": "parquet", "path": target.removeprefix("parquet:")})
+
+    @property
+    def label(self) -> str:
+        """Where the log goes, as it may be printed (a URL's password hidden)."""
+        return {"none": "off", "parquet": str(self.path), "sql": f"{redact(self.url or '')} table {self.table}"}[self.kind]
+
+
 class ServingSettings(Strict):
     # Larger bodies get 413. Unset: what max_records records of the served model need (serving.app.body_limit).
     max_body_bytes: int | None = Field(default=None, gt=0)
     max_records: int = Field(default=10_000, gt=0)  # records per /predict request
     online_store: OnlineStoreSettings = Field(default_factory=OnlineStoreSettings)
+    prediction_log: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
 
 
 class DatabaseSettings(Strict):

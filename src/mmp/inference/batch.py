@@ -21,6 +21,7 @@ from mmp.core.config import Contract
 from mmp.core.errors import MMPError
 from mmp.core.io import atomic_path
 from mmp.data.contract import check_contract, coerce_dates
+from mmp.inference.predlog import Entry, PredictionLog
 from mmp.inference.scorer import Scorer, typed_columns
 
 FILE_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -154,9 +155,16 @@ class ChunkWriter:
 
 
 def score_to_file(
-    scorer: Scorer, chunks: Iterator[pd.DataFrame], output: Path, identity: Identity, total: int | None = None, progress: bool = True
+    scorer: Scorer,
+    chunks: Iterator[pd.DataFrame],
+    output: Path,
+    identity: Identity,
+    total: int | None = None,
+    progress: bool = True,
+    predlog: PredictionLog | None = None,
 ) -> int:
-    """Score every chunk into ``output`` atomically; returns the number of rows written."""
+    """Score every chunk into ``output`` atomically; returns the number of rows written. With
+    ``predlog``, every scored row is also logged (one request id per chunk)."""
     from tqdm import tqdm
 
     fmt = file_format(output, "--output")
@@ -170,11 +178,28 @@ def score_to_file(
                 if chunk.empty:  # a file of 0 rows: nothing to score, but its columns must fit
                     checked_chunk(chunk, contract, writer.rows)
                     continue
-                writer.write(score_chunk(scorer, chunk, contract, identity, writer.rows))
+                scored = score_chunk(scorer, chunk, contract, identity, writer.rows)
+                if predlog is not None:
+                    predlog.submit(log_entry(chunk, scored, scorer, identity), block=True)  # batch waits: it never drops rows
+                writer.write(scored)
                 bar.update(len(chunk))
         finally:
             writer.close(empty)
     return writer.rows
+
+
+def log_entry(chunk: pd.DataFrame, scored: pd.DataFrame, scorer: Scorer, identity: Identity) -> Entry:
+    """The prediction log's entry for one scored chunk: its raw columns and the outputs."""
+    ids = scorer.schema.id_cols
+    return Entry(
+        inputs={str(c): chunk[c].to_numpy() for c in chunk.columns},
+        outputs={c: scored[c].to_numpy() for c in scorer.output_columns},
+        rows=len(chunk),
+        model_name=identity.name,
+        model_version=identity.version,
+        entity_key=ids[0] if ids else None,
+        time=identity.scored_at,
+    )
 
 
 def now() -> datetime:

@@ -141,6 +141,8 @@ class ScoredBatch:
     records: list[Any]
     positions: list[int]
     result: dict[str, Any]  # {"predictions": [...], "probabilities": [...] (classifiers)}
+    raw: Mapping[str, Any]  # the scorer's output columns (arrays), as the prediction log records them
+    request_id: str | None = None
 
 
 @dataclass

@@ -16,8 +16,10 @@ import hmac
 import json
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request, Security
@@ -34,6 +36,7 @@ from mmp.core.errors import MMPError
 from mmp.core.quiet import quiet_mlflow
 from mmp.core.settings import ServingSettings, load_settings
 from mmp.data.schema import InputSchema
+from mmp.inference import predlog
 from mmp.inference.scorer import Scorer
 from mmp.serving import ab, enrichment, metrics
 from mmp.serving.loader import ModelRef, load_scorer, resolved
@@ -60,6 +63,8 @@ def create_app(model: str | None = None, settings: ServingSettings | None = None
     quiet_mlflow()  # also the entry point of `uvicorn --factory` (the container), not only `mmp serve`
     env = os.environ if env is None else env
     settings = settings or load_settings().serving
+    if env.get("MMP_PREDICTION_LOG"):  # the shorthand: a directory or a SQLAlchemy URL
+        settings = settings.model_copy(update={"prediction_log": settings.prediction_log.pointed_at(env["MMP_PREDICTION_LOG"])})
     with resolved(model, env) as ref:  # the scorer holds the model in memory: a download can go
         scorer = load_scorer(ref)
     with ab.resolved_challenger(None, env) as challenger:
@@ -110,6 +115,34 @@ class Service:
         # Called with every ScoredBatch (each variant's records of a request, shadow ones from the
         # shadow thread): where the variant of each scored record is known. The prediction log hooks here.
         self.listeners: list[Callable[[ab.ScoredBatch], None]] = [self.metrics.scored]
+        # the prediction log: every input column, and the entity key the rows can be labelled by
+        self.logged = schema.names
+        self.entity = self.key or (schema.id_cols[0] if schema.id_cols else None)
+        self.predlog = predlog.open_log(settings.prediction_log, schema)
+        if self.predlog is not None:
+            self.listeners.append(self.log)
+
+    def close(self) -> None:
+        """At shutdown: write every queued log row."""
+        if self.predlog is not None:
+            self.predlog.close()
+
+    def log(self, batch: ab.ScoredBatch) -> None:
+        """One queue put per scored batch: the writer thread reads the records' columns."""
+        assert self.predlog is not None  # a listener only when the log is on
+        inputs = predlog.RecordColumns(batch.records, self.logged)
+        entry = predlog.Entry(
+            inputs,
+            batch.raw,
+            len(batch.records),
+            batch.ref.name,
+            batch.ref.version,
+            batch.variant,
+            batch.request_id or predlog.new_request_id(),
+            self.entity,
+            positions=batch.positions,
+        )
+        self.predlog.submit(entry)
 
     async def authorize(self, request: Request) -> None:
         """401 unless the request carries the configured bearer token (no token: all pass)."""
@@ -136,6 +169,7 @@ class Service:
             "online_store": self.settings.online_store.kind,
             "challenger": None if self.ab is None else self.challenger_metadata(self.ab.challenger),
             "ab": None if self.ab is None else self.ab.describe(),
+            "prediction_log": self.predlog.stats if self.predlog else None,
         }
 
     @staticmethod
@@ -181,13 +215,14 @@ class Service:
             raise RequestValidationError(errors)
         return valid
 
-    def predict(self, records: list[Any], many: bool = True) -> dict[str, Any]:
+    def predict(self, records: list[Any], many: bool = True, request_id: str | None = None) -> dict[str, Any]:
         """Score the records, each by the variant the router assigns (all champion without a
         challenger); ``many``: the body was a list (the response then names each record's variant)."""
         variants, groups = ab.route(self.ab, records)
-        parts = [self.score(v, [records[i] for i in pos] if len(groups) > 1 else records, pos) for v, pos in groups.items()]
+        parts = [self.score(v, [records[i] for i in pos] if len(groups) > 1 else records, pos, request_id) for v, pos in groups.items()]
         if self.ab is not None and self.ab.config.shadow:
-            self.ab.submit_shadow(lambda: self.score(ab.SHADOW, records, parts[0].positions), self.metrics.shadow_dropped.inc)
+            shadow = lambda: self.score(ab.SHADOW, records, parts[0].positions, request_id)  # noqa: E731
+            self.ab.submit_shadow(shadow, self.metrics.shadow_dropped.inc)
         answering = parts[0].ref if len(parts) == 1 else self.ref  # mixed: the champion's identity, per record in "variants"
         response: dict[str, Any] = {"model_name": answering.name, "model_version": answering.version, **ab.combine(parts, len(records))}
         response["variant"] = next(iter(groups)) if len(groups) == 1 else ab.MIXED
@@ -196,34 +231,40 @@ class Service:
         metrics.answered(response["variant"])
         return response
 
-    def score(self, variant: ab.Variant, records: list[Any], positions: list[int]) -> ab.ScoredBatch:
+    def score(self, variant: ab.Variant, records: list[Any], positions: list[int], request_id: str | None = None) -> ab.ScoredBatch:
         """One variant's records scored, handed to the listeners."""
         model = self.champion if variant == ab.CHAMPION or self.ab is None else self.ab.challenger
-        batch = ab.ScoredBatch(variant, model.ref, records, positions, self.outputs(model.scorer, records))
+        raw = self.run(model.scorer, records)
+        batch = ab.ScoredBatch(variant, model.ref, records, positions, as_json(raw), raw, request_id)
         for listener in self.listeners:
             listener(batch)
         return batch
 
-    def outputs(self, scorer: Scorer, records: list[Any]) -> dict[str, Any]:
-        """Predictions (and class probabilities) of ``scorer`` for the records, as JSON lists."""
+    def run(self, scorer: Scorer, records: list[Any]) -> dict[str, Any]:
+        """The scorer's output columns (arrays) for the records; a value it refuses is a 422."""
         columns = {name: [getattr(r, name) for r in records] for name in scorer.features}
         try:
-            out = scorer.predict_columns(columns, len(records))
+            return scorer.predict_columns(columns, len(records))
         except (ValueError, MMPError) as err:  # e.g. a category the fitted encoder refuses
             raise HTTPException(422, detail={"message": str(err), "fields": []}) from None
-        response: dict[str, Any] = {}
-        if "effect" in out:  # uplift: the prediction is the estimated effect, also named as such
-            response["predictions"] = response["effects"] = out["effect"].tolist()
-        elif "prediction" in out:
-            response["predictions"] = out["prediction"].tolist()
-        else:
-            response["predictions"] = [dict(zip(out, row, strict=True)) for row in zip(*(v.tolist() for v in out.values()), strict=True)]
-        probas = [k for k in out if k.startswith("proba_")]
-        if probas:
-            values = [out[k].tolist() for k in probas]
-            names = [k.removeprefix("proba_") for k in probas]
-            response["probabilities"] = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
-        return response
+
+
+def as_json(out: Mapping[str, Any]) -> dict[str, Any]:
+    """Scorer output columns as the response's JSON lists: predictions (an uplift model's are its
+    estimated effects, also named as such) and class probabilities."""
+    response: dict[str, Any] = {}
+    if "effect" in out:
+        response["predictions"] = response["effects"] = out["effect"].tolist()
+    elif "prediction" in out:
+        response["predictions"] = out["prediction"].tolist()
+    else:
+        response["predictions"] = [dict(zip(out, row, strict=True)) for row in zip(*(v.tolist() for v in out.values()), strict=True)]
+    probas = [k for k in out if k.startswith("proba_")]
+    if probas:
+        values = [out[k].tolist() for k in probas]
+        names = [k.removeprefix("proba_") for k in probas]
+        response["probabilities"] = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    return response
 
 
 def body_limit(settings: ServingSettings, schema: InputSchema) -> int:
@@ -305,8 +346,24 @@ def unparseable(cause: BaseException) -> RequestValidationError:
     return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "ctx": {"error": reason}}])
 
 
+def request_id(request: Request) -> str:
+    """The client's X-Request-ID (up to 128 characters of letters, digits and ``._:-``), else a
+    new one. Returned in the response, so labels can be joined to the logged rows later."""
+    given = request.headers.get("x-request-id", "")
+    return given if REQUEST_ID.fullmatch(given) else predlog.new_request_id()
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
 def build_app(service: Service) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(service.close)  # uvicorn's SIGTERM ends here after in-flight requests
+
     app = FastAPI(
+        lifespan=lifespan,
         title="mmp model server",
         version=service.ref.version,
         description=f"Model {service.ref.name} version {service.ref.version}. Typed from the model's data contract.",
@@ -322,14 +379,15 @@ def build_app(service: Service) -> FastAPI:
     limits = Field(min_length=1, max_length=service.settings.max_records)
     Body = Record | Annotated[list[Record], limits]  # type: ignore[valid-type]  # runtime-built model
 
-    async def predict(body: Body) -> Response:  # type: ignore[valid-type]  # runtime-built body type (above)
+    async def predict(body: Body, request: Request) -> Response:  # type: ignore[valid-type]  # runtime-built body type (above)
         records = await service.records(body)
         many = isinstance(body, list)
+        rid = request_id(request)
         if len(records) > THREADPOOL_ROWS:
-            result = await run_in_threadpool(service.predict, records, many)
+            result = await run_in_threadpool(service.predict, records, many, rid)
         else:
-            result = service.predict(records, many)
-        return Response(json.dumps(result), media_type="application/json")
+            result = service.predict(records, many, rid)
+        return Response(json.dumps(result), media_type="application/json", headers={"X-Request-ID": rid})
 
     for path, summary in (("/predict", "Predict one record or a list of records"), ("/invoke", "Alias of /predict")):
         app.router.add_api_route(
