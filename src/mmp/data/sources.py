@@ -4,7 +4,11 @@
 - ``sklearn://<name>``: datasets that ship with scikit-learn (breast_cancer, diabetes, iris,
   wine, linnerud);
 - a local path or fsspec URL ending in .csv, .parquet or .json;
-- ``sql://<database>/<query.sql or .sql.j2>``: SQL through SQLAlchemy (see ``mmp.data.sql``).
+- ``sql://<database>/<query.sql or .sql.j2>``: SQL through SQLAlchemy (see ``mmp.data.sql``);
+- a scheme of the user's (``data.loaders``, README "Extending"): ``{scheme: module:Class}``
+  reads with ``Class().read(uri) -> DataFrame``; ``{scheme: module}`` imports the module, which
+  registers an fsspec protocol of that name, and reads the file through fsspec. A protocol a
+  package registers through the ``fsspec.specs`` entry point needs no entry.
 """
 
 from __future__ import annotations
@@ -54,7 +58,45 @@ def _load(cfg: DataConfig, seed: int) -> pd.DataFrame:
         from mmp.data.sql import read_sql
 
         return read_sql(uri, cfg.params, cfg.identifiers, cfg.allowed_identifiers, load_settings(), repo_root())
+    if scheme in cfg.loaders:
+        return _plugin(scheme, cfg.loaders[scheme], uri)
+    if scheme != "file":
+        _known_protocol(scheme, cfg.loaders)
     return _file(uri)
+
+
+def _plugin(scheme: str, path: str, uri: str) -> pd.DataFrame:
+    """The user's loader for ``scheme``: a class whose ``read(uri)`` returns the frame, or a
+    module that registers an fsspec protocol (then the file is read like any fsspec URL)."""
+    from mmp.core.plugins import import_module, import_object
+
+    key = f"data.loaders.{scheme}"
+    if ":" not in path:
+        import_module(path, key)
+        _known_protocol(scheme, {})
+        return _file(uri)
+    loader = import_object(path, key)
+    reader = getattr(loader() if isinstance(loader, type) else loader, "read", None)
+    if not callable(reader):
+        raise MMPError(key, f"{path!r} has no read(uri) method", "a class with read(self, uri) -> pandas.DataFrame")
+    frame = reader(uri)
+    if not isinstance(frame, pd.DataFrame):
+        raise MMPError(key, f"{path}.read returned {type(frame).__name__}, not a pandas DataFrame")
+    return frame
+
+
+def _known_protocol(scheme: str, loaders: dict[str, str]) -> None:
+    """An unknown scheme is one line naming the schemes that would work, not an fsspec error."""
+    import fsspec
+
+    if scheme in fsspec.available_protocols():
+        return
+    ours = ["file", "synthetic", "sklearn", "sql", *sorted(loaders)]
+    raise MMPError(
+        "data.source_uri",
+        f"unknown scheme {scheme!r}",
+        f"{', '.join(ours)}, a scheme mapped in data.loaders, or an fsspec protocol (fsspec.available_protocols())",
+    )
 
 
 def _synthetic(name: str, rows: int, seed: int) -> pd.DataFrame:
