@@ -89,7 +89,8 @@ def _known_protocol(scheme: str, loaders: dict[str, str]) -> None:
     """An unknown scheme is one line naming the schemes that would work, not an fsspec error."""
     import fsspec
 
-    if scheme in fsspec.available_protocols():
+    # known_implementations (fsspec's own and entry points) + protocols registered at run time
+    if scheme in fsspec.available_protocols() or scheme in fsspec.registry:
         return
     ours = ["file", "synthetic", "sklearn", "sql", *sorted(loaders)]
     raise MMPError(
