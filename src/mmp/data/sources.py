@@ -79,7 +79,10 @@ def _plugin(scheme: str, path: str, uri: str) -> pd.DataFrame:
     reader = getattr(loader() if isinstance(loader, type) else loader, "read", None)
     if not callable(reader):
         raise MMPError(key, f"{path!r} has no read(uri) method", "a class with read(self, uri) -> pandas.DataFrame")
-    frame = reader(uri)
+    try:
+        frame = reader(uri)
+    except (OSError, ValueError) as err:  # the loader's own "not found"/"cannot parse": one line
+        raise MMPError("data.source_uri", f"{path} could not read {uri!r}: {type(err).__name__}: {err}") from None
     if not isinstance(frame, pd.DataFrame):
         raise MMPError(key, f"{path}.read returned {type(frame).__name__}, not a pandas DataFrame")
     return frame
