@@ -100,7 +100,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, text in PACKAGE.items():
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         (src / name).write_text(text.lstrip())
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(target), str(src)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--target",
+        str(target),
+        str(src),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     return target
 
@@ -163,8 +175,13 @@ def test_metrics_are_recorded_and_gated_with_their_direction(mypkg: Path) -> Non
 def test_tuning_on_a_metric_from_a_repository_module(mypkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The tuned metric comes from a module in the repository (no install): the stage runs at
     the repository root, which is importable."""
-    model = {"class_path": "sklearn.linear_model.LogisticRegression", "hyperparameters": {"C": {"type": "float", "low": 0.01, "high": 10.0, "log": True}}}
-    params = params_dict(model, metric="cost", n_trials=3) | {"evaluate": {"extra_metrics": ["my_metrics:cost", "mypkg.metrics:profit_at_k"]}}
+    model = {
+        "class_path": "sklearn.linear_model.LogisticRegression",
+        "hyperparameters": {"C": {"type": "float", "low": 0.01, "high": 10.0, "log": True}},
+    }
+    params = params_dict(model, metric="cost", n_trials=3) | {
+        "evaluate": {"extra_metrics": ["my_metrics:cost", "mypkg.metrics:profit_at_k"]}
+    }
     root = make_workspace(tmp_path, params)
     (root / "my_metrics.py").write_text(PACKAGE["mypkg/metrics.py"])
     monkeypatch.setattr(sys, "path", list(sys.path))  # the repository root is added for this test only

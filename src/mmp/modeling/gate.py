@@ -62,8 +62,7 @@ def evaluate_gate(
     checks = [_rule_check(r.metric, r.op, r.value, metrics[r.metric]) for r in gate.rules]
     if gate.beat_champion is not None:
         beat = gate.beat_champion
-        higher = (directions or {}).get(beat.metric, higher_is_better(beat.metric))
-        checks.append(_champion_check(beat.metric, beat.min_delta, metrics, champion_metrics, higher))
+        checks.append(_champion_check(beat.metric, beat.min_delta, metrics, champion_metrics, (directions or {}).get(beat.metric)))
     return GateResult(passed=all(c.passed for c in checks), checks=checks)
 
 
@@ -71,8 +70,11 @@ def _rule_check(metric: str, op: str, value: float, got: float) -> GateCheck:
     return GateCheck(f"{metric} {op} {value:g}", metric, float(got), float(value), bool(OPS[op](got, value)))
 
 
-def _champion_check(metric: str, min_delta: float, metrics: dict[str, float], champion: dict[str, float] | None, higher: bool) -> GateCheck:
-    direction = "higher" if higher else "lower"
+def _champion_check(
+    metric: str, min_delta: float, metrics: dict[str, float], champion: dict[str, float] | None, higher: bool | None = None
+) -> GateCheck:
+    """``higher``: which way ``metric`` improves; None looks it up in the task table."""
+    direction = "higher" if (higher_is_better(metric) if higher is None else higher) else "lower"
     rule = f"{metric} beats the champion by >= {min_delta:g} ({direction} is better)"
     if champion is None:
         return GateCheck(f"{rule}: no champion yet, skipped", metric, None, None, True)
