@@ -55,7 +55,7 @@ def automl_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **tune: ob
 
 def test_automl_picks_a_family_and_trains_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     families = ["lightgbm", "random_forest", "logistic_regression"]
-    root = automl_workspace(tmp_path, monkeypatch, families=families, n_trials=6, pruner="median", sampler="random")
+    root = automl_workspace(tmp_path, monkeypatch, families=families, n_trials=6, pruner="median", sampler="random", cv={"folds": 2})
     tune_stage.main(stage_args(root))
 
     scores = json.loads((root / "metrics/tune.json").read_text())
