@@ -142,6 +142,11 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "dvc exp run -S tune.enabled=true -S tune.n_trials=50 -S tune.metric=pr_auc -S tune.pruner=hyperband": Covered(
         "tests/e2e/test_tune_pipeline.py::test_tuning_feeds_the_final_fit_and_shows_in_dvc", ('"tune.enabled=true"',), "fewer trials"
     ),
+    "dvc exp run -S tune.enabled=true -S 'tune.families=[lightgbm,random_forest,logistic_regression,mlp]'": Covered(
+        "tests/unit/test_automl.py::test_automl_picks_a_family_and_trains_it",
+        ("families=families", "tune_stage.main"),
+        "the tune stage and train step in-process on small family recipes: a full AutoML dvc run is minutes",
+    ),
     "dvc exp run -S model=extra_trees": Covered(
         "tests/e2e/test_recipes.py::test_a_new_model_and_a_minimal_data_config_run_without_touching_src",
         ('"model=extra_trees"',),

@@ -28,7 +28,7 @@ TRACER = (
 SMALL = ["-S", "data.rows=1000"]
 # Deps the default recipe does not import, and why they are declared anyway.
 ONLY_FOR_SOME_RECIPES = {
-    "prepare": ["src/mmp/core/db.py", "src/mmp/core/settings.py"],  # SQL sources
+    "prepare": ["src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/core/plugins.py"],  # SQL sources; data.loaders
     "train": ["src/mmp/modeling/models"],  # model classes a recipe may name
     "evaluate": ["src/mmp/modeling/models"],
     "package": ["src/mmp/modeling/models"],

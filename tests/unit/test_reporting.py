@@ -120,3 +120,19 @@ def test_render_png_draws_a_vega_lite_spec_offline() -> None:
     png = render_png(spec)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) > 1000
+
+
+def test_automl_section_tabulates_each_familys_best_score() -> None:
+    from mmp.ops.reporting.sections import automl_section
+
+    rows = {
+        "families.random_forest.best_score": {"old": None, "new": 0.81},
+        "families.random_forest.n_complete": {"old": None, "new": 3},
+        "families.random_forest.n_pruned": {"old": None, "new": 1},
+        "families.logistic_regression.best_score": {"old": 0.7, "new": 0.77},
+        "best_score": {"old": 0.7, "new": 0.81},
+    }
+    text = automl_section({"metrics/tune.json": rows}) or ""
+    assert text.startswith("## AutoML: best score per family")
+    assert "| `logistic_regression` | 0.77 |" in text and "| `random_forest` | 0.81 | 3 | 1 |" in text
+    assert automl_section({"metrics/tune.json": {"best_score": {"old": 1, "new": 2}}}) is None

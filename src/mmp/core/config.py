@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, field_validator, model_validator
@@ -81,6 +81,9 @@ def read_contract(name: str, root: Path | None = None) -> Any:
 
 
 Scalar = str | int | float | bool | None
+SCHEME = r"^[A-Za-z][A-Za-z0-9+.\-]*$"
+LOADER_PATH = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*)?$"
+METRIC_PATH = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$"
 
 
 def duration(value: str, key: str) -> Any:
@@ -162,6 +165,19 @@ class DataConfig(Strict):
     params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     identifiers: dict[str, str] = Field(default_factory=dict)
     allowed_identifiers: dict[str, list[str]] = Field(default_factory=dict)
+    # Extension point: a URI scheme -> `module:Class` (a loader with `read(uri) -> DataFrame`)
+    # or `module` (imported so that it registers an fsspec protocol of that name). README
+    # "Extending".
+    loaders: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("loaders")
+    @classmethod
+    def _loader_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = {s: p for s, p in value.items() if not re.match(SCHEME, s) or not re.match(LOADER_PATH, p)}
+        if bad:
+            raise ValueError(f"{bad} must map a URI scheme (letters, digits, + - .) to module:Class or a module path")
+        return value
+
     # Feature views (README "Feature views"): joined point-in-time onto the training rows by
     # the chosen store (builtin or feast); pass_through (the default) joins nothing: the source
     # rows already hold the features.
@@ -372,6 +388,17 @@ class TuneConfig(Strict):
     sampler: Literal["tpe", "random"] = "tpe"
     pruner: Literal["none", "median", "hyperband"] = "median"
     n_jobs: int = Field(default=1, ge=1)
+    # AutoML: model recipes (conf/model/<name>.yaml) the study chooses between, each with its
+    # own ranges; empty: search the ranges of `model` only. README "AutoML".
+    families: list[str] = Field(default_factory=list)
+
+    @field_validator("families")
+    @classmethod
+    def _family_names(cls, value: list[str]) -> list[str]:
+        twice = sorted({f for f in value if value.count(f) > 1})
+        if twice:
+            raise ValueError(f"families {twice} are listed more than once")
+        return value
 
 
 class GateRule(Strict):
@@ -410,6 +437,9 @@ class EvaluateConfig(Strict):
     threshold: float = Field(default=0.5, ge=0, le=1)
     importance_top_k: int = Field(default=20, gt=0)
     gate: TaskGates = Field(default_factory=TaskGates)
+    # Extension point: metric functions `module:function`, each `(y_true, y_pred, y_score) ->
+    # float`, recorded under the function's name (README "Extending").
+    extra_metrics: list[Annotated[str, Field(pattern=METRIC_PATH)]] = Field(default_factory=list)
 
     def gate_for(self, task: TaskType) -> tuple[str, GateConfig]:
         """The gate that applies to ``task``, with its params key for error messages."""

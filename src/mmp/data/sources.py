@@ -5,7 +5,11 @@
 - ``sklearn://<name>``: datasets that ship with scikit-learn (breast_cancer, diabetes, iris,
   wine, linnerud);
 - a local path or fsspec URL ending in .csv, .parquet or .json;
-- ``sql://<database>/<query.sql or .sql.j2>``: SQL through SQLAlchemy (see ``mmp.data.sql``).
+- ``sql://<database>/<query.sql or .sql.j2>``: SQL through SQLAlchemy (see ``mmp.data.sql``);
+- a scheme of the user's (``data.loaders``, README "Extending"): ``{scheme: module:Class}``
+  reads with ``Class().read(uri) -> DataFrame``; ``{scheme: module}`` imports the module, which
+  registers an fsspec protocol of that name, and reads the file through fsspec. A protocol a
+  package registers through the ``fsspec.specs`` entry point needs no entry.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ def _load(cfg: DataConfig, seed: int) -> pd.DataFrame:
         from mmp.data.sql import read_sql
 
         return read_sql(uri, cfg.params, cfg.identifiers, cfg.allowed_identifiers, load_settings(), repo_root())
+    if scheme in cfg.loaders:
+        return _plugin(scheme, cfg.loaders[scheme], uri)
+    if scheme != "file":
+        _known_protocol(scheme, cfg.loaders)
     return _file(uri)
 
 
@@ -89,6 +97,44 @@ def load_view(view: FeatureView, seed: int) -> pd.DataFrame:
     if uri.startswith("synthetic://"):
         return _synthetic(uri.removeprefix("synthetic://"), 0, seed, f"{key}.uri")
     return _file(uri, f"{key}.uri")
+
+
+def _plugin(scheme: str, path: str, uri: str) -> pd.DataFrame:
+    """The user's loader for ``scheme``: a class whose ``read(uri)`` returns the frame, or a
+    module that registers an fsspec protocol (then the file is read like any fsspec URL)."""
+    from mmp.core.plugins import import_module, import_object
+
+    key = f"data.loaders.{scheme}"
+    if ":" not in path:
+        import_module(path, key)
+        _known_protocol(scheme, {})
+        return _file(uri)
+    loader = import_object(path, key)
+    reader = getattr(loader() if isinstance(loader, type) else loader, "read", None)
+    if not callable(reader):
+        raise MMPError(key, f"{path!r} has no read(uri) method", "a class with read(self, uri) -> pandas.DataFrame")
+    try:
+        frame = reader(uri)
+    except (OSError, ValueError) as err:  # the loader's own "not found"/"cannot parse": one line
+        raise MMPError("data.source_uri", f"{path} could not read {uri!r}: {type(err).__name__}: {err}") from None
+    if not isinstance(frame, pd.DataFrame):
+        raise MMPError(key, f"{path}.read returned {type(frame).__name__}, not a pandas DataFrame")
+    return frame
+
+
+def _known_protocol(scheme: str, loaders: dict[str, str]) -> None:
+    """An unknown scheme is one line naming the schemes that would work, not an fsspec error."""
+    import fsspec
+
+    # known_implementations (fsspec's own and entry points) + protocols registered at run time
+    if scheme in fsspec.available_protocols() or scheme in fsspec.registry:
+        return
+    ours = ["file", "synthetic", "sklearn", "sql", *sorted(loaders)]
+    raise MMPError(
+        "data.source_uri",
+        f"unknown scheme {scheme!r}",
+        f"{', '.join(ours)}, a scheme mapped in data.loaders, or an fsspec protocol (fsspec.available_protocols())",
+    )
 
 
 def _synthetic(name: str, rows: int, seed: int, key: str = "data.source_uri") -> pd.DataFrame:

@@ -38,6 +38,7 @@ def render_card(params: Params, metrics: dict[str, float], gate: GateResult, dat
         "## Model",
         "",
         f"- Estimator: `{params.model.class_path}`",
+        *([f"- Family: chosen by AutoML among {', '.join(params.tune.families)} (tune.families)"] if automl(params) else []),
         f"- Task: {params.data.task_type}; target: `{', '.join(params.data.targets)}`",
         *([f"- Decision threshold: {params.evaluate.threshold:g}"] if params.data.task_type == "binary" else []),
         *([f"- Output: the estimated effect of `{params.data.treatment_col}` (1 vs 0) per row"] if params.data.treatment_col else []),
@@ -94,3 +95,8 @@ def _unstated_use(params: Params, n_features: int) -> str:
         f"Predicts {targets} ({params.data.task_type}) from {n_features} input columns of `{params.data.source_uri}`. "
         "Intended use not stated: set registry.intended_use in conf/registry/data/<data>.yaml."
     )
+
+
+def automl(params: Params) -> bool:
+    """Whether tuning chose the model family (the package's recipe is the winner's)."""
+    return params.tune.enabled and bool(params.tune.families)

@@ -8,6 +8,7 @@ it the candidate's own metrics (no champion) for the model card.
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mmp.core.config import GateConfig
@@ -47,15 +48,21 @@ class GateResult:
 
 
 def evaluate_gate(
-    gate: GateConfig, metrics: dict[str, float], champion_metrics: dict[str, float] | None, key: str = "evaluate.gate"
+    gate: GateConfig,
+    metrics: dict[str, float],
+    champion_metrics: dict[str, float] | None,
+    key: str = "evaluate.gate",
+    directions: Mapping[str, bool] | None = None,
 ) -> GateResult:
     """Check ``metrics`` against the absolute rules and, when a champion exists, against the
     champion's metrics. A rule naming a metric that was not computed is a recipe error
-    reported under ``key`` (see ``EvaluateConfig.gate_for``)."""
+    reported under ``key`` (see ``EvaluateConfig.gate_for``). ``directions`` says which way
+    the user's own metrics improve (name -> higher is better; ``evaluate.extra_metrics``)."""
     _check_metrics_exist(gate, metrics, champion_metrics, key)
     checks = [_rule_check(r.metric, r.op, r.value, metrics[r.metric]) for r in gate.rules]
     if gate.beat_champion is not None:
-        checks.append(_champion_check(gate.beat_champion.metric, gate.beat_champion.min_delta, metrics, champion_metrics))
+        beat = gate.beat_champion
+        checks.append(_champion_check(beat.metric, beat.min_delta, metrics, champion_metrics, (directions or {}).get(beat.metric)))
     return GateResult(passed=all(c.passed for c in checks), checks=checks)
 
 
@@ -63,8 +70,11 @@ def _rule_check(metric: str, op: str, value: float, got: float) -> GateCheck:
     return GateCheck(f"{metric} {op} {value:g}", metric, float(got), float(value), bool(OPS[op](got, value)))
 
 
-def _champion_check(metric: str, min_delta: float, metrics: dict[str, float], champion: dict[str, float] | None) -> GateCheck:
-    direction = "higher" if higher_is_better(metric) else "lower"
+def _champion_check(
+    metric: str, min_delta: float, metrics: dict[str, float], champion: dict[str, float] | None, higher: bool | None = None
+) -> GateCheck:
+    """``higher``: which way ``metric`` improves; None looks it up in the task table."""
+    direction = "higher" if (higher_is_better(metric) if higher is None else higher) else "lower"
     rule = f"{metric} beats the champion by >= {min_delta:g} ({direction} is better)"
     if champion is None:
         return GateCheck(f"{rule}: no champion yet, skipped", metric, None, None, True)

@@ -3,11 +3,16 @@ metrics a task produces and which way each is better: ``mmp.modeling.tasks``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+
+from mmp.core.config import TaskType
+from mmp.core.errors import MMPError, raise_all
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float) -> dict[str, float]:
@@ -179,3 +184,66 @@ def uplift_by_decile(y: np.ndarray, treatment: np.ndarray, effect: np.ndarray, t
             row["true_effect"] = group["true_effect"].mean()
         rows.append(row)
     return pd.DataFrame(rows).round(6)
+
+
+@dataclass(frozen=True)
+class ExtraMetric:
+    """A user's metric (``evaluate.extra_metrics``): ``fn(y_true, y_pred, y_score) -> float``,
+    recorded under ``name`` (the function's name). ``y_pred`` holds predicted labels (at
+    ``evaluate.threshold`` for binary tasks) or, for regression, predicted values; ``y_score``
+    the positive-class probability (binary), the class-probability matrix (multiclass) or None
+    (regression). ``greater_is_better`` (an attribute of the function, default True) sets its
+    direction for tuning and for the gate's beat-champion check."""
+
+    name: str
+    fn: Callable[[Any, Any, Any], float]
+    greater_is_better: bool
+
+    def __call__(self, y_true: Any, y_pred: Any, y_score: Any) -> float:
+        return round(float(self.fn(y_true, y_pred, y_score)), 6)
+
+
+def load_extra_metrics(paths: Sequence[str], task: TaskType, key: str = "evaluate.extra_metrics") -> list[ExtraMetric]:
+    """Import every metric named in ``paths``; a bad path, a non-callable or a name that
+    shadows a built-in metric is one line each, naming the key and the path."""
+    from mmp.core.plugins import import_object
+    from mmp.modeling.tasks import metric_names
+
+    metrics: list[ExtraMetric] = []
+    errors: list[MMPError] = []
+    builtin = set(metric_names(task))
+    for i, path in enumerate(paths):
+        try:
+            fn = import_object(path, f"{key}[{i}]")
+        except MMPError as err:
+            errors.append(err)
+            continue
+        name = path.rpartition(":")[2]
+        if not callable(fn):
+            errors.append(MMPError(f"{key}[{i}]", f"{path!r} is not a function", "a function (y_true, y_pred, y_score) -> float"))
+        elif name in builtin or name in {m.name for m in metrics}:
+            errors.append(
+                MMPError(f"{key}[{i}]", f"{path!r}: the metric name {name!r} is taken", f"a name other than {', '.join(sorted(builtin))}")
+            )
+        else:
+            metrics.append(ExtraMetric(name, fn, bool(getattr(fn, "greater_is_better", True))))
+    raise_all(errors)
+    return metrics
+
+
+def extra_metric_values(
+    metrics: Sequence[ExtraMetric], y_true: Any, prediction: np.ndarray, classes: np.ndarray | None, threshold: float = 0.5
+) -> dict[str, float]:
+    """Each extra metric on one prediction: ``prediction`` is ``predict_proba``'s matrix for
+    classification (``classes`` its columns), the predicted values for regression (``classes``
+    None)."""
+    if not metrics:
+        return {}
+    truth = np.asarray(y_true)
+    if classes is None:
+        y_pred, y_score = np.asarray(prediction), None
+    else:
+        proba = as_probabilities(prediction)
+        y_pred = predict_labels(proba, classes, threshold)
+        y_score = proba[:, 1] if len(classes) == 2 else proba
+    return {m.name: m(truth, y_pred, y_score) for m in metrics}

@@ -4,6 +4,7 @@ champion alias (see ``mmp promote --help``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +29,13 @@ def fetch(model_uri: str, tracking_uri: str) -> Any:
         return Scorer.from_package(path, source=model_uri)
 
 
-def score(scorer: Any, test: Any, data: DataConfig) -> dict[str, float]:
-    """Metrics of a registered model on raw test rows, computed the way the evaluate step does."""
+def score(scorer: Any, test: Any, data: DataConfig, extra: Sequence[Any] = ()) -> dict[str, float]:
+    """Metrics of a registered model on raw test rows, computed the way the evaluate step does
+    (``extra``: the recipe's ``evaluate.extra_metrics``, loaded)."""
     import numpy as np
 
     from mmp.data.target import target
-    from mmp.modeling.metrics import classification_metrics, regression_metrics, uplift_metrics
+    from mmp.modeling.metrics import classification_metrics, extra_metric_values, regression_metrics, uplift_metrics
 
     targets = data.targets
     out = scorer.predict(test.drop(columns=data.label_cols))
@@ -43,9 +45,11 @@ def score(scorer: Any, test: Any, data: DataConfig) -> dict[str, float]:
         return uplift_metrics(y, test[data.treatment_col].to_numpy(), out["effect"].to_numpy(), known)
     if scorer.classes is None:
         pred = out[scorer.output_columns].to_numpy()
-        return regression_metrics(y, pred[:, 0] if pred.shape[1] == 1 else pred)
+        pred = pred[:, 0] if pred.shape[1] == 1 else pred
+        return regression_metrics(y, pred) | extra_metric_values(extra, y, pred, None)
     proba = out[[f"proba_{c}" for c in scorer.classes]].to_numpy()
-    return classification_metrics(y, proba, scorer.classes, scorer.threshold)
+    classes = np.asarray(scorer.classes)
+    return classification_metrics(y, proba, classes, scorer.threshold) | extra_metric_values(extra, y, proba, classes, scorer.threshold)
 
 
 def promote(params_path: Path, test_path: Path, version: str | None, repo: Path) -> int:
@@ -57,6 +61,7 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
     from mmp.core.io import md5_file
     from mmp.core.settings import load_settings
     from mmp.modeling.gate import evaluate_gate
+    from mmp.modeling.metrics import load_extra_metrics
     from mmp.ops.tracking.mirror import connect
     from mmp.ops.tracking.registry import CANDIDATE, champion_alias, version_by_alias
 
@@ -87,10 +92,11 @@ def promote(params_path: Path, test_path: Path, version: str | None, repo: Path)
     champ_scorer = fetch(f"models:/{name}/{champion.version}", uri) if champion is not None else None
     if champ_scorer is not None:
         comparable(name, (candidate.version, cand_scorer.schema), (f"{alias} version {champion.version}", champ_scorer.schema))
-    cand_metrics = score(cand_scorer, test, params.data)
-    champ_metrics = score(champ_scorer, test, params.data) if champ_scorer is not None else None
+    extra = load_extra_metrics(params.evaluate.extra_metrics, params.data.task_type)
+    cand_metrics = score(cand_scorer, test, params.data, extra)
+    champ_metrics = score(champ_scorer, test, params.data, extra) if champ_scorer is not None else None
     key, gate = params.evaluate.gate_for(params.data.task_type)
-    result = evaluate_gate(gate, cand_metrics, champ_metrics, key)
+    result = evaluate_gate(gate, cand_metrics, champ_metrics, key, {m.name: m.greater_is_better for m in extra})
     record(client, name, candidate.version, result, champion.version if champion is not None else None)
     print(f"{name} version {candidate.version} vs {alias} " + (f"version {champion.version}" if champion is not None else "(none yet)"))
     print(result.summary())

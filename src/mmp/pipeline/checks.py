@@ -39,9 +39,12 @@ def config_problems(raw: Mapping[str, Any], sections: tuple[str, ...] = ALL) -> 
 
         errors += data_config_problems(data)
     if "tune" in sections and data:
-        from mmp.tuning.checks import tune_metric_problems
+        from mmp.tuning.checks import family_problems, tune_metric_problems
 
-        errors += tune_metric_problems(raw.get("tune"), data.task_type)
+        evaluate = raw.get("evaluate")
+        extra = evaluate.get("extra_metrics") if isinstance(evaluate, Mapping) else None
+        errors += tune_metric_problems(raw.get("tune"), data.task_type, extra)
+        errors += family_problems(raw.get("tune"), data.task_type, raw_seed if isinstance(raw_seed := raw.get("seed"), int) else 42)
     if "features" in sections and checked.get("features") and data:
         from mmp.modeling.feature_checks import feature_config_problems
 

@@ -6,13 +6,16 @@ residuals (regression), the Qini curve (also as a PNG) and the uplift by decile 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from mmp.modeling.metrics import (
+    ExtraMetric,
     classification_metrics,
+    extra_metric_values,
     per_class_report,
     per_target_report,
     predict_labels,
@@ -44,9 +47,11 @@ class NoPlots:
         return None
 
 
-def evaluate_regression(logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame) -> dict[str, Any]:
+def evaluate_regression(
+    logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, extra: Sequence[ExtraMetric] = ()
+) -> dict[str, Any]:
     pred = np.asarray(model.predict(X), dtype="float64")
-    scores: dict[str, Any] = regression_metrics(y, pred)
+    scores: dict[str, Any] = regression_metrics(y, pred) | extra_metric_values(extra, y, pred, None)
     frame = y.to_frame() if isinstance(y, pd.Series) else y
     pred2d = pred.reshape(len(frame), -1)
     if pred2d.shape[1] > 1:
@@ -71,10 +76,13 @@ def evaluate_regression(logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.S
     return scores
 
 
-def evaluate_classification(logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.Series, threshold: float) -> dict[str, Any]:
+def evaluate_classification(
+    logger: PlotLogger, model: Any, X: pd.DataFrame, y: pd.Series, threshold: float, extra: Sequence[ExtraMetric] = ()
+) -> dict[str, Any]:
     # float64: a float32 matrix makes some models return float32, which JSON cannot write.
     proba, classes, truth = np.asarray(model.predict_proba(X), dtype="float64"), np.asarray(model.classes_), np.asarray(y)
     scores: dict[str, Any] = classification_metrics(truth, proba, classes, threshold)
+    scores |= extra_metric_values(extra, truth, proba, classes, threshold)
     pred = predict_labels(proba, classes, threshold)
     logger.log_sklearn_plot("confusion_matrix", truth.astype(str).tolist(), pred.astype(str).tolist(), name="confusion_matrix")
     if len(classes) == 2:

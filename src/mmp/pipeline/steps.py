@@ -94,10 +94,11 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
     from mmp.data.target import target
     from mmp.modeling.recipe import build_estimator, check_task, find_ranges
     from mmp.modeling.training import fit_model
-    from mmp.tuning.space import tuned_chooser
+    from mmp.tuning.space import tuned_chooser, tuned_recipe
 
-    chooser = tuned_chooser(best_params or {}, find_ranges(params.model.hyperparameters))
-    estimator = build_estimator(params.model, params.seed, chooser)
+    spec, values, _ = tuned_recipe(params.model, best_params or {})  # AutoML: the family tune chose
+    chooser = tuned_chooser(values, find_ranges(spec.hyperparameters))
+    estimator = build_estimator(spec, params.seed, chooser)
     check_task(estimator, params.data.task_type)
     data = params.data
     treatment = features[data.treatment_col] if data.treatment_col else None
@@ -108,20 +109,21 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
 def evaluate(features: pd.DataFrame, model: Any, params: Params, logger: PlotLogger | None = None) -> dict[str, Any]:
     """Score the test feature matrix; the task's plots and the feature importance go to ``logger``."""
     from mmp.data.target import target
-    from mmp.modeling.metrics import feature_importance
+    from mmp.modeling.metrics import feature_importance, load_extra_metrics
     from mmp.pipeline.evaluation import NoPlots, evaluate_classification, evaluate_regression, evaluate_uplift
 
     logger = logger or NoPlots()
     data = params.data
     X, y = features.drop(columns=data.label_cols), target(features, data.targets)
+    extra = load_extra_metrics(params.evaluate.extra_metrics, data.task_type)
     if task_kind(data.task_type) == "uplift":
         assert data.treatment_col is not None  # DataConfig requires it for uplift
         known = features[data.effect_col] if data.effect_col else None
         scores = evaluate_uplift(logger, model, X, y, features[data.treatment_col], known)
     elif task_kind(data.task_type) == "regression":
-        scores = evaluate_regression(logger, model, X, y)
+        scores = evaluate_regression(logger, model, X, y, extra)
     else:
-        scores = evaluate_classification(logger, model, X, y, params.evaluate.threshold)
+        scores = evaluate_classification(logger, model, X, y, params.evaluate.threshold, extra)
     if task_kind(data.task_type) == "uplift" and not hasattr(model, "feature_importances_"):
         return scores  # permutation importance needs a score(X, y); an effect has no such score
     importance = feature_importance(model, X, y, params.seed, params.evaluate.importance_top_k)
@@ -149,12 +151,14 @@ def package(
     created: datetime,
     data: list[DataFile] | None = None,
     train: pd.DataFrame | None = None,
+    family: str | None = None,
 ) -> None:
     """Write the MLflow pyfunc directory at ``out`` (featurizer + model + schema + metadata +
     signature + input example + MODEL_CARD.md): it takes raw rows and returns predictions.
     ``featurizer`` and ``model`` are fitted objects or their joblib bytes (see :func:`stored`);
-    ``data`` lists the train/test files the card names. With the raw ``train`` split, a seeded
-    sample of it and its predictions go in too (``reference.parquet``: drift's reference)."""
+    ``data`` lists the train/test files the card names; ``family`` the AutoML family that
+    tuning chose (``params.model`` is then that family's recipe). With the raw ``train`` split, a
+    seeded sample of it and its predictions go in too (``reference.parquet``: drift's reference)."""
     from mmp.inference.model_card import render_card
     from mmp.inference.pyfunc import save_package  # mlflow is heavy: import only here
     from mmp.modeling.gate import evaluate_gate
@@ -169,7 +173,9 @@ def package(
         files["featurizer"].write_bytes(stored(featurizer))
         files["model"].write_bytes(stored(model))
         write_json(files["schema"], schema.to_json())
-        write_json(files["metadata"], {"model_class": params.model.class_path, "threshold": params.evaluate.threshold, "metrics": metrics})
+        family_entry = {"model_family": family} if family else {}
+        metadata = {"model_class": params.model.class_path, **family_entry, "threshold": params.evaluate.threshold, "metrics": metrics}
+        write_json(files["metadata"], metadata)
         save_package(out, files, created)
     (out / "MODEL_CARD.md").write_text(card)
     if train is not None:

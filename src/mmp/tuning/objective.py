@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from mmp.core.config import ModelConfig, TaskType, task_kind
-from mmp.modeling.metrics import classification_metrics, regression_metrics
+from mmp.modeling.metrics import ExtraMetric, classification_metrics, extra_metric_values, regression_metrics
 from mmp.modeling.recipe import build_estimator
+from mmp.tuning.families import FAMILY, family_site
 from mmp.tuning.space import trial_chooser
 
 # LightGBM's built-in metric equal to the tuned one: evaluated in C every round, for free.
@@ -48,6 +49,7 @@ class Problem:
     metric: str
     maximize: bool
     threshold: float
+    extra: ExtraMetric | None = None  # the tuned metric when it is one of evaluate.extra_metrics
 
 
 def worker_id() -> str:
@@ -55,23 +57,30 @@ def worker_id() -> str:
 
 
 class Objective:
-    """``objective(trial) -> mean CV score``; raises ``optuna.TrialPruned`` when pruned."""
+    """``objective(trial) -> mean CV score``; raises ``optuna.TrialPruned`` when pruned. With
+    ``families`` (AutoML), each trial first picks a family, then only that family's ranges."""
 
-    def __init__(self, spec: ModelConfig, seed: int, problem: Problem):
-        self.spec, self.seed, self.problem = spec, seed, problem
+    def __init__(self, spec: ModelConfig, seed: int, problem: Problem, families: Mapping[str, ModelConfig] | None = None):
+        self.spec, self.seed, self.problem, self.families = spec, seed, problem, dict(families or {})
+
+    def estimator(self, trial: Any) -> Any:
+        if not self.families:
+            return build_estimator(self.spec, self.seed, trial_chooser(trial))
+        name = trial.suggest_categorical(FAMILY, list(self.families))
+        return build_estimator(self.families[name], self.seed, trial_chooser(trial), family_site(name))
 
     def __call__(self, trial: Any) -> float:
         from sklearn.base import clone
 
         p = self.problem
         trial.set_user_attr("worker", worker_id())
-        estimator = build_estimator(self.spec, self.seed, trial_chooser(trial))
+        estimator = self.estimator(trial)
         scores: list[float] = []
         for k, (tr, va) in enumerate(p.folds):
             model = clone(estimator)
             report = reporter(trial, k, rounds(model), p.maximize)
             iterated = fit_fold(model, p.X.iloc[tr], p.y.iloc[tr], p.X.iloc[va], p.y.iloc[va], p.task, p.metric, report)
-            scores.append(fold_score(model, p.X.iloc[va], p.y.iloc[va], p.task, p.metric, p.threshold))
+            scores.append(fold_score(model, p.X.iloc[va], p.y.iloc[va], p))
             if not iterated:
                 report(0, float(np.mean(scores)), p.maximize)
         trial.set_user_attr("fold_scores", scores)
@@ -156,8 +165,13 @@ def lightgbm_callback(name: str, report: Report) -> Callable[[Any], None]:
     return LightGBMReport(name, report)
 
 
-def fold_score(model: Any, X: pd.DataFrame, y: Any, task: TaskType, metric: str, threshold: float) -> float:
+def fold_score(model: Any, X: pd.DataFrame, y: Any, p: Problem) -> float:
     """The tuned metric on one validation fold, computed exactly as the evaluator computes it."""
-    if task_kind(task) == "regression":
-        return regression_metrics(np.asarray(y), np.asarray(model.predict(X)))[metric]
-    return classification_metrics(np.asarray(y), model.predict_proba(X), np.asarray(model.classes_), threshold)[metric]
+    regression = task_kind(p.task) == "regression"
+    prediction = np.asarray(model.predict(X) if regression else model.predict_proba(X), dtype="float64")
+    if p.extra is not None:
+        classes = None if regression else np.asarray(model.classes_)
+        return extra_metric_values([p.extra], y, prediction, classes, p.threshold)[p.extra.name]
+    if regression:
+        return regression_metrics(np.asarray(y), prediction)[p.metric]
+    return classification_metrics(np.asarray(y), prediction, np.asarray(model.classes_), p.threshold)[p.metric]

@@ -6,18 +6,22 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from mmp.core.config import Direction, TaskType, TuneConfig, task_kind
 from mmp.core.errors import MMPError
 
+if TYPE_CHECKING:
+    from mmp.modeling.metrics import ExtraMetric
+
 DEFAULT_METRIC = {"classification": "roc_auc", "regression": "rmse"}
 
 
-def resolve_objective(tune: TuneConfig, task: TaskType) -> tuple[str, Direction]:
-    """(metric, direction): the metric must be one the evaluator produces for the task; the
-    direction follows it unless ``tune.direction`` overrides it."""
+def resolve_objective(tune: TuneConfig, task: TaskType, extra: Sequence[ExtraMetric] = ()) -> tuple[str, Direction]:
+    """(metric, direction): the metric must be one the evaluator produces for the task (its
+    own or one of ``evaluate.extra_metrics``, loaded as ``extra``); the direction follows it
+    unless ``tune.direction`` overrides it."""
     from mmp.modeling.tasks import higher_is_better, metric_names
 
     if task_kind(task) == "uplift":
@@ -29,10 +33,12 @@ def resolve_objective(tune: TuneConfig, task: TaskType) -> tuple[str, Direction]
             "tune.enabled=false, with the learner's hyperparameters set in the recipe",
         )
     metric = tune.metric or DEFAULT_METRIC[task_kind(task)]
-    names = metric_names(task)
+    own = {m.name: m.greater_is_better for m in extra}
+    names = (*metric_names(task), *own)
     if metric not in names:
         raise MMPError("tune.metric", f"{metric!r} is not a metric the evaluator produces for a {task} task", ", ".join(names))
-    return metric, tune.direction or ("maximize" if higher_is_better(metric) else "minimize")
+    higher = own[metric] if metric in own else higher_is_better(metric)
+    return metric, tune.direction or ("maximize" if higher else "minimize")
 
 
 def make_sampler(kind: str, seed: int) -> Any:

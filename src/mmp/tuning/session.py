@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from mmp.core.config import Direction, Params
-from mmp.core.errors import MMPError
+from mmp.core.config import Direction, ModelConfig, Params
+from mmp.core.errors import MMPError, collect, raise_all
 from mmp.core.settings import TuneSettings
 from mmp.data.target import target
+from mmp.modeling.metrics import ExtraMetric, load_extra_metrics
 from mmp.modeling.recipe import build_estimator, check_task
 from mmp.tuning.cv import make_folds, resolve_strategy
+from mmp.tuning.families import check_families, family_site, read_families
 from mmp.tuning.objective import Objective, Problem
 from mmp.tuning.search import make_pruner, make_sampler, open_study, resolve_objective, study_name
 from mmp.tuning.space import search_space
@@ -30,13 +32,34 @@ class Session:
     objective: Objective
     metric: str
     storage: TuneSettings
+    families: dict[str, ModelConfig] = field(default_factory=dict)  # AutoML: the recipes chosen between
+
+
+def candidate_recipes(params: Params) -> dict[str, ModelConfig]:
+    """The checked recipes the study searches: the families of ``tune.families`` (read from
+    conf/model), or none (the study searches ``model``)."""
+    if not params.tune.families:
+        search_space(params.model)
+        check_task(build_estimator(params.model, params.seed), params.data.task_type)
+        return {}
+    families = read_families(params.tune.families)
+    raise_all([e for name, spec in families.items() for e in collect(search_space, spec, family_site(name), False)[1]])
+    check_families(families, params.data.task_type, params.seed)
+    return families
+
+
+def tuned_metric(params: Params) -> tuple[str, Direction, ExtraMetric | None]:
+    """The tuned metric, its direction and, when it is one of evaluate.extra_metrics, the
+    user's function that computes it."""
+    extra = load_extra_metrics(params.evaluate.extra_metrics, params.data.task_type)
+    metric, direction = resolve_objective(params.tune, params.data.task_type, extra)
+    return metric, direction, next((m for m in extra if m.name == metric), None)
 
 
 def prepare_problem(params: Params, features: Path, prepared: Path) -> tuple[Problem, str]:
     """The checked search problem on the train split, and a digest of the data it reads."""
-    search_space(params.model)
-    metric, direction = resolve_objective(params.tune, params.data.task_type)
-    check_task(build_estimator(params.model, params.seed), params.data.task_type)
+    candidate_recipes(params)
+    metric, direction, extra = tuned_metric(params)
     train_file = Path(features) / "train.parquet"
     if not train_file.exists():
         raise MMPError(str(train_file), "train features not found", "run `dvc exp run` (or `dvc pull`) first")
@@ -54,7 +77,7 @@ def prepare_problem(params: Params, features: Path, prepared: Path) -> tuple[Pro
     y = target(train, targets)
     folds = make_folds(y, strategy, params.tune.cv.folds, params.seed, times)
     problem = Problem(
-        train.drop(columns=targets), y, params.data.task_type, folds, metric, direction == "maximize", params.evaluate.threshold
+        train.drop(columns=targets), y, params.data.task_type, folds, metric, direction == "maximize", params.evaluate.threshold, extra
     )
     return problem, digest.hexdigest()
 
@@ -72,13 +95,19 @@ def read_times(path: Path, time_col: str, n_rows: int) -> pd.Series:
 def study_recipe(params: Params) -> dict[str, Any]:
     """What defines a study: everything that changes a trial or the search, not ``n_jobs``
     (how many trials run at once) nor ``enabled``."""
-    return {
+    recipe = {
         "seed": params.seed,
         "data": params.data.model_dump(include={"target_col", "task_type", "time_col"}),
         "threshold": params.evaluate.threshold,
         "model": params.model.model_dump(),
-        "tune": params.tune.model_dump(exclude={"n_jobs", "enabled"}),
+        "tune": params.tune.model_dump(exclude={"n_jobs", "enabled", "families"}),
     }
+    tuned = [path for path in params.evaluate.extra_metrics if path.rpartition(":")[2] == params.tune.metric]
+    if tuned:  # a user's metric is tuned: its import path is part of the search
+        recipe["extra_metric"] = tuned[0]
+    if params.tune.families:  # AutoML: the families' recipes, as read from conf/model now
+        recipe["families"] = {name: spec.model_dump() for name, spec in read_families(params.tune.families).items()}
+    return recipe
 
 
 def open_session(params: Params, features: Path, prepared: Path, storage: TuneSettings, sampler_seed: int | None = None) -> Session:
@@ -86,11 +115,12 @@ def open_session(params: Params, features: Path, prepared: Path, storage: TuneSe
     import optuna
 
     problem, digest = prepare_problem(params, features, prepared)
+    families = read_families(params.tune.families) if params.tune.families else {}
     metric = problem.metric
     direction: Direction = "maximize" if problem.maximize else "minimize"
     optuna.logging.set_verbosity(logging.WARNING)  # the progress bar reports trials
     sampler = make_sampler(params.tune.sampler, params.seed if sampler_seed is None else sampler_seed)
-    name = study_name(params.model.class_path, study_recipe(params), digest)
+    name = study_name("automl" if families else params.model.class_path, study_recipe(params), digest)
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
@@ -99,4 +129,4 @@ def open_session(params: Params, features: Path, prepared: Path, storage: TuneSe
         raise MMPError(
             "tune.storage", f"cannot open study {name} in {storage.label}: {scrub(err, storage.url)}", "a reachable SQLAlchemy URL"
         ) from None
-    return Session(study, Objective(params.model, params.seed, problem), metric, storage)
+    return Session(study, Objective(params.model, params.seed, problem, families), metric, storage, families)

@@ -38,8 +38,10 @@ def write_report(repo: Path, base: str, target: str, out: Path) -> tuple[Path, i
             heading, name = plots.title(plot_id, vega[0]), f"{PLOTS_DIR}/{plots.slug(plot_id)}.png"
             (tmp / name).write_bytes(plots.render_png(plots.static_spec(vega[0], heading)))
             images.append((heading, name))
+        automl = sections.automl_section(metrics)
         body = [
             sections.metrics_section(metrics, revs, HIGHER_IS_BETTER),
+            *([automl] if automl else []),
             sections.params_section(params, revs),
             gate,
             sections.plots_section(images, missing),

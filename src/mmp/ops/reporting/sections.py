@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mmp.ops.reporting.dvc_data import Revisions
-from mmp.ops.reporting.tables import is_unchanged, metrics_table, params_table
+from mmp.ops.reporting.tables import fmt, is_unchanged, metrics_table, params_table
 
 
 def metrics_section(diff: Mapping[str, Mapping[str, Any]], revs: Revisions, directions: Mapping[str, bool]) -> str:
@@ -67,6 +67,25 @@ def gate_section(params: dict, metrics: dict) -> str:
     ]
     if gate.beat_champion is not None:
         lines += ["", f"Beating the champion on `{gate.beat_champion.metric}` is checked against the registry by `mmp promote`."]
+    return "\n".join(lines)
+
+
+def automl_section(diff: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The best score of each model family of an AutoML study (``tune.families``) in the
+    target revision, from the ``families.<name>.<figure>`` rows of the tune metrics; None when
+    the target did not tune across families."""
+    table: dict[str, dict[str, Any]] = {}
+    for rows in diff.values():
+        for name, row in rows.items():
+            head, _, rest = name.partition(".")
+            family, _, figure = rest.rpartition(".")
+            if head == "families" and family and row.get("new") is not None:
+                table.setdefault(family, {})[figure] = row["new"]
+    if not table:
+        return None
+    scored = sorted(table.items(), key=lambda kv: (kv[1].get("best_score") is None, kv[0]))
+    lines = ["## AutoML: best score per family", "", "| family | best score | complete | pruned |", "|---|---|---|---|"]
+    lines += [f"| `{f}` | {fmt(r.get('best_score'))} | {fmt(r.get('n_complete'))} | {fmt(r.get('n_pruned'))} |" for f, r in scored]
     return "\n".join(lines)
 
 

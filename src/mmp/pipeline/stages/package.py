@@ -14,6 +14,7 @@ from mmp.data.schema import InputSchema
 from mmp.inference.model_card import DataFile
 from mmp.pipeline.stages import parser, run_stage
 from mmp.pipeline.steps import package
+from mmp.tuning.space import tuned_recipe
 
 
 def data_file(name: str, path: str) -> DataFile:
@@ -31,9 +32,12 @@ def main(argv: list[str]) -> None:
         featurizer="fitted featurizer",
         model="fitted model",
         metrics="evaluate metrics JSON",
+        best_params="the tune stage's best values (with tune.families: the family it chose)",
         out="MLflow model directory",
     ).parse_args(argv)
     params = load_params(args.params)
+    spec, _, family = tuned_recipe(params.model, read_json(args.best_params))
+    params = params.model_copy(update={"model": spec})  # AutoML: the card names the family trained
     from mmp.inference.pyfunc import created_at  # mlflow is heavy: import only here
 
     data = [data_file("train", args.train), data_file("test", args.test)]
@@ -49,6 +53,7 @@ def main(argv: list[str]) -> None:
             created=created_at(Path.cwd()),
             data=data,
             train=pd.read_parquet(args.train, columns=schema.feature_names),
+            family=family,
         )
 
 

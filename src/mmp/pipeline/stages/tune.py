@@ -1,5 +1,7 @@
 """tune: search the recipe's ranges with Optuna (CV on the train split only) and write the best
 values for the train stage, metrics/tune.json, the trials table and the history/importance plots.
+With tune.families (AutoML) the study also picks the model family: the winner's recipe goes to
+train in best_params.json, and each family's best score to metrics/tune.json and a plot.
 The recipe sections it declares (data, model, tune) are checked first, as ``mmp validate`` does,
 also with tune.enabled=false: then it writes empty results at once and imports no search code."""
 
@@ -31,6 +33,7 @@ def main(argv: list[str]) -> None:
         write_disabled(args.best_params, args.metrics, args.live)
         return
     from mmp.core.settings import load_settings
+    from mmp.tuning.families import best_payload, family_scores
     from mmp.tuning.search import Progress, complete_study, history, importances, summary, trials_table
     from mmp.tuning.session import open_session
 
@@ -44,10 +47,16 @@ def main(argv: list[str]) -> None:
     finally:
         progress.close()
     result = summary(session.study, session.metric, time.perf_counter() - started)
+    best = result["best_params"]
+    if session.families:  # AutoML: the best score of each family, and the winner's recipe for train
+        result["families"] = {
+            row.pop("family"): row for row in family_scores(session.study.get_trials(deepcopy=False), result["direction"] == "maximize")
+        }
+        best = best_payload(best, session.families)
     with live(args.live) as logger:
-        log_plots(logger, history(session.study), importances(session.study, params.seed))
+        log_plots(logger, history(session.study), importances(session.study, params.seed), result.get("families", {}))
         trials_table(session.study).to_csv(Path(logger.dir) / "trials.csv", index=False)
-    write_json(args.best_params, result["best_params"])
+    write_json(args.best_params, best)
     write_json(args.metrics, result)
     print(json.dumps({k: result[k] for k in ("best_score", "n_trials", "n_pruned", "duration")}), flush=True)
 
@@ -61,8 +70,12 @@ def write_disabled(best_params: str, metrics: str, live_dir: str) -> None:
     write_plots_config(Path(live_dir), [])  # no plots (and no dvclive import)
 
 
-def log_plots(logger: Any, points: list[dict], importance: list[dict]) -> None:
-    """dvclive plot data: history and parameter importances (declared by ``live``)."""
+def log_plots(logger: Any, points: list[dict], importance: list[dict], families: dict[str, dict] | None = None) -> None:
+    """dvclive plot data: history, parameter importances and, for an AutoML study, the best
+    score of each family (declared by ``live``)."""
+    scored = [{"family": name, "best_score": row["best_score"]} for name, row in (families or {}).items() if row["best_score"] is not None]
+    if scored:
+        logger.log_plot("families", scored, x="best_score", y="family", template="bar_horizontal_sorted", title="Best score per family")
     if points:
         logger.log_plot("history", points, x="trial", y=["value", "best_value"], template="linear", title="Optimization history")
     if importance:
