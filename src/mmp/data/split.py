@@ -68,9 +68,3 @@ def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task
         stats["target"] = {t: {"mean": round(float(full[t].mean()), 6), "std": round(float(full[t].std()), 6)} for t in targets}
     return stats
 
-
-def data_profile(train: pd.DataFrame, test: pd.DataFrame) -> dict:
-    """Per-column figures (missing rates), for metrics/data_profile.json: a plain output, not a
-    DVC metrics file, because one column per source column would flood `dvc exp show`."""
-    missing = pd.concat([train, test], ignore_index=True).isna().mean()
-    return {"missing_rate": {str(k): round(float(v), 6) for k, v in missing.items() if v > 0}}

@@ -35,7 +35,8 @@ class Prepared:
     test: pd.DataFrame
     schema: InputSchema
     stats: dict[str, Any]  # metrics/data.json: row counts, class balance
-    profile: dict[str, Any]  # metrics/data_profile.json: per-column missing rates
+    profile: dict[str, Any]  # metrics/data_profile.json: per-column missing rates and distinct counts
+    quality: dict[str, Any]  # the data quality report (mmp.data.quality), drawn by pipeline.quality_report
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,21 @@ class Featurized:
 
 
 def prepare(frame: pd.DataFrame, data: DataConfig, seed: int) -> Prepared:
-    """Check the loaded source against the recipe (every problem at once), then split it."""
+    """Check the loaded source against the recipe (every problem at once), split it and report
+    its quality; leakage findings stop here under ``data.quality.fail_on_leakage``."""
+    from mmp.data import quality
     from mmp.data.checks import data_problems
     from mmp.data.contract import coerce_dates
     from mmp.data.schema import infer_schema
-    from mmp.data.split import data_profile, data_stats, split
+    from mmp.data.split import data_stats, split
 
     raise_all(data_problems(frame, data))
     frame = coerce_dates(frame, data.contract)
     train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
+    report = quality.quality_report(train, test, data)
+    raise_all(quality.errors(report))
     stats = data_stats(train, test, data.targets, data.task_type)
-    return Prepared(train, test, infer_schema(train, data), stats, data_profile(train, test))
+    return Prepared(train, test, infer_schema(train, data), stats, quality.data_profile(report), report)
 
 
 def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featurized:
