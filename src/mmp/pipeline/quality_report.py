@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 COLS = 4  # histograms per row of the grid
+LAYOUT = "tight"  # constrained layout looks alike and draws twice as slowly
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Data quality</title>
@@ -51,7 +52,7 @@ TITLES = {
 def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=(width, height), layout=LAYOUT)
 
 
 def histograms(report: dict[str, Any]) -> Figure:
