@@ -6,8 +6,8 @@ import pytest
 from mmp.core.config import Contract, DataConfig
 from mmp.core.errors import MMPError, MMPErrors
 from mmp.data.contract import check_contract, coerce_dates, require_columns
-from mmp.data.schema import infer_schema
 from mmp.data.quality import data_profile, quality_report
+from mmp.data.schema import infer_schema
 from mmp.data.split import data_stats, split
 from mmp.data.synthetic import credit_default
 

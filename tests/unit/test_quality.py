@@ -17,9 +17,7 @@ from mmp.pipeline.quality_report import write_report
 
 
 def config(task: str = "binary", **quality: Any) -> DataConfig:
-    return DataConfig(
-        source_uri="x.csv", target_col="y", task_type=task, id_cols=["customer_id"], time_col="when", quality=quality
-    )  # type: ignore[arg-type]
+    return DataConfig(source_uri="x.csv", target_col="y", task_type=task, id_cols=["customer_id"], time_col="when", quality=quality)  # type: ignore[arg-type]
 
 
 def frames(rows: int = 200, planted: bool = True, time_ok: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:

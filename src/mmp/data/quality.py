@@ -24,7 +24,9 @@ from mmp.core.config import DataConfig, task_kind
 from mmp.core.errors import MMPError
 
 MIN_ROWS_FOR_ID_CHECK = 20  # fewer rows are all distinct by chance
-LEAKAGE_FIX = "drop the column from the source, declare it in data.id_cols, list it in data.quality.allow, or set data.quality.fail_on_leakage=false"
+LEAKAGE_FIX = (
+    "drop the column from the source, declare it in data.id_cols, list it in data.quality.allow, or set data.quality.fail_on_leakage=false"
+)
 TIME_FIX = "split by time, list the column in data.quality.allow, or set data.quality.fail_on_leakage=false"
 
 
@@ -122,14 +124,13 @@ def single_feature_score(train: pd.DataFrame, test: pd.DataFrame, column: str, d
     |Spearman rho| for regression (the largest over targets). None when undefined (one class)."""
     from sklearn.metrics import roc_auc_score
 
-    scores = []
+    scores: list[float] = []
     if task_kind(data.task_type) == "regression":
         for t in data.targets:
             x = _encoded(train[column], test[column], train[t].astype(float))
             rho = x.corr(test[t].astype(float), method="spearman")
-            scores.append(abs(rho) if pd.notna(rho) else None)
-        known = [s for s in scores if s is not None]
-        return max(known) if known else None
+            scores.extend([abs(float(rho))] if pd.notna(rho) else [])
+        return max(scores) if scores else None
     y_train, y_test = train[data.targets[0]], test[data.targets[0]]
     classes = sorted(y_test.unique().tolist())
     for cls in classes[-1:] if len(classes) == 2 else classes:
@@ -212,7 +213,9 @@ def time_consistency(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) 
         section["periods"]["target_mean"] = [_round(v) for v in mean.tolist()]
     empty = int((rows == 0).sum())
     if empty:
-        findings.append(Finding("time_gaps", col, f"{empty} of {len(every)} periods ({freq}) between its first and last value have no rows", False))
+        findings.append(
+            Finding("time_gaps", col, f"{empty} of {len(every)} periods ({freq}) between its first and last value have no rows", False)
+        )
     return section, findings
 
 
@@ -223,9 +226,7 @@ def quality_report(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) ->
     bins = data.quality.bins
     leak, leak_findings = leakage(train, test, data)
     time, time_findings = time_consistency(train, test, data)
-    findings = [
-        {**f.to_json(), "severity": "error" if is_error(f, data) else "warning"} for f in [*leak_findings, *time_findings]
-    ]
+    findings = [{**f.to_json(), "severity": "error" if is_error(f, data) else "warning"} for f in [*leak_findings, *time_findings]]
     return {
         "rows": {"train": len(train), "test": len(test)},
         "columns": {str(c): column_profile(full[c], bins) for c in full.columns},
@@ -248,7 +249,11 @@ def errors(report: dict[str, Any]) -> list[MMPError]:
 
 def warning_lines(report: dict[str, Any]) -> list[str]:
     """One line per warning, for the stage's output."""
-    return [f"warning: data quality: column {f['column']!r}: {f['check']}: {f['rule']}" for f in report["findings"] if f["severity"] == "warning"]
+    return [
+        f"warning: data quality: column {f['column']!r}: {f['check']}: {f['rule']}"
+        for f in report["findings"]
+        if f["severity"] == "warning"
+    ]
 
 
 def data_profile(report: dict[str, Any]) -> dict[str, Any]:

@@ -67,4 +67,3 @@ def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task
     else:
         stats["target"] = {t: {"mean": round(float(full[t].mean()), 6), "std": round(float(full[t].std()), 6)} for t in targets}
     return stats
-

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 COLS = 4  # histograms per row of the grid
-LAYOUT = "tight"  # constrained layout looks alike and draws twice as slowly
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Data quality</title>
@@ -52,7 +51,8 @@ TITLES = {
 def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout=LAYOUT)
+    # "tight": "constrained" looks alike and draws twice as slowly
+    return Figure(figsize=(width, height), layout="tight")
 
 
 def histograms(report: dict[str, Any]) -> Figure:
@@ -122,8 +122,11 @@ def time(report: dict[str, Any]) -> Figure | None:
         twin = ax.twinx()
         twin.plot(list(x), periods["target_mean"], color="#c33", marker=".")
         twin.set_ylabel("target mean", color="#c33")
-    ax.set_title(f"{report['time']['column']}: train {report['time']['train']['min'][:10]} .. {report['time']['train']['max'][:10]}, "
-                 f"test {report['time']['test']['min'][:10]} .. {report['time']['test']['max'][:10]}", fontsize=9)
+    ax.set_title(
+        f"{report['time']['column']}: train {report['time']['train']['min'][:10]} .. {report['time']['train']['max'][:10]}, "
+        f"test {report['time']['test']['min'][:10]} .. {report['time']['test']['max'][:10]}",
+        fontsize=9,
+    )
     return fig
 
 

@@ -9,8 +9,8 @@ import sys
 from mmp.core.io import atomic_path, write_json
 from mmp.data.quality import warning_lines
 from mmp.data.sources import load_source
-from mmp.pipeline.stages import checked_params, parser, run_stage
 from mmp.pipeline.quality_report import write_report
+from mmp.pipeline.stages import checked_params, parser, run_stage
 from mmp.pipeline.steps import prepare
 
 
