@@ -290,6 +290,21 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "docker run -p 8080:8080 -v $PWD/models/package:/model -e MMP_MODEL=/model -e MLFLOW_TRACKING_URI=sqlite:////tmp/unused.db mmp-serve": Covered(
         "tests/cli/test_serve.py::test_the_image_command_serves_the_model_named_by_env_vars", ("MMP_MODEL",)
     ),
+    "kubectl create secret generic mmp-serve --from-literal=api-token=...": Covered(
+        "tests/serving/test_k8s.py::test_the_env_contract_names_the_default_recipes_registered_model_and_the_token_is_a_secret",
+        ('"mmp-serve", "key": "api-token"',),
+        "no cluster: the Deployment reads the token from this Secret",
+    ),
+    "kubectl apply -f deploy/k8s/": Covered(
+        "tests/serving/test_k8s.py::test_manifests_are_valid_against_the_kubernetes_schemas",
+        ("kubernetes_validate.validate",),
+        "no cluster: validated offline against the Kubernetes schemas",
+    ),
+    "dvc exp run -S data.quality.fail_on_leakage=true -S 'data.quality.allow=[application_date]'": Covered(
+        "tests/unit/test_quality.py::test_fail_on_leakage_raises_one_line_per_leak_naming_column_rule_and_the_way_out",
+        ("fail_on_leakage=True", "allow="),
+        "a full pipeline run per setting is slow: the check itself on a tiny frame",
+    ),
     # reports and remotes
     "mmp report --base origin/main": Covered(
         "tests/ci/test_report.py::test_make_report_compares_the_workspace_with_a_base_commit", ("report",), "a base commit"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from mmp.core.config import DataConfig, EvaluateConfig, Params, parse
 from mmp.core.errors import MMPError
@@ -103,7 +104,8 @@ def test_schema_defaults_are_the_typed_defaults(section: str, model: type) -> No
     schema = yaml.safe_load((ROOT / "conf/schema" / f"{section}.yaml").read_text())
     for key, value in schema.items():
         field = model.model_fields[key]
-        assert value == ("???" if field.is_required() else field.get_default(call_default_factory=True)), key
+        default = "???" if field.is_required() else field.get_default(call_default_factory=True)
+        assert value == (default.model_dump() if isinstance(default, BaseModel) else default), key  # a nested section: its defaults
 
 
 @pytest.mark.parametrize("model", ["t_learner", "s_learner", "x_learner"])

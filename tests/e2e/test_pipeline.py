@@ -43,6 +43,22 @@ def test_default_pipeline_produces_every_output(default_run: Path) -> None:
     assert list((default_run / "metrics/train/plots/metrics").glob("*.tsv")), "LightGBM rounds are logged"
 
 
+def test_prepare_writes_the_data_quality_report_and_prints_its_warnings(default_run: Path) -> None:
+    quality = default_run / "reports/quality"
+    assert {p.name for p in quality.iterdir()} == {"quality.json", "index.html", "histograms.png", "target.png", "leakage.png", "time.png"}
+    report = json.loads((quality / "quality.json").read_text())
+    # The default recipe splits at random over application_date: one time-order warning, no leak.
+    found = [(f["check"], f["column"], f["severity"]) for f in report["findings"]]
+    assert found == [("time_order", "application_date", "warning")], found
+    assert 0 < report["columns"]["income"]["missing_rate"] < 0.2 and report["columns"]["region"]["distinct"] == 5
+    assert max(report["leakage"]["single_feature_score"]["scores"].values()) < 0.98
+    assert 0.08 < report["target"]["balance"]["1"] < 0.12
+    log = (default_run.parent / "exp-run.log").read_text()
+    assert "warning: data quality: column 'application_date': time_order:" in log
+    profile = json.loads((default_run / "metrics/data_profile.json").read_text())
+    assert profile["distinct"]["customer_id"] == 20000 and profile["findings"] == {"leakage": 1, "other": 0}
+
+
 def test_package_loads_in_a_fresh_process_and_scores_raw_rows(default_run: Path) -> None:
     code = (
         "import mlflow.pyfunc, pandas as pd\n"
@@ -69,7 +85,7 @@ def test_dvc_commands_report_the_experiment(default_run: Path) -> None:
 # `dvc exp show --csv` of the default run: 197 columns before the data contract (36 params)
 # and the per-column missing rates (7 metrics) moved out of params.yaml and the metrics files.
 # What remains is mostly one column per stage dependency (64 of them: dvc.yaml lists every module).
-EXP_SHOW_COLUMNS = 170  # 158 after the move; room for a few new stage deps
+EXP_SHOW_COLUMNS = 178  # 158 after the move, +7 for data.quality (6 params, 1 dep); room for a few new stage deps
 
 
 def test_exp_show_stays_legible_and_mmp_exps_fits_120_columns(default_run: Path) -> None:

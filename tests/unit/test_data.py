@@ -6,8 +6,9 @@ import pytest
 from mmp.core.config import Contract, DataConfig
 from mmp.core.errors import MMPError, MMPErrors
 from mmp.data.contract import check_contract, coerce_dates, require_columns
+from mmp.data.quality import data_profile, quality_report
 from mmp.data.schema import infer_schema
-from mmp.data.split import data_profile, data_stats, split
+from mmp.data.split import data_stats, split
 from mmp.data.synthetic import credit_default
 
 
@@ -87,7 +88,8 @@ def test_split_is_stratified_and_seeded() -> None:
     assert stats["rows"]["total"] == 2000 and set(stats["class_balance"]) == {"0", "1"}
     # The per-column profile is a file apart: one metric per source column floods `dvc exp show`.
     assert set(stats) == {"rows", "class_balance"}
-    assert 0 < data_profile(train, test)["missing_rate"]["income"] < 0.2
+    cfg = DataConfig(source_uri="x", target_col="default", task_type="binary", id_cols=["customer_id"])
+    assert 0 < data_profile(quality_report(train, test, cfg))["missing_rate"]["income"] < 0.2
 
 
 def test_schema_marks_roles_and_observed_categories() -> None:

@@ -145,6 +145,22 @@ class FeatureView(Strict):
 FeatureStore = Literal["pass_through", "builtin", "feast"]
 
 
+class DataQuality(Strict):
+    """The data quality report's leakage rules (``mmp.data.quality``). Leakage findings are
+    warnings unless ``fail_on_leakage``; a column in ``allow`` stays a warning even then."""
+
+    fail_on_leakage: bool = False
+    # One feature's held-out ROC AUC (classification) or |Spearman rho| (regression) above this
+    max_single_feature_score: float = Field(default=0.98, gt=0.5, le=1)
+    # An integer or text feature whose share of distinct values is at least this is id-like
+    id_like_share: float = Field(default=0.95, gt=0, le=1)
+    # The share of test rows older than the newest train row above which the split contradicts
+    # the time order (a random split gives about 1, a split by time 0)
+    max_time_overlap: float = Field(default=0.5, ge=0, le=1)
+    allow: list[str] = Field(default_factory=list)
+    bins: int = Field(default=20, ge=2, le=100)
+
+
 class DataConfig(Strict):
     source_uri: str
     rows: int | None = Field(default=None, gt=0)
@@ -165,6 +181,8 @@ class DataConfig(Strict):
     params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     identifiers: dict[str, str] = Field(default_factory=dict)
     allowed_identifiers: dict[str, list[str]] = Field(default_factory=dict)
+    quality: DataQuality = Field(default_factory=DataQuality)
+
     # Extension point: a URI scheme -> `module:Class` (a loader with `read(uri) -> DataFrame`)
     # or `module` (imported so that it registers an fsspec protocol of that name). README
     # "Extending".

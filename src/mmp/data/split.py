@@ -86,10 +86,3 @@ def data_stats(train: pd.DataFrame, test: pd.DataFrame, targets: list[str], task
     if treatment:
         stats["treated_share"] = round(float(full[treatment].mean()), 6)
     return stats
-
-
-def data_profile(train: pd.DataFrame, test: pd.DataFrame) -> dict:
-    """Per-column figures (missing rates), for metrics/data_profile.json: a plain output, not a
-    DVC metrics file, because one column per source column would flood `dvc exp show`."""
-    missing = pd.concat([train, test], ignore_index=True).isna().mean()
-    return {"missing_rate": {str(k): round(float(v), 6) for k, v in missing.items() if v > 0}}

@@ -35,7 +35,8 @@ class Prepared:
     test: pd.DataFrame
     schema: InputSchema
     stats: dict[str, Any]  # metrics/data.json: row counts, class balance
-    profile: dict[str, Any]  # metrics/data_profile.json: per-column missing rates
+    profile: dict[str, Any]  # metrics/data_profile.json: per-column missing rates and distinct counts
+    quality: dict[str, Any]  # the data quality report (mmp.data.quality), drawn by pipeline.quality_report
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,14 @@ class Featurized:
 def prepare(frame: pd.DataFrame, data: DataConfig, seed: int, time: TimeFeatures | None = None) -> Prepared:
     """Check the loaded source against the recipe (every problem at once), add the time
     features when ``time`` is on (before the split: a test row's history may hold earlier train
-    rows, which is no look-ahead), then split it (by time when time features are on)."""
+    rows, which is no look-ahead), then split it (by time when time features are on) and report
+    its quality; leakage findings stop here under ``data.quality.fail_on_leakage``."""
+    from mmp.data import quality
     from mmp.data.checks import data_problems
     from mmp.data.contract import coerce_dates
     from mmp.data.online import online_features
     from mmp.data.schema import infer_schema
-    from mmp.data.split import by_time, data_profile, data_stats, split, time_split
+    from mmp.data.split import by_time, data_stats, split, time_split
 
     raise_all(data_problems(frame, data))
     frame = coerce_dates(frame, data.contract)
@@ -69,9 +72,11 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int, time: TimeFeatures
         train, test = time_split(frame, data.targets, data.task_type, data.test_size, data.time_col)
     else:
         train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
+    report = quality.quality_report(train, test, data)
+    raise_all(quality.errors(report))
     stats = data_stats(train, test, data.targets, data.task_type, data.treatment_col)
     schema = infer_schema(train, data, online_features(data, time))
-    return Prepared(train, test, schema, stats, data_profile(train, test))
+    return Prepared(train, test, schema, stats, quality.data_profile(report), report)
 
 
 def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featurized:

@@ -1,11 +1,16 @@
 """prepare: load the configured source, join its feature views point-in-time, check it against
-the data contract, add the time features, and write the train/test split, the input schema and
-data statistics."""
+the data contract, add the time features, and write the train/test split, the input schema, data
+statistics and the data quality report (JSON, PNG figures and an HTML page; its warnings are
+printed, one line each)."""
 
 from __future__ import annotations
 
+import sys
+
 from mmp.core.io import atomic_path, write_json
+from mmp.data.quality import warning_lines
 from mmp.data.sources import load_rows
+from mmp.pipeline.quality_report import write_report
 from mmp.pipeline.stages import checked_params, parser, run_stage
 from mmp.pipeline.steps import prepare
 
@@ -16,6 +21,7 @@ def main(argv: list[str]) -> None:
         out="directory for train/test splits and schema.json",
         stats="data statistics JSON (a metrics file)",
         profile="per-column profile JSON",
+        quality="directory for the data quality report (quality.json, index.html, PNGs)",
     ).parse_args(argv)
     params = checked_params(args.params, "data")
     prepared = prepare(load_rows(params.data, params.seed), params.data, params.seed, params.features.time)
@@ -26,6 +32,9 @@ def main(argv: list[str]) -> None:
         write_json(out / "schema.json", prepared.schema.to_json())
     write_json(args.stats, prepared.stats)
     write_json(args.profile, prepared.profile)
+    write_report(prepared.quality, args.quality)
+    for line in warning_lines(prepared.quality):
+        print(line, file=sys.stderr)
 
 
 if __name__ == "__main__":
