@@ -187,3 +187,28 @@ def test_the_ab_app_answers_no_input_with_a_server_error(split_client: TestClien
             assert response.status_code < 500, f"{case.method} {case.path} -> {response.status_code}: {response.text[:300]}"
 
         check()
+
+
+def test_the_prediction_log_records_each_records_variant_and_place(package_dir: Path, challenger_dir: Path, tmp_path: Path) -> None:
+    """A/B and the log together: a mixed list is logged once per record, each row with the variant
+    that answered it, its place in the request and the request id; shadow rows are logged apart."""
+    from mmp.data import prediction_log as L
+
+    app = ab_app(package_dir, challenger_dir, MMP_AB_SPLIT="0.5", MMP_AB_SHADOW="1", MMP_PREDICTION_LOG=str(tmp_path / "log"))
+    batch = records(package_dir, 20)
+    with TestClient(app) as client:  # leaving the block shuts the app down: the log is flushed
+        answer = client.post("/predict", json=batch, headers={"X-Request-ID": "ab-1"})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the shadow thread scores after the response
+            if metric_samples(client.get("/metrics").text).get(("mmp_rows_scored_total", (("variant", "shadow"),))) == 20:
+                break
+            time.sleep(0.05)
+    variants = answer.json()["variants"]
+    logged = L.read_parquet_log(tmp_path / "log")
+    assert set(logged[L.REQUEST_ID]) == {"ab-1"}
+    served = logged[logged[L.VARIANT] != "shadow"].sort_values(L.ROW)
+    assert served[L.ROW].tolist() == list(range(20)) and served[L.VARIANT].tolist() == variants
+    assert served["customer_id"].tolist() == [r["customer_id"] for r in batch]
+    shadow = logged[logged[L.VARIANT] == "shadow"]
+    assert sorted(shadow[L.ROW]) == list(range(20))
+    assert set(shadow[L.MODEL_VERSION]) == {app.state.service.ab.challenger.ref.version}
