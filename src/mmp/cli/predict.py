@@ -5,6 +5,12 @@ parameters (--query 'SELECT * FROM t WHERE d >= :since' --param since=2024-01-01
 from --db-url or MMP_DB_URL). Output (.parquet or .csv): id columns, prediction, proba_<class>,
 model_name, model_version, scored_at. Streams in chunks (flat memory), checks every chunk
 against the model's data contract, and writes the output atomically.
+
+--explain adds, per row, raw_score, base_value, explain_method and contrib_<column> for every raw
+input column (base_value + the contributions = raw_score: the log-odds of the positive class for
+a binary LightGBM or logistic model, the probability for a random forest, the prediction for a
+regressor, the predicted class's margin for a multiclass model). With --top-k K it adds instead
+top<i>_column and top<i>_contribution for each row's K largest contributions (by absolute value).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, required=True, help="output file (.parquet or .csv)")
     p.add_argument("--chunksize", type=int, default=100_000, help="rows per chunk (default: 100000)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--explain", action="store_true", help="add each row's contributions by raw input column (see above)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="with --explain: only the K largest contributions per row")
     p.set_defaults(func=run)
 
 
@@ -56,6 +64,18 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+def explain_columns(explain: bool, top_k: int | None) -> Any:
+    """The ``--explain``/``--top-k`` choice as batch scoring takes it (None: no explanations)."""
+    from mmp.inference.batch import ExplainColumns
+    from mmp.inference.explain import MAX_TOP_K
+
+    if top_k is not None and not explain:
+        raise MMPError("--top-k", "needs --explain", "--explain --top-k K")
+    if top_k is not None and not 1 <= top_k <= MAX_TOP_K:
+        raise MMPError("--top-k", f"got {top_k}", f"an integer from 1 to {MAX_TOP_K}")
+    return ExplainColumns(top_k) if explain else None
+
+
 def run(args: argparse.Namespace) -> int:
     from mmp.inference.batch import Identity, file_chunks, now, score_to_file, sql_chunks
     from mmp.inference.scorer import Scorer
@@ -63,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunksize < 1:
         raise MMPError("--chunksize", f"got {args.chunksize}", "an integer >= 1")
+    explain = explain_columns(args.explain, args.top_k)
     # SIGTERM unwinds like an error, so the temporary output is removed (SIGKILL cannot be
     # caught, but the final path is only ever written by a rename: it never holds a partial file)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -76,6 +97,6 @@ def run(args: argparse.Namespace) -> int:
         chunks = sql_chunks(url, args.query, parse_params(args.param), args.chunksize)
     else:
         chunks, total = file_chunks(args.input, args.chunksize)
-    rows = score_to_file(scorer, chunks, args.output, Identity(ref.name, ref.version, now()), total, not args.no_progress)
+    rows = score_to_file(scorer, chunks, args.output, Identity(ref.name, ref.version, now()), total, not args.no_progress, explain)
     print(f"scored {rows} rows with {ref.name} version {ref.version} into {args.output}")
     return 0

@@ -79,11 +79,11 @@ def feature_sources(featurizer: Any) -> list[list[str]]:
     by fitted feature selectors in a Pipeline), the raw input column(s) it is computed from."""
     if isinstance(featurizer, Pipeline):
         first, *selectors = [step for _, step in featurizer.steps]
-        sources = feature_sources(first)
+        selected = feature_sources(first)
         for selector in selectors:
             support = np.asarray(selector.get_support())
-            sources = [s for s, keep in zip(sources, support, strict=True) if keep]
-        return sources
+            selected = [s for s, keep in zip(selected, support, strict=True) if keep]
+        return selected
     if not isinstance(featurizer, ColumnTransformer):
         raise MMPError("featurizer", f"{type(featurizer).__name__} cannot be mapped back to raw columns", "mmp's ColumnTransformer")
     sources: list[list[str]] = []

@@ -2,7 +2,8 @@
 ``mmp serve``. The model is loaded once, when the app is built, so a model that cannot load stops
 the server at start instead of answering 503 forever.
 
-Endpoints: ``POST /predict`` (one record or a list), ``POST /invoke`` (alias), ``GET /health``,
+Endpoints: ``POST /predict`` (one record or a list), ``POST /invoke`` (alias), ``POST /explain``
+(contributions by raw column, :mod:`mmp.serving.explain`), ``GET /health``,
 ``GET /ready``, ``GET /metadata``, ``/docs``. Bearer auth when ``MMP_API_TOKEN`` is set.
 
 A protected route checks, in this order and before it reads a byte of the body: the bearer token
@@ -35,6 +36,7 @@ from mmp.core.settings import ServingSettings, load_settings
 from mmp.data.schema import InputSchema
 from mmp.inference.scorer import Scorer
 from mmp.serving import enrichment
+from mmp.serving.explain import add_explain_route
 from mmp.serving.loader import ModelRef, load_scorer, resolved
 from mmp.serving.request import body_bytes, record_model, required_features
 
@@ -272,6 +274,18 @@ def build_app(service: Service) -> FastAPI:
             max_body_size=service.max_body_bytes,  # route-level: enforced after GuardedRoute's checks
             route_class_override=GuardedRoute,
         )
+
+    add_explain_route(
+        app,
+        service.scorer,
+        service.ref,
+        service.records,
+        Body,
+        dependencies=security,
+        responses=responses,
+        max_body_size=service.max_body_bytes,
+        route_class_override=GuardedRoute,
+    )
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
