@@ -59,7 +59,25 @@ class Explanation:
         return [(self.columns[j], float(values[j])) for j in order]
 
 
+def lightgbm_booster(model: Any) -> Any:
+    """LightGBM's booster predicts without the sklearn wrapper's per-call validation; used only
+    for the stock objectives whose probabilities the wrapper computes the same way."""
+    if not type(model).__module__.startswith("lightgbm") or callable(getattr(model, "objective", None)):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(model, "booster_", None)
+
+
 # -- which raw column each model feature comes from ----------------------------------------------
+
+
+def raw_columns(featurizer: Any) -> list[str]:
+    """The raw input columns a fitted featurizer reads, in its transformers' order."""
+    transformer = featurizer.steps[0][1] if isinstance(featurizer, Pipeline) else featurizer
+    if not isinstance(transformer, ColumnTransformer):
+        raise MMPError("featurizer", f"{type(transformer).__name__} cannot be mapped back to raw columns", "mmp's ColumnTransformer")
+    return [str(c) for _, pipe, cols in transformer.transformers_ if not isinstance(pipe, str) for c in cols]
 
 
 def source_matrix(featurizer: Any, raw_columns: list[str]) -> np.ndarray:

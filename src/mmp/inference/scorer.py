@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -30,6 +29,7 @@ import yaml
 from mmp.core.errors import MMPError
 from mmp.data.schema import InputSchema
 from mmp.inference.compiled import Columns, NotCompilable, compile_featurizer
+from mmp.inference.explain import lightgbm_booster
 from mmp.inference.legacy import load_legacy
 from mmp.modeling.features import transform
 from mmp.modeling.metrics import predict_labels
@@ -53,7 +53,7 @@ class Scorer:
         self.features = schema.feature_names
         self.threshold = float(self.metadata.get("threshold", 0.5))
         self.classes = None if schema.is_regression else np.asarray(model.classes_)
-        self._booster = _lightgbm_booster(model)
+        self._booster = lightgbm_booster(model)
         self._featurize, self.backend = self._choose_backend()
 
     @classmethod
@@ -193,13 +193,3 @@ def typed_columns(frame: pd.DataFrame, schema: InputSchema) -> dict[str, Any]:
 
 def _threads(n_rows: int) -> dict[str, Any]:
     return {"num_threads": 1} if n_rows < SINGLE_THREAD_ROWS else {}
-
-
-def _lightgbm_booster(model: Any) -> Any:
-    """LightGBM's booster predicts without the sklearn wrapper's per-call validation; used only
-    for the stock objectives whose probabilities the wrapper computes the same way."""
-    if not type(model).__module__.startswith("lightgbm") or callable(getattr(model, "objective", None)):
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return getattr(model, "booster_", None)

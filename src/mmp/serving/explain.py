@@ -50,7 +50,8 @@ def explain(scorer: Scorer, ref: ModelRef, records: list[Any], k: int) -> dict[s
     classes = None if scorer.classes is None else scorer.classes.tolist()
     items = []
     for i, prediction in enumerate(out["prediction"].tolist()):
-        top = expl.top(i, k)
+        ranked = expl.top(i, len(expl.columns))
+        top, left_out = ranked[:k], ranked[k:]
         # the scorer's own probability, as /predict returns it (inverse_link(link, raw_score) equals it)
         proba = None if classes is None else float(out[f"proba_{classes[expl.explained[i]]}"][i])
         items.append(
@@ -61,7 +62,7 @@ def explain(scorer: Scorer, ref: ModelRef, records: list[Any], k: int) -> dict[s
                 "raw_score": float(raw[i]),
                 "base_value": float(expl.base_value[i]),
                 "contributions": [{"column": c, "contribution": v} for c, v in top],
-                "rest": float(expl.contributions[i].sum() - sum(v for _, v in top)),
+                "rest": float(sum(v for _, v in left_out)),
             }
         )
     meta = {"model_name": ref.name, "model_version": ref.version, "method": expl.method, "link": expl.link}
