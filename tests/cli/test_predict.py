@@ -53,6 +53,27 @@ def test_scores_a_parquet_file_in_chunks(package_dir: Path, tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "out.parquet"]  # no temporary left
 
 
+def test_explain_adds_contributions_by_raw_column(package_dir: Path, tmp_path: Path) -> None:
+    """``--explain`` (every raw column) and ``--explain --top-k 3`` (the largest three), chunked."""
+    frame = sample_frame(300, seed=14)
+    frame.to_parquet(tmp_path / "in.parquet")
+    common = ["predict", "--model", str(package_dir), "--input", str(tmp_path / "in.parquet"), "--chunksize", "64", "--no-progress"]
+    mmp(*common, "--output", str(tmp_path / "all.parquet"), "--explain")
+    mmp(*common, "--output", str(tmp_path / "top.csv"), "--explain", "--top-k", "3")
+    features = Scorer.from_package(package_dir).features
+    every = pd.read_parquet(tmp_path / "all.parquet")
+    contrib = every[[f"contrib_{c}" for c in features]].to_numpy()
+    np.testing.assert_allclose(every["base_value"] + contrib.sum(axis=1), every["raw_score"], atol=1e-9)
+    np.testing.assert_allclose(1 / (1 + np.exp(-every["raw_score"])), expected(package_dir, frame)["proba_1"], atol=1e-9)
+    assert set(every["explain_method"]) == {"lightgbm_pred_contrib"}
+    top = pd.read_csv(tmp_path / "top.csv")
+    assert [c for c in top.columns if c.startswith("top")] == [f"top{i}_{p}" for i in (1, 2, 3) for p in ("column", "contribution")]
+    best = np.asarray(features)[np.argmax(np.abs(contrib), axis=1)]
+    assert top["top1_column"].tolist() == best.tolist()
+    bad = mmp(*common, "--output", str(tmp_path / "x.parquet"), "--top-k", "3", check=False)
+    assert bad.returncode != 0 and "--top-k: needs --explain" in bad.stderr
+
+
 def test_scores_a_csv_directory_to_csv(package_dir: Path, tmp_path: Path) -> None:
     frame = sample_frame(300, seed=12)
     (tmp_path / "in").mkdir()

@@ -34,7 +34,9 @@ MODELS = {
 def params_for(kind: str) -> Params:
     params = small_params()
     class_path, hyperparameters, _ = MODELS[kind]
-    return params.model_copy(update={"model": params.model.model_copy(update={"class_path": class_path, "hyperparameters": hyperparameters})})
+    return params.model_copy(
+        update={"model": params.model.model_copy(update={"class_path": class_path, "hyperparameters": hyperparameters})}
+    )
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
@@ -89,7 +91,11 @@ def test_explain_adds_up_to_the_raw_score_and_its_probability(client: TestClient
     assert out["method"] == MODELS[kind][2]
     assert out["link"] == ("identity" if kind == "random_forest" else "logit")
     predicted = client.post("/predict", json=body).json()
-    raw = model_raw_score(kind, scorer, pd.DataFrame(body).assign(**{c: lambda d, c=c: pd.to_datetime(d[c]) for c in ("first_credit_date", "application_date")}))
+    raw = model_raw_score(
+        kind,
+        scorer,
+        pd.DataFrame(body).assign(**{c: lambda d, c=c: pd.to_datetime(d[c]) for c in ("first_credit_date", "application_date")}),
+    )
     for i, item in enumerate(out["explanations"]):
         columns = [c["column"] for c in item["contributions"]]
         assert sorted(columns) == sorted(scorer.features)  # every raw column once: one-hot columns summed back
@@ -158,6 +164,11 @@ def test_batch_explain_columns(fitted: tuple[str, Scorer, pd.DataFrame], tmp_pat
         np.testing.assert_allclose(scored["base_value"] + contrib.sum(axis=1), scored["raw_score"], atol=1e-9)
         np.testing.assert_allclose(inverse_link(link, scored["raw_score"].to_numpy()), scored["proba_1"], atol=1e-5)
     else:
-        assert [c for c in scored.columns if c.startswith("top")] == ["top1_column", "top1_contribution", "top2_column", "top2_contribution"]
+        assert [c for c in scored.columns if c.startswith("top")] == [
+            "top1_column",
+            "top1_contribution",
+            "top2_column",
+            "top2_contribution",
+        ]
         assert set(scored["top1_column"]) <= set(scorer.features)
         assert (scored["top1_contribution"].abs() >= scored["top2_contribution"].abs()).all()
