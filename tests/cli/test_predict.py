@@ -70,8 +70,13 @@ def test_explain_adds_contributions_by_raw_column(package_dir: Path, tmp_path: P
     assert [c for c in top.columns if c.startswith("top")] == [f"top{i}_{p}" for i in (1, 2, 3) for p in ("column", "contribution")]
     best = np.asarray(features)[np.argmax(np.abs(contrib), axis=1)]
     assert top["top1_column"].tolist() == best.tolist()
-    bad = mmp(*common, "--output", str(tmp_path / "x.parquet"), "--top-k", "3", check=False)
-    assert bad.returncode != 0 and "--top-k: needs --explain" in bad.stderr
+    from mmp.cli.predict import explain_columns
+    from mmp.core.errors import MMPError
+
+    with pytest.raises(MMPError, match="--top-k: needs --explain"):
+        explain_columns(False, 3)
+    with pytest.raises(MMPError, match="an integer from 1 to 100"):
+        explain_columns(True, 0)
 
 
 def test_scores_a_csv_directory_to_csv(package_dir: Path, tmp_path: Path) -> None:
