@@ -9,7 +9,8 @@ interaction term split evenly between its columns), so they add up exactly:
 The raw score is the margin (log-odds) for a binary LightGBM, gradient-boosting or logistic model
 (``link == "logit"``: its sigmoid is the positive class's probability), the probability itself for
 a random forest (``link == "identity"``: a forest averages probabilities), the prediction for a
-regressor. A multiclass model is explained for its predicted class (``link == "softmax"``).
+regressor. A multiclass model is explained for its predicted class (``link == "softmax"``: the
+class's margin; a forest's stays ``identity``, the class's probability).
 
 Methods, fastest first: LightGBM's own ``pred_contrib`` (TreeSHAP inside LightGBM); SHAP's
 TreeExplainer (path-dependent TreeSHAP) for other tree models; SHAP's LinearExplainer for linear
@@ -169,8 +170,10 @@ class Explainer:
             except Exception:  # noqa: BLE001  # shap says "not supported" with a bare Exception
                 tree = None
             if tree is not None:
-                link = {"log_odds": "logit"}.get(str(getattr(tree.model, "tree_output", "")), "identity")
-                return "shap_tree", lambda X: _shap_output(tree, X), "softmax" if multiclass else link
+                # a forest's trees hold probabilities (identity); boosted trees hold log-odds
+                margin = str(getattr(tree.model, "tree_output", "")) == "log_odds"
+                link = ("softmax" if multiclass else "logit") if margin else "identity"
+                return "shap_tree", lambda X: _shap_output(tree, X), link
             if hasattr(self.model, "coef_") and hasattr(self.model, "intercept_"):
                 linear = shap.LinearExplainer(self.model, self.background)
                 return "shap_linear", lambda X: _shap_output(linear, X), "softmax" if multiclass else self._margin_link()
