@@ -36,6 +36,10 @@ from mmp.core.errors import MMPError
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 100
 PERMUTATION_SEED = 0
+# The permutation explainer calls the model on (evaluations x background rows) rows per explained
+# row: a small background and a bounded number of evaluations keep it at seconds, not hours.
+PERMUTATION_BACKGROUND = 10
+PERMUTATION_EVALS = 200
 
 
 @dataclass(frozen=True)
@@ -192,10 +196,11 @@ class Explainer:
         import shap
 
         f = self._margin_function()
-        explainer = shap.PermutationExplainer(f, shap.maskers.Independent(self.background, max_samples=100), seed=PERMUTATION_SEED)
+        masker = shap.maskers.Independent(self.background, max_samples=PERMUTATION_BACKGROUND)  # a seeded subsample
+        explainer = shap.PermutationExplainer(f, masker, seed=PERMUTATION_SEED)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = explainer(X, max_evals=max(2 * X.shape[1] + 1, 500), silent=True)
+            result = explainer(X, max_evals=max(2 * X.shape[1] + 1, PERMUTATION_EVALS), silent=True)
         values, base = np.asarray(result.values, dtype=np.float64), np.asarray(result.base_values, dtype=np.float64)
         return base.reshape(len(X), -1), values.reshape(len(X), X.shape[1], -1)
 
