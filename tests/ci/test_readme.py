@@ -224,7 +224,7 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         "tests/cli/test_predict.py::test_scores_a_parquet_file_in_chunks", ('"predict"', ".parquet")
     ),
     "mmp predict --model models/package --input new.parquet --output explained.parquet --explain": Covered(
-        "tests/cli/test_predict.py::test_explain_adds_contributions_by_raw_column", ('"--explain"',)
+        "tests/serving/test_explain.py::test_batch_explain_columns", ("ExplainColumns(top_k)",), "in-process batch scoring"
     ),
     "mmp predict --model models/package --input new.parquet --output explained.parquet --explain --top-k 3": Covered(
         "tests/cli/test_predict.py::test_explain_adds_contributions_by_raw_column", ('"--top-k", "3"',)
