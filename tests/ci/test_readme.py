@@ -248,6 +248,16 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "mmp predict --model models/package --input new.parquet --output scored.parquet": Covered(
         "tests/cli/test_predict.py::test_scores_a_parquet_file_in_chunks", ('"predict"', ".parquet")
     ),
+    "mmp predict --model models/package --input new.parquet --output explained.parquet --explain": Covered(
+        "tests/serving/test_explain.py::test_batch_explain_columns", ("ExplainColumns(top_k)",), "in-process batch scoring"
+    ),
+    "mmp predict --model models/package --input new.parquet --output explained.parquet --explain --top-k 3": Covered(
+        "tests/cli/test_predict.py::test_explain_adds_contributions_by_raw_column", ('"--top-k", "3"',)
+    ),
+    "curl -s 'localhost:8080/explain?k=3' -H 'content-type: application/json' -d '{\"loan_amount\": 12000, \"loan_term_months\": 36, "
+    '"num_late_payments": 0, "region": "south", "age": 41.0}\'': Covered(
+        "tests/serving/test_explain.py::test_top_k_lists_the_largest_contributions_and_the_rest", ("/explain?k=3",), "in-process requests"
+    ),
     "mmp predict --model models:/credit-default@champion --input incoming/ --output scored.csv": Covered(
         "tests/cli/test_predict.py::test_scores_a_csv_directory_to_csv", ("out.csv",), "a directory of CSV files, a local package"
     ),

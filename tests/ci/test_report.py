@@ -19,6 +19,8 @@ PLOTS = (
     "metrics-evaluate-plots-sklearn-precision_recall",
     "metrics-evaluate-plots-sklearn-confusion_matrix",
     "metrics-evaluate-plots-custom-importance",
+    "metrics-evaluate-plots-custom-explanation",  # the global explanation: mean |contribution| per raw column
+    "metrics-evaluate-plots-images-explanation_beeswarm",  # and SHAP's beeswarm, a PNG plot
     "train-training-curve",
 )
 
@@ -46,6 +48,7 @@ def test_make_report_compares_the_workspace_with_a_base_commit(two_revisions: Tw
     assert "<summary><code>metrics/data_profile.json</code> (unchanged)</summary>" in text
     assert "| missing_rate.income |" in text
     assert "### Training curve: binary_logloss" in text
+    assert "### Explanation beeswarm" in text and "### Mean |contribution| by raw column (lightgbm_pred_contrib" in text
     for name in PLOTS:
         assert f"(plots/{name}.png)" in text
         png = (repo / "report/plots" / f"{name}.png").read_bytes()

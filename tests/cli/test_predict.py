@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmp.inference.scorer import Scorer
+from mmp.inference.scorer import Scorer, typed_columns
 from tests.conftest import ROOT, mmp, pipeline_env
 from tests.serving.conftest import sample_frame
 
@@ -57,6 +57,31 @@ def test_scores_a_parquet_file_in_chunks(package_dir: Path, tmp_path: Path) -> N
     assert set(out["model_name"]) == {"package"} and out["model_version"].str.len().eq(32).all()
     assert set(out["scored_at"]) == {pd.Timestamp(1700000000, unit="s", tz="UTC")}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "log", "out.parquet"]  # no temporary left
+
+
+def test_explain_adds_contributions_by_raw_column(package_dir: Path, tmp_path: Path) -> None:
+    """``--explain --top-k 3``, chunked: each row's three largest contributions by raw column, as
+    the scorer computes them (every column and the additivity: tests/serving/test_explain.py)."""
+    frame = sample_frame(300, seed=14)
+    frame.to_parquet(tmp_path / "in.parquet")
+    mmp(
+        *("predict", "--model", str(package_dir), "--input", str(tmp_path / "in.parquet"), "--chunksize", "64", "--no-progress"),
+        *("--output", str(tmp_path / "top.csv"), "--explain", "--top-k", "3"),
+    )
+    top = pd.read_csv(tmp_path / "top.csv")
+    assert [c for c in top.columns if c.startswith("top")] == [f"top{i}_{p}" for i in (1, 2, 3) for p in ("column", "contribution")]
+    scorer = Scorer.from_package(package_dir)
+    _, explanation = scorer.explain_columns(typed_columns(frame, scorer.schema), len(frame))
+    assert top["top1_column"].tolist() == [explanation.top(i, 1)[0][0] for i in range(len(frame))]
+    np.testing.assert_allclose(top["raw_score"], explanation.raw_score, atol=1e-9)
+    assert set(top["explain_method"]) == {"lightgbm_pred_contrib"}
+    from mmp.cli.predict import explain_columns
+    from mmp.core.errors import MMPError
+
+    with pytest.raises(MMPError, match="--top-k: needs --explain"):
+        explain_columns(False, 3)
+    with pytest.raises(MMPError, match="an integer from 1 to 100"):
+        explain_columns(True, 0)
 
 
 def test_scores_a_csv_directory_to_csv(package_dir: Path, tmp_path: Path) -> None:

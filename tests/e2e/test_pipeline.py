@@ -41,6 +41,14 @@ def test_default_pipeline_produces_every_output(default_run: Path) -> None:
     for plot in ("roc.json", "precision_recall.json", "confusion_matrix.json"):
         assert (default_run / "metrics/evaluate/plots/sklearn" / plot).exists()
     assert list((default_run / "metrics/train/plots/metrics").glob("*.tsv")), "LightGBM rounds are logged"
+    # The global explanation: mean |contribution| per RAW column (one-hot columns summed back) and a beeswarm PNG.
+    summary = json.loads((default_run / "metrics/evaluate/plots/custom/explanation.json").read_text())
+    raw_columns = json.loads((default_run / "data/prepared/schema.json").read_text())["columns"]
+    assert {row["column"] for row in summary} == {c["name"] for c in raw_columns if c["role"] == "feature"}
+    assert summary[0]["column"] == "credit_score" and summary[0]["mean_abs_contribution"] > 0
+    assert (default_run / "metrics/evaluate/plots/images/explanation_beeswarm.png").read_bytes().startswith(b"\x89PNG")
+    declared = (default_run / "metrics/plots/evaluate/dvc.yaml").read_text()
+    assert "plots/custom/explanation.json" in declared and "plots/images/explanation_beeswarm.png" in declared
 
 
 def test_prepare_writes_the_data_quality_report_and_prints_its_warnings(default_run: Path) -> None:

@@ -362,7 +362,7 @@ def test_no_input_produces_a_server_error(app, mode: str) -> None:
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} >= {"/predict", "/invoke", "/metadata", "/health", "/ready", "/metrics"}
+    assert {op.path for op in operations} >= {"/predict", "/invoke", "/explain", "/metadata", "/health", "/ready", "/metrics"}
     seen: list[int] = []
     for operation in operations:
         if mode == "negative" and not operation.body:

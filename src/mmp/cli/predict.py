@@ -6,6 +6,12 @@ from --db-url or MMP_DB_URL). Output (.parquet or .csv): id columns, prediction,
 model_name, model_version, scored_at. With --log DIR|URL (or serving.prediction_log / MMP_PREDICTION_LOG)
 every scored row also goes to the prediction log, all of it flushed before the command ends. Streams in chunks (flat memory), checks every chunk
 against the model's data contract, and writes the output atomically.
+
+--explain adds, per row, raw_score, base_value, explain_method and contrib_<column> for every raw
+input column (base_value + the contributions = raw_score: the log-odds of the positive class for
+a binary LightGBM or logistic model, the probability for a random forest, the prediction for a
+regressor, the predicted class's margin for a multiclass model). With --top-k K it adds instead
+top<i>_column and top<i>_contribution for each row's K largest contributions (by absolute value).
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR|URL",
         help="also log every scored row: a Parquet directory or a SQLAlchemy URL (default: $MMP_PREDICTION_LOG, else off)",
     )
+    p.add_argument("--explain", action="store_true", help="add each row's contributions by raw input column (see above)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="with --explain: only the K largest contributions per row")
     p.set_defaults(func=run)
 
 
@@ -81,6 +89,18 @@ def prediction_log(target: str | None, scorer: Any) -> Iterator[Any]:
             print(f"logged {log.written} rows to {log.settings.label}", file=sys.stderr)
 
 
+def explain_columns(explain: bool, top_k: int | None) -> Any:
+    """The ``--explain``/``--top-k`` choice as batch scoring takes it (None: no explanations)."""
+    from mmp.inference.batch import ExplainColumns
+    from mmp.inference.explain import MAX_TOP_K
+
+    if top_k is not None and not explain:
+        raise MMPError("--top-k", "needs --explain", "--explain --top-k K")
+    if top_k is not None and not 1 <= top_k <= MAX_TOP_K:
+        raise MMPError("--top-k", f"got {top_k}", f"an integer from 1 to {MAX_TOP_K}")
+    return ExplainColumns(top_k) if explain else None
+
+
 def run(args: argparse.Namespace) -> int:
     from mmp.inference.batch import Identity, file_chunks, now, score_to_file, sql_chunks
     from mmp.inference.scorer import Scorer
@@ -88,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunksize < 1:
         raise MMPError("--chunksize", f"got {args.chunksize}", "an integer >= 1")
+    explain = explain_columns(args.explain, args.top_k)
     # SIGTERM unwinds like an error, so the temporary output is removed (SIGKILL cannot be
     # caught, but the final path is only ever written by a rename: it never holds a partial file)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -102,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         chunks, total = file_chunks(args.input, args.chunksize)
     with prediction_log(args.log, scorer) as log:
-        rows = score_to_file(scorer, chunks, args.output, Identity(ref.name, ref.version, now()), total, not args.no_progress, log)
+        identity = Identity(ref.name, ref.version, now())
+        rows = score_to_file(scorer, chunks, args.output, identity, total, not args.no_progress, log, explain)
     print(f"scored {rows} rows with {ref.name} version {ref.version} into {args.output}")
     return 0

@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mmp.core.config import Contract
 from mmp.core.errors import MMPError
 from mmp.core.io import atomic_path
 from mmp.data.contract import check_contract, coerce_dates
+from mmp.inference.explain import Explanation
 from mmp.inference.predlog import Entry, PredictionLog
 from mmp.inference.scorer import Scorer, typed_columns
 
@@ -114,13 +116,51 @@ def checked_chunk(chunk: pd.DataFrame, contract: Contract, first_row: int) -> pd
     return chunk
 
 
-def score_chunk(scorer: Scorer, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int) -> pd.DataFrame:
-    """Check one chunk against the contract and score it."""
+@dataclass(frozen=True)
+class ExplainColumns:
+    """``mmp predict --explain``: ``raw_score``, ``base_value`` and ``explain_method``, then
+    ``contrib_<column>`` for every raw input column, or with ``top_k`` the ``top<i>_column`` and
+    ``top<i>_contribution`` pairs of each row's k largest contributions (by absolute value)."""
+
+    top_k: int | None = None
+
+    def names(self, scorer: Scorer) -> list[str]:
+        head = ["raw_score", "base_value", "explain_method"]
+        if self.top_k is None:
+            return [*head, *(f"contrib_{c}" for c in scorer.features)]
+        return [*head, *(f"top{i}_{part}" for i in range(1, self.top_k + 1) for part in ("column", "contribution"))]
+
+    def add(self, out: pd.DataFrame, expl: Explanation) -> None:
+        out["raw_score"], out["base_value"], out["explain_method"] = expl.raw_score, expl.base_value, expl.method
+        if self.top_k is None:
+            for j, col in enumerate(expl.columns):
+                out[f"contrib_{col}"] = expl.contributions[:, j]
+            return
+        k = min(self.top_k, len(expl.columns))
+        values = expl.contributions
+        order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+        names = np.asarray(expl.columns, dtype=object)
+        for i in range(self.top_k):
+            out[f"top{i + 1}_column"] = names[order[:, i]] if i < k else None
+            out[f"top{i + 1}_contribution"] = np.take_along_axis(values, order[:, i : i + 1], axis=1)[:, 0] if i < k else np.nan
+
+
+def score_chunk(
+    scorer: Scorer, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int, explain: ExplainColumns | None = None
+) -> pd.DataFrame:
+    """Check one chunk against the contract and score it (and explain it, with ``explain``)."""
     chunk = checked_chunk(chunk, contract, first_row)
     ids = scorer.schema.id_cols
     out = chunk[ids].copy() if ids else pd.DataFrame(index=chunk.index)
-    for name, values in scorer.predict_columns(typed_columns(chunk, scorer.schema), len(chunk)).items():
+    columns = typed_columns(chunk, scorer.schema)
+    if explain is None:
+        scored = scorer.predict_columns(columns, len(chunk))
+    else:
+        scored, expl = scorer.explain_columns(columns, len(chunk))
+    for name, values in scored.items():
         out[name] = values
+    if explain is not None:
+        explain.add(out, expl)
     out["model_name"] = identity.name
     out["model_version"] = identity.version
     out["scored_at"] = pd.Timestamp(identity.scored_at)
@@ -162,15 +202,18 @@ def score_to_file(
     total: int | None = None,
     progress: bool = True,
     predlog: PredictionLog | None = None,
+    explain: ExplainColumns | None = None,
 ) -> int:
-    """Score every chunk into ``output`` atomically; returns the number of rows written. With
-    ``predlog``, every scored row is also logged (one request id per chunk)."""
+    """Score (and with ``explain``, explain) every chunk into ``output`` atomically; returns the
+    number of rows written. With ``predlog``, every scored row is also logged (one request id per
+    chunk)."""
     from tqdm import tqdm
 
     fmt = file_format(output, "--output")
     contract = scorer.schema.contract()
     ids = scorer.schema.id_cols
-    empty = pd.DataFrame(columns=[*ids, *scorer.output_columns, "model_name", "model_version", "scored_at"])
+    explained = explain.names(scorer) if explain is not None else []
+    empty = pd.DataFrame(columns=[*ids, *scorer.output_columns, *explained, "model_name", "model_version", "scored_at"])
     with atomic_path(output) as tmp, tqdm(total=total, unit="rows", disable=not progress, desc="scoring") as bar:
         writer = ChunkWriter(tmp, fmt)
         try:
@@ -178,7 +221,7 @@ def score_to_file(
                 if chunk.empty:  # a file of 0 rows: nothing to score, but its columns must fit
                     checked_chunk(chunk, contract, writer.rows)
                     continue
-                scored = score_chunk(scorer, chunk, contract, identity, writer.rows)
+                scored = score_chunk(scorer, chunk, contract, identity, writer.rows, explain)
                 if predlog is not None:
                     predlog.submit(log_entry(chunk, scored, scorer, identity), block=True)  # batch waits: it never drops rows
                 writer.write(scored)

@@ -14,12 +14,12 @@ featurizer. The choice is logged once and reported by :attr:`Scorer.backend` (ne
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import joblib
 import numpy as np
@@ -30,10 +30,14 @@ from mmp.core.config import task_kind
 from mmp.core.errors import MMPError
 from mmp.data.schema import InputSchema
 from mmp.inference.compiled import Columns, NotCompilable, compile_featurizer
+from mmp.inference.explain import lightgbm_booster
 from mmp.inference.legacy import load_legacy
 from mmp.modeling.features import transform
 from mmp.modeling.metrics import predict_labels
 from mmp.modeling.models.uplift import estimate_effect
+
+if TYPE_CHECKING:
+    from mmp.inference.explain import Explainer, Explanation
 
 log = logging.getLogger("mmp.inference.scorer")
 ARTIFACTS = ("featurizer", "model", "schema", "metadata")
@@ -52,7 +56,7 @@ class Scorer:
         self.threshold = float(self.metadata.get("threshold", 0.5))
         self.classes = np.asarray(model.classes_) if task_kind(schema.task_type) == "classification" else None
         self.uplift = schema.task_type == "uplift"
-        self._booster = _lightgbm_booster(model)
+        self._booster = lightgbm_booster(model)
         self._featurize, self.backend = self._choose_backend()
 
     @classmethod
@@ -100,7 +104,35 @@ class Scorer:
 
     def predict_columns(self, columns: Columns, n_rows: int) -> dict[str, np.ndarray]:
         """Feature columns in, output columns out (see :attr:`output_columns`)."""
+        return self._outputs(self._featurize(columns), n_rows)
+
+    def explain_columns(self, columns: Columns, n_rows: int) -> tuple[dict[str, np.ndarray], Explanation]:
+        """:meth:`predict_columns` plus each row's explanation by raw column (see
+        :mod:`mmp.inference.explain`): the positive class of a binary model, the predicted
+        class of a multiclass one."""
+        if len(self.schema.targets) > 1:
+            raise MMPError("explain", f"the model predicts {len(self.schema.targets)} targets", "a model with one target")
+        if self.uplift:
+            raise MMPError("explain", "the model estimates treatment effects (uplift)", "a classifier or a regressor")
         X = self._featurize(columns)
+        out = self._outputs(X, n_rows)
+        explained = None
+        if self.classes is not None and len(self.classes) > 2:
+            index = {c: i for i, c in enumerate(self.classes.tolist())}
+            explained = np.asarray([index[p] for p in out["prediction"].tolist()], dtype=np.intp)
+        return out, self.explainer.explain(X, explained)
+
+    @functools.cached_property
+    def explainer(self) -> Explainer:
+        """Built on first use (SHAP's import costs seconds). The background of the linear and
+        permutation explainers is the package's example row (per-column medians and modes)."""
+        from mmp.inference.explain import Explainer, source_matrix
+
+        example = pd.DataFrame([{name: self.schema.example.get(name) for name in self.features}])
+        background = np.asarray(self._featurize(typed_columns(example, self.schema)), dtype=np.float64)
+        return Explainer(self.model, source_matrix(self.featurizer, self.features), self.features, background, self._booster)
+
+    def _outputs(self, X: Features, n_rows: int) -> dict[str, np.ndarray]:
         if self.uplift:
             return {"effect": estimate_effect(self.model, X)}
         if self.classes is None:
@@ -171,13 +203,3 @@ def typed_columns(frame: pd.DataFrame, schema: InputSchema) -> dict[str, Any]:
 
 def _threads(n_rows: int) -> dict[str, Any]:
     return {"num_threads": 1} if n_rows < SINGLE_THREAD_ROWS else {}
-
-
-def _lightgbm_booster(model: Any) -> Any:
-    """LightGBM's booster predicts without the sklearn wrapper's per-call validation; used only
-    for the stock objectives whose probabilities the wrapper computes the same way."""
-    if not type(model).__module__.startswith("lightgbm") or callable(getattr(model, "objective", None)):
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return getattr(model, "booster_", None)

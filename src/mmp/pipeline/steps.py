@@ -111,8 +111,11 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
     return estimator
 
 
-def evaluate(features: pd.DataFrame, model: Any, params: Params, logger: PlotLogger | None = None) -> dict[str, Any]:
-    """Score the test feature matrix; the task's plots and the feature importance go to ``logger``."""
+def evaluate(
+    features: pd.DataFrame, model: Any, params: Params, logger: PlotLogger | None = None, featurizer: Any = None
+) -> dict[str, Any]:
+    """Score the test feature matrix; the task's plots and the feature importance go to ``logger``,
+    and with the fitted ``featurizer`` the global explanation by raw column too."""
     from mmp.data.target import target
     from mmp.modeling.metrics import feature_importance, load_extra_metrics
     from mmp.pipeline.evaluation import NoPlots, evaluate_classification, evaluate_regression, evaluate_uplift
@@ -133,6 +136,10 @@ def evaluate(features: pd.DataFrame, model: Any, params: Params, logger: PlotLog
         return scores  # permutation importance needs a score(X, y); an effect has no such score
     importance = feature_importance(model, X, y, params.seed, params.evaluate.importance_top_k)
     logger.log_plot("importance", importance, x="importance", y="feature", template="bar_horizontal_sorted", title="Feature importance")
+    if featurizer is not None and len(params.data.targets) == 1:  # a multi-output model has no one raw score to explain
+        from mmp.pipeline.explanation import explain_globally
+
+        explain_globally(logger, model, featurizer, X, params.seed)
     return scores
 
 

@@ -2,9 +2,10 @@
 ``mmp serve``. The model is loaded once, when the app is built, so a model that cannot load stops
 the server at start instead of answering 503 forever.
 
-Endpoints: ``POST /predict`` (one record or a list), ``POST /invoke`` (alias), ``GET /health``,
-``GET /ready``, ``GET /metadata``, ``GET /metrics`` (Prometheus, see metrics), ``/docs``. Bearer
-auth when ``MMP_API_TOKEN`` is set. With a challenger, records are routed as serving.ab says.
+Endpoints: ``POST /predict`` (one record or a list), ``POST /invoke`` (alias), ``POST /explain``
+(contributions by raw column, :mod:`mmp.serving.explain`), ``GET /health``, ``GET /ready``,
+``GET /metadata``, ``GET /metrics`` (Prometheus, see metrics), ``/docs``. Bearer auth when
+``MMP_API_TOKEN`` is set. With a challenger, records are routed as serving.ab says.
 
 A protected route checks, in this order and before it reads a byte of the body: the bearer token
 (401), the content type (415), the body size (413); then the body is parsed (422 naming why it
@@ -39,6 +40,7 @@ from mmp.data.schema import InputSchema
 from mmp.inference import predlog
 from mmp.inference.scorer import Scorer
 from mmp.serving import ab, enrichment, metrics
+from mmp.serving.explain import add_explain_route
 from mmp.serving.loader import ModelRef, load_scorer, resolved
 from mmp.serving.request import body_bytes, record_model, required_features
 
@@ -401,6 +403,18 @@ def build_app(service: Service) -> FastAPI:
             max_body_size=service.max_body_bytes,  # route-level: enforced after GuardedRoute's checks
             route_class_override=GuardedRoute,
         )
+
+    add_explain_route(
+        app,
+        service.scorer,
+        service.ref,
+        service.records,
+        Body,
+        dependencies=security,
+        responses=responses,
+        max_body_size=service.max_body_bytes,
+        route_class_override=GuardedRoute,
+    )
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:

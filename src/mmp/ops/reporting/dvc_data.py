@@ -63,10 +63,12 @@ def params_diff(repo: Path, revs: Revisions) -> dict[str, dict[str, dict[str, An
     return dvc_json(repo, "params", "diff", *revs.args())
 
 
-def plots_diff(repo: Path, revs: Revisions) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+def plots_diff(repo: Path, revs: Revisions, images: Path) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
     """Filled Vega-Lite specs per plot id (as declared in dvc.yaml), and DVC's load errors
-    (a plot whose file neither revision produced, e.g. a regression plot for a classifier)."""
-    out = dvc_json(repo, "plots", "diff", *revs.args())
+    (a plot whose file neither revision produced, e.g. a regression plot for a classifier).
+    Image plots (PNG) come as ``{"type": "image", "url": <a file DVC wrote under images>}``,
+    one per revision in order."""
+    out = dvc_json(repo, "plots", "diff", *revs.args(), "--out", str(images))
     return out.get("data", {}), out.get("errors", [])
 
 

@@ -3,6 +3,8 @@ revision against a base, in one Markdown file (see ``mmp report --help``)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +21,24 @@ def write_report(repo: Path, base: str, target: str, out: Path) -> tuple[Path, i
     revs = dvc_data.Revisions(base, target)
     metrics = {**dvc_data.metrics_diff(repo, revs), **dvc_data.profile_diff(repo, revs)}
     params = dvc_data.params_diff(repo, revs)
-    specs, _errors = dvc_data.plots_diff(repo, revs)
     gate = sections.gate_section(dvc_data.params_at(repo, revs.target), sections.target_metrics(metrics))
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, tempfile.TemporaryDirectory() as dvc_images:
+        specs, _errors = dvc_data.plots_diff(repo, revs, Path(dvc_images))
         (tmp / PLOTS_DIR).mkdir(parents=True)
         images, missing = [], []
         for plot_id, rendered in specs.items():
             vega = [r["content"] for r in rendered if r.get("type") == "vega"]
-            image = _image_file(rendered)
-            if not vega and image is not None:  # a PNG the stage drew itself (the Qini curve)
-                name = f"{PLOTS_DIR}/{plots.slug(plot_id)}.png"
-                (tmp / name).write_bytes(image.read_bytes())
-                images.append((Path(plot_id).stem.replace("_", " ").capitalize(), name))
-                continue
-            if not vega:  # DVC found this plot's file in neither revision
+            pngs = [Path(r["url"]) for r in rendered if r.get("type") == "image" and Path(str(r.get("url"))).is_file()]
+            name = f"{PLOTS_DIR}/{plots.slug(plot_id)}.png"
+            if vega:
+                heading = plots.title(plot_id, vega[0])
+                (tmp / name).write_bytes(plots.render_png(plots.static_spec(vega[0], heading)))
+            elif pngs:  # an image plot (the evaluate stage's SHAP beeswarm): the target revision's, as it is
+                heading = image_title(repo, plot_id)
+                shutil.copyfile(pngs[-1], tmp / name)
+            else:  # DVC found this plot's file in neither revision
                 missing.append(plot_id)
                 continue
-            heading, name = plots.title(plot_id, vega[0]), f"{PLOTS_DIR}/{plots.slug(plot_id)}.png"
-            (tmp / name).write_bytes(plots.render_png(plots.static_spec(vega[0], heading)))
             images.append((heading, name))
         automl = sections.automl_section(metrics)
         body = [
@@ -50,8 +52,15 @@ def write_report(repo: Path, base: str, target: str, out: Path) -> tuple[Path, i
     return out / REPORT_FILE, len(images)
 
 
-def _image_file(rendered: list[dict[str, Any]]) -> Path | None:
-    """The target revision's copy of an image plot, as `dvc plots diff --json` wrote it (the
-    last revision listed), when one exists on disk."""
-    urls = [Path(r["url"]) for r in rendered if r.get("type") == "image" and r.get("url")]
-    return next((url for url in reversed(urls) if url.is_file()), None)
+def image_title(repo: Path, plot_id: str) -> str:
+    """The title a stage declared for an image plot (metrics/plots/*/dvc.yaml), else its file name."""
+    import yaml
+
+    for config in sorted(repo.glob("metrics/plots/*/dvc.yaml")):
+        declared: dict[str, Any] = {}
+        for entry in (yaml.safe_load(config.read_text()) or {}).get("plots") or []:
+            declared.update(entry if isinstance(entry, dict) else {})
+        for path, props in declared.items():
+            if (config.parent / path).resolve() == (repo / plot_id).resolve() and isinstance(props, dict) and props.get("title"):
+                return str(props["title"])
+    return Path(plot_id).stem

@@ -97,7 +97,8 @@ def plot_declarations(written: Path, final: Path, logger: Any) -> list[dict[str,
         plots.append({f"{final.name}: training curve": {"x": "step", "y": y, "title": f"Training curve: {', '.join(y.values())}"}})
     for plot in logger._plots.values():  # dvclive's own record of each logged plot and its config
         plots.append({rel(Path(plot.output_path)): dict(plot.plot_config)})
-    plots.extend(rel(image) for image in sorted((written / "plots" / "images").rglob("*.png")))  # shown as they are
+    for name, image in logger._images.items():  # PNGs (log_image), titled after their file name
+        plots.append({rel(Path(image.output_path)): {"title": Path(name).stem.replace("_", " ").capitalize()}})
     return plots
 
 

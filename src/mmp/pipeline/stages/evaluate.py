@@ -1,7 +1,8 @@
 """evaluate: score the test split, write metrics/evaluate.json, and log the plots of the task
 through dvclive: confusion matrix (classification), ROC and precision-recall (binary),
 one-vs-rest ROC per class (multiclass), predicted-vs-actual and residuals (regression), and
-feature importance."""
+feature importance, and the global explanation: mean |contribution| per raw input column and
+SHAP's beeswarm (PNG) on a seeded sample of the test rows."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def main(argv: list[str]) -> None:
         __doc__,
         features="feature matrices directory",
         model="fitted model file",
+        featurizer="fitted featurizer (maps model features back to raw columns)",
         metrics="metrics JSON",
         live="dvclive directory for plots",
     ).parse_args(argv)
@@ -28,7 +30,7 @@ def main(argv: list[str]) -> None:
     test = pd.read_parquet(Path(args.features) / "test.parquet")
     model = joblib.load(args.model)
     with live(args.live) as logger:
-        scores = evaluate(test, model, params, logger)
+        scores = evaluate(test, model, params, logger, joblib.load(args.featurizer))
     write_json(args.metrics, scores)
 
 
