@@ -242,7 +242,7 @@ def operations(spec: dict) -> dict[str, dict]:
     return {f"{method.upper()} {path}": op for path, item in spec["paths"].items() for method, op in item.items()}
 
 
-PROTECTED = {"POST /predict", "POST /invoke", "GET /metadata"}
+PROTECTED = {"POST /predict", "POST /invoke", "POST /explain", "GET /metadata"}
 
 
 def test_the_openapi_document_says_what_the_server_enforces(package_dir: Path, record: dict) -> None:

@@ -157,7 +157,9 @@ def test_batch_explain_columns(fitted: tuple[str, Scorer, pd.DataFrame], tmp_pat
 
     chunks, total = file_chunks(source, 7)  # several chunks
     out = tmp_path / "out.parquet"
-    score_to_file(scorer, chunks, out, Identity("m", "1", pd.Timestamp("2024-01-01", tz="UTC")), total, False, ExplainColumns(top_k))
+    score_to_file(
+        scorer, chunks, out, Identity("m", "1", pd.Timestamp("2024-01-01", tz="UTC")), total, False, explain=ExplainColumns(top_k)
+    )
     scored = pd.read_parquet(out)
     assert len(scored) == 30 and set(scored["explain_method"]) == {MODELS[kind][2]}
     link = "identity" if kind == "random_forest" else "logit"

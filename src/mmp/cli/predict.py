@@ -124,6 +124,6 @@ def run(args: argparse.Namespace) -> int:
         chunks, total = file_chunks(args.input, args.chunksize)
     with prediction_log(args.log, scorer) as log:
         identity = Identity(ref.name, ref.version, now())
-        rows = score_to_file(scorer, chunks, args.output, identity, total, not args.no_progress, log, explain)
+        rows = score_to_file(scorer, chunks, args.output, identity, total, not args.no_progress, predlog=log, explain=explain)
     print(f"scored {rows} rows with {ref.name} version {ref.version} into {args.output}")
     return 0

@@ -201,6 +201,7 @@ def score_to_file(
     identity: Identity,
     total: int | None = None,
     progress: bool = True,
+    *,
     predlog: PredictionLog | None = None,
     explain: ExplainColumns | None = None,
 ) -> int:
