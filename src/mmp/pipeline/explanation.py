@@ -4,6 +4,7 @@ PNG), both logged to the stage's dvclive directory and so declared as its plots.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,9 @@ def beeswarm(contributions: np.ndarray, base: np.ndarray, values: np.ndarray, co
 
     explanation = shap.Explanation(values=contributions, base_values=base, data=values, feature_names=columns)
     plt.close("all")
-    shap.plots.beeswarm(explanation, max_display=BEESWARM_COLUMNS, show=False, plot_size=(8, 6))
+    with warnings.catch_warnings():  # a one-hot column's dots are NaN on purpose (grey): its colour scale is all-NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shap.plots.beeswarm(explanation, max_display=BEESWARM_COLUMNS, show=False, plot_size=(8, 6))
     figure = plt.gcf()
     figure.suptitle("Contributions by raw column (SHAP values) on test rows", fontsize=11)
     figure.tight_layout()
