@@ -14,7 +14,7 @@ from mmp.inference.explain import Explainer, lightgbm_booster, raw_columns, sour
 from mmp.pipeline.evaluation import PlotLogger
 
 SAMPLE_ROWS = 1000  # rows explained: enough for a stable mean, and evaluate stays fast
-PERMUTATION_ROWS = 100  # a model-agnostic explainer calls the model thousands of times per row
+PERMUTATION_ROWS = 10  # a model-agnostic explainer calls the model hundreds of times per row: a small sample
 BACKGROUND_ROWS = 100  # the linear and permutation explainers' background
 BEESWARM_COLUMNS = 15
 BEESWARM = "explanation_beeswarm.png"
