@@ -60,7 +60,12 @@ def beeswarm(contributions: np.ndarray, base: np.ndarray, values: np.ndarray, co
     plt.close("all")
     with warnings.catch_warnings():  # a one-hot column's dots are NaN on purpose (grey): its colour scale is all-NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        shap.plots.beeswarm(explanation, max_display=BEESWARM_COLUMNS, show=False, plot_size=(8, 6))
+        state = np.random.get_state()  # the beeswarm jitters its dots with NumPy's global RNG: seed it, so
+        np.random.seed(0)  # the PNG (a DVC-tracked output) is byte-identical run after run
+        try:
+            shap.plots.beeswarm(explanation, max_display=BEESWARM_COLUMNS, show=False, plot_size=(8, 6))
+        finally:
+            np.random.set_state(state)
     figure = plt.gcf()
     figure.suptitle("Contributions by raw column (SHAP values) on test rows", fontsize=11)
     figure.tight_layout()
