@@ -156,26 +156,19 @@ class Service:
             raise HTTPException(401, detail="missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     def metadata(self) -> dict[str, Any]:
-        meta = self.scorer.metadata
         schema = self.scorer.schema.model_dump(mode="json", exclude={"example"})
         return {
-            "name": self.ref.name,
-            "version": self.ref.version,
-            "source": self.ref.source,
-            "model_class": meta.get("model_class"),
-            "threshold": meta.get("threshold"),
-            "metrics": meta.get("metrics", {}),
-            "gate": self.ref.gate,
+            **self.model_metadata(self.champion),
             "schema": schema,
             "featurizer_path": self.scorer.backend,
             "online_store": self.settings.online_store.kind,
-            "challenger": None if self.ab is None else self.challenger_metadata(self.ab.challenger),
+            "challenger": None if self.ab is None else self.model_metadata(self.ab.challenger),
             "ab": None if self.ab is None else self.ab.describe(),
             "prediction_log": self.predlog.stats if self.predlog else None,
         }
 
     @staticmethod
-    def challenger_metadata(model: ab.Model) -> dict[str, Any]:
+    def model_metadata(model: ab.Model) -> dict[str, Any]:
         meta = model.scorer.metadata
         return {
             "name": model.ref.name,
