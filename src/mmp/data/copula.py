@@ -38,6 +38,7 @@ QUANTILES = 257
 DISCRETE_MAX = 25  # a number with at most this many distinct values is sampled as its values
 EPS = 1e-6  # keeps normal scores finite
 CALIBRATION = 3  # rounds of matching the sampled scores' correlations to the data's
+CLASS_ROWS = 20  # fewest rows of a class for a copula of its own
 Kind = Literal["continuous", "discrete", "categorical"]
 Value = str | int | float | bool
 
@@ -54,19 +55,28 @@ class Marginal(Strict):
     days_before: str | None = None  # a date column: stored as days before this column (the time column)
 
 
+class Component(Strict):
+    """One Gaussian copula: its share of the rows, the columns' marginals and the latent correlation."""
+
+    weight: float = Field(gt=0, le=1)
+    marginals: list[Marginal]  # the modelled columns (not the time column, not the ids)
+    correlation: list[list[float]]
+
+
 class CopulaModel(Strict):
     format: Literal[1] = FORMAT
     rows: int  # training rows it was fitted on
     columns: list[str]  # every column of the training frame, in order
-    marginals: list[Marginal]  # the modelled columns (not the time column, not the ids)
-    correlation: list[list[float]]
+    components: list[Component]  # one copula of all rows, or one per class of the target (by_class)
+    by_class: bool = False
+    label: Marginal | None = None  # the target over all rows: what label_shift draws from
     target: str | None = None
     time_col: str | None = None
     id_cols: dict[str, str] = Field(default_factory=dict)  # name -> dtype
 
     @property
     def names(self) -> list[str]:
-        return [m.name for m in self.marginals]
+        return [m.name for m in self.components[0].marginals]
 
     @property
     def hash(self) -> str:
@@ -77,9 +87,18 @@ class CopulaModel(Strict):
 
 
 def fit(
-    frame: pd.DataFrame, *, target: str | None = None, time_col: str | None = None, id_cols: tuple[str, ...] = (), seed: int = 0
+    frame: pd.DataFrame,
+    *,
+    target: str | None = None,
+    time_col: str | None = None,
+    id_cols: tuple[str, ...] = (),
+    by_class: bool | None = None,
+    seed: int = 0,
 ) -> CopulaModel:
-    """The copula of ``frame`` (``seed`` places the categories' normal scores in their slices)."""
+    """The copula of ``frame`` (``seed`` places the categories' normal scores in their slices).
+    ``by_class``: one copula per class of a discrete target, mixed by the classes' shares (the
+    default when every class has CLASS_ROWS rows): a class's rows keep their own marginals, so
+    the features-to-label relation survives beyond what one correlation matrix can hold."""
     for key, name in [("target", target), ("time_col", time_col), *(("id_cols", c) for c in id_cols)]:
         if name is not None and name not in frame.columns:
             raise MMPError(key, f"column {name!r} is not in the data", ", ".join(map(str, frame.columns)))
@@ -87,24 +106,55 @@ def fit(
         raise MMPError("data", f"has {len(frame)} rows, too few to fit a distribution", "at least 2 rows")
     rng = np.random.default_rng(seed)
     modelled = [str(c) for c in frame.columns if c != time_col and c not in id_cols]
-    times = frame[time_col] if time_col else None
-    marginals, scores = [], []
-    for name in modelled:
-        values, days_before = _as_values(frame[name], times, time_col)
-        marginal = _marginal(name, values, str(frame[name].dtype), days_before)
-        marginals.append(marginal)
-        scores.append(_scores(marginal, values, rng))
-    middles = [_scores(m, _as_values(frame[m.name], times, time_col)[0], None) for m in marginals]
-    correlation = _calibrated(_correlation(scores), _correlation(middles), marginals, len(frame), rng)
+    label = _marginal(target, frame[target], str(frame[target].dtype), None, None) if target else None
+    groups = _groups(frame, target, label, by_class)
+    components = [_component(part, weight, modelled, target, time_col, rng) for weight, part in groups]
     return CopulaModel(
         rows=len(frame),
         columns=[str(c) for c in frame.columns],
-        marginals=marginals,
-        correlation=np.round(correlation, 12).tolist(),
+        components=components,
+        by_class=len(groups) > 1 or by_class is True,
+        label=label,
         target=target,
         time_col=time_col,
         id_cols={c: str(frame[c].dtype) for c in id_cols},
     )
+
+
+def _groups(frame: pd.DataFrame, target: str | None, label: Marginal | None, by_class: bool | None) -> list[tuple[float, pd.DataFrame]]:
+    """The rows of each component with its weight: all rows, or each class of the target."""
+    if target is None or label is None or by_class is False:
+        if by_class:
+            raise MMPError("--by-class", "needs a target column", "--target NAME")
+        return [(1.0, frame)]
+    smallest = min((int((frame[target] == v).sum()), v) for v in label.values) if label.kind != "continuous" else (0, None)
+    if smallest[0] < CLASS_ROWS:
+        if by_class:
+            why = "a continuous target has no classes" if label.kind == "continuous" else f"class {smallest[1]!r} has {smallest[0]} rows"
+            raise MMPError("--by-class", why, f"a discrete target with at least {CLASS_ROWS} rows per class")
+        return [(1.0, frame)]
+    present = frame[frame[target].notna()]
+    return [(round(len(part) / len(present), 12), part) for v in label.values if len(part := present[present[target] == v])]
+
+
+def _component(frame: pd.DataFrame, weight: float, modelled: list[str], target: str | None, time_col: str | None, rng: np.random.Generator) -> Component:
+    times = frame[time_col] if time_col else None
+    label = _numeric_label(frame, target)
+    marginals, scores, middles = [], [], []
+    for name in modelled:
+        values, days_before = _as_values(frame[name], times, time_col)
+        marginal = _marginal(name, values, str(frame[name].dtype), days_before, label)
+        marginals.append(marginal)
+        scores.append(_scores(marginal, values, rng))
+        middles.append(_scores(marginal, values, None))
+    correlation = _calibrated(_correlation(scores), _correlation(middles), marginals, len(frame), rng)
+    return Component(weight=weight, marginals=marginals, correlation=np.round(correlation, 12).tolist())
+
+
+def _numeric_label(frame: pd.DataFrame, target: str | None) -> pd.Series | None:
+    if target is None or not pd.api.types.is_numeric_dtype(frame[target]) or pd.api.types.is_bool_dtype(frame[target]):
+        return None
+    return frame[target].astype(float)
 
 
 def _as_values(series: pd.Series, times: pd.Series | None, time_col: str | None) -> tuple[pd.Series, str | None]:
@@ -116,7 +166,7 @@ def _as_values(series: pd.Series, times: pd.Series | None, time_col: str | None)
     return (series - pd.Timestamp(0)) / pd.Timedelta(days=1), None
 
 
-def _marginal(name: str, values: pd.Series, dtype: str, days_before: str | None) -> Marginal:
+def _marginal(name: str, values: pd.Series, dtype: str, days_before: str | None, label: pd.Series | None) -> Marginal:
     present = values.dropna()
     missing = round(1 - len(present) / max(len(values), 1), 12)
     numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
@@ -136,11 +186,23 @@ def _marginal(name: str, values: pd.Series, dtype: str, days_before: str | None)
     counts = present.value_counts()
     if numeric or pd.api.types.is_bool_dtype(present):
         counts, kind = counts.sort_index(), "discrete"
-    else:  # most frequent first, ties by name: a stable order
-        counts, kind = counts.sort_index(key=lambda i: i.astype(str)).sort_values(ascending=False, kind="stable"), "categorical"
+    else:
+        counts, kind = _category_order(counts, present, label), "categorical"
     values_ = [v.item() if hasattr(v, "item") else v for v in counts.index]
     probs = (counts / counts.sum()).round(12).tolist() if len(counts) else []
     return Marginal(name=name, kind=kind, dtype=dtype, missing=missing, values=values_, probs=probs, days_before=days_before)
+
+
+def _category_order(counts: pd.Series, present: pd.Series, label: pd.Series | None) -> pd.Series:
+    """Categories by frequency, most frequent first (ties by name); with a numeric label, by
+    the label's mean in the category instead, so that a category's effect on the label is a
+    monotone one the latent normal can carry (``unemployed`` next to ``student``, not to
+    ``salaried``)."""
+    counts = counts.sort_index(key=lambda i: i.astype(str)).sort_values(ascending=False, kind="stable")
+    if label is None:
+        return counts
+    means = label.loc[present.index].groupby(present.astype(object).to_numpy()).mean()
+    return counts.iloc[np.argsort(means.reindex(counts.index).to_numpy(), kind="stable")]
 
 
 def _scores(m: Marginal, values: pd.Series, rng: np.random.Generator | None) -> np.ndarray:
@@ -172,11 +234,12 @@ def _positions(m: Marginal, values: pd.Series) -> np.ndarray:
 
 def _slices(probs: list[float], shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Each value's slice [low, high) of the unit interval; ``shift`` moves that share of the
-    mass to the last (rarest) value."""
+    mass to the rarest value."""
     p = np.asarray(probs, dtype=float)
     if shift and len(p):
+        rarest = int(np.argmin(p))
         p = p * (1 - shift)
-        p[-1] += shift
+        p[rarest] += shift
     high = np.cumsum(p)
     if len(high):
         high[-1] = 1.0
@@ -243,33 +306,44 @@ def _positive_definite(corr: np.ndarray) -> np.ndarray:
 
 def sample(model: CopulaModel, rows: int, day: date, *, knobs: DriftKnobs | None = None, seed: int = 0) -> pd.DataFrame:
     """``rows`` rows of ``day`` (same model, day, knobs and seed: the same rows). Every random
-    draw is made whatever the knobs, so two days differ by their knobs alone on the same seed."""
+    draw is made whatever the knobs, so the same day with other knobs differs by the knobs alone."""
     knobs = knobs or DriftKnobs()
     unknown = knobs.unknown_columns(model.names)
     if unknown:
         raise MMPError(f"knobs.{unknown[0]}", "names a column the distribution model does not have", ", ".join(model.names))
     rng = np.random.default_rng([seed, day.toordinal()])
-    names, target = model.names, model.target
-    latent = rng.standard_normal((rows, len(names))) @ np.linalg.cholesky(_shrunk(model, knobs)).T
-    missing = rng.random((rows, len(names)))
+    counts = rng.multinomial(rows, np.array([c.weight for c in model.components]) / sum(c.weight for c in model.components))
+    parts = [
+        _sample_component(c, int(n), knobs, model.target, np.random.default_rng([seed, day.toordinal(), i]))
+        for i, (c, n) in enumerate(zip(model.components, counts, strict=True))
+    ]
+    order = rng.permutation(rows)
+    columns = {name: pd.concat([part[name] for part in parts], ignore_index=True).iloc[order].reset_index(drop=True) for name in model.names}
     scrambled, scramble_u = rng.random(rows), rng.random(rows)
-    shift = np.array([knobs.of("mean_shift", n, is_target=n == target) for n in names])
-    u = _cdf(latent + shift)
-    columns: dict[str, Any] = {}
-    for j, m in enumerate(model.marginals):
-        uj = u[:, j]
-        if m.name == target:
-            uj = np.where(scrambled < knobs.label(m.name), scramble_u, uj)
-        values = _inverse(m, uj, knobs.of("category_shift", m.name, is_target=m.name == target) if m.kind == "categorical" else 0.0)
-        columns[m.name] = values.mask(missing[:, j] < m.missing)
+    if model.target is not None and model.label is not None:
+        drawn = _inverse(model.label, scramble_u, 0.0)
+        columns[model.target] = columns[model.target].where(scrambled >= knobs.label(model.target), drawn)
     return _restore(model, columns, rows, day)
 
 
-def _shrunk(model: CopulaModel, knobs: DriftKnobs) -> np.ndarray:
+def _sample_component(c: Component, rows: int, knobs: DriftKnobs, target: str | None, rng: np.random.Generator) -> dict[str, pd.Series]:
+    names = [m.name for m in c.marginals]
+    latent = rng.standard_normal((rows, len(names))) @ np.linalg.cholesky(_shrunk(c, names, knobs, target)).T
+    missing = rng.random((rows, len(names)))
+    shift = np.array([knobs.of("mean_shift", n, is_target=n == target) for n in names])
+    u = _cdf(latent + shift)
+    columns = {}
+    for j, m in enumerate(c.marginals):
+        category_shift = knobs.of("category_shift", m.name, is_target=m.name == target) if m.kind == "categorical" else 0.0
+        columns[m.name] = _inverse(m, u[:, j], category_shift).mask(missing[:, j] < m.missing)
+    return columns
+
+
+def _shrunk(c: Component, names: list[str], knobs: DriftKnobs, target: str | None) -> np.ndarray:
     """The correlation matrix with each column's correlations scaled by 1 - correlation_shift
     (D R D + I - D^2: still a correlation matrix)."""
-    corr = np.asarray(model.correlation)
-    keep = np.array([1 - knobs.of("correlation_shift", n, is_target=n == model.target) for n in model.names])
+    corr = np.asarray(c.correlation)
+    keep = np.array([1 - knobs.of("correlation_shift", n, is_target=n == target) for n in names])
     return np.outer(keep, keep) * corr + np.diag(1 - keep**2)
 
 
@@ -297,7 +371,7 @@ def _restore(model: CopulaModel, columns: dict[str, Any], rows: int, day: date) 
     for name, dtype in model.id_cols.items():
         numbers = day.toordinal() * 1_000_000 + np.arange(1, rows + 1, dtype="int64")
         columns[name] = pd.Series(numbers) if "int" in dtype.lower() else pd.Series([f"{day:%Y%m%d}-{n:06d}" for n in range(1, rows + 1)])
-    for m in model.marginals:
+    for m in model.components[0].marginals:
         columns[m.name] = _typed(m, columns[m.name], stamp)
     return pd.DataFrame({name: columns[name] for name in model.columns})
 
@@ -385,22 +459,25 @@ class Fidelity(Strict):
 
 def fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, model: CopulaModel | None = None) -> Fidelity:
     """Each modelled column's KS statistic (categories: total variation distance) and the
-    distance between the two frames' normal-score correlation matrices, both scored on the
-    marginals of ``model`` (default: fitted to ``real``, every column)."""
-    model = model or fit(real)
-    absent = [m.name for m in model.marginals if m.name not in synthetic.columns]
+    distance between the two frames' normal-score correlation matrices, both frames scored on
+    the marginals of ``real`` (the columns, target, time and id columns of ``model``; without
+    one, every column of ``real``)."""
+    names = model.names if model else [str(c) for c in real.columns]
+    absent = [n for n in names if n not in synthetic.columns or n not in real.columns]
     if absent:
-        raise MMPError("synthetic", f"lacks column {absent[0]!r} of the real data", ", ".join(map(str, synthetic.columns)))
+        raise MMPError("synthetic" if absent[0] in real.columns else "real", f"lacks column {absent[0]!r}", ", ".join(names))
+    time_col = model.time_col if model else None
+    marginals = _reference(real, names, model.target if model else None, time_col)
     frames = {"real": real, "synthetic": synthetic}
-    values = {side: {m.name: _values_of(model, frame, m) for m in model.marginals} for side, frame in frames.items()}
-    columns = [_column_fidelity(m, values["real"][m.name], values["synthetic"][m.name]) for m in model.marginals]
-    corr = {side: _score_correlation(model, values[side]) for side in frames}
-    d = len(model.marginals)
+    values = {side: {m.name: _values_of(frame, m, time_col) for m in marginals} for side, frame in frames.items()}
+    columns = [_column_fidelity(m, values["real"][m.name], values["synthetic"][m.name]) for m in marginals]
+    corr = {side: _score_correlation(marginals, values[side]) for side in frames}
+    d = len(marginals)
     distance = float(np.linalg.norm(corr["real"] - corr["synthetic"]) / np.sqrt(max(d * (d - 1), 1)))
     return Fidelity(
         columns=columns,
         correlation_distance=round(distance, 6),
-        names=model.names,
+        names=names,
         real_correlation=np.round(corr["real"], 6).tolist(),
         synthetic_correlation=np.round(corr["synthetic"], 6).tolist(),
         real_rows=len(real),
@@ -408,9 +485,20 @@ def fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, model: CopulaModel | N
     )
 
 
-def _values_of(model: CopulaModel, frame: pd.DataFrame, m: Marginal) -> pd.Series:
-    times = frame[model.time_col] if model.time_col and model.time_col in frame else None
-    return _as_values(frame[m.name], times, model.time_col)[0]
+def _reference(real: pd.DataFrame, names: list[str], target: str | None, time_col: str | None) -> list[Marginal]:
+    label = _numeric_label(real, target)
+    marginals = []
+    for name in names:
+        values, days_before = _values_of(real, Marginal(name=name, kind="continuous", dtype="", missing=0), time_col), None
+        if pd.api.types.is_datetime64_any_dtype(real[name]) and time_col in real:
+            days_before = time_col
+        marginals.append(_marginal(name, values, str(real[name].dtype), days_before, label))
+    return marginals
+
+
+def _values_of(frame: pd.DataFrame, m: Marginal, time_col: str | None) -> pd.Series:
+    times = frame[time_col] if time_col and time_col in frame else None
+    return _as_values(frame[m.name], times, time_col)[0]
 
 
 def _column_fidelity(m: Marginal, real: pd.Series, synthetic: pd.Series) -> ColumnFidelity:
@@ -425,7 +513,7 @@ def _column_fidelity(m: Marginal, real: pd.Series, synthetic: pd.Series) -> Colu
     return ColumnFidelity(column=m.name, statistic="ks", value=round(value, 6))
 
 
-def _score_correlation(model: CopulaModel, values: dict[str, pd.Series]) -> np.ndarray:
-    scores = np.column_stack([_scores(m, values[m.name], None) for m in model.marginals])
+def _score_correlation(marginals: list[Marginal], values: dict[str, pd.Series]) -> np.ndarray:
+    scores = np.column_stack([_scores(m, values[m.name], None) for m in marginals])
     corr = pd.DataFrame(scores).corr(min_periods=2).to_numpy()
     return np.nan_to_num(corr, nan=0.0)
