@@ -137,7 +137,9 @@ def _groups(frame: pd.DataFrame, target: str | None, label: Marginal | None, by_
     return [(round(len(part) / len(present), 12), part) for v in label.values if len(part := present[present[target] == v])]
 
 
-def _component(frame: pd.DataFrame, weight: float, modelled: list[str], target: str | None, time_col: str | None, rng: np.random.Generator) -> Component:
+def _component(
+    frame: pd.DataFrame, weight: float, modelled: list[str], target: str | None, time_col: str | None, rng: np.random.Generator
+) -> Component:
     times = frame[time_col] if time_col else None
     label = _numeric_label(frame, target)
     marginals, scores, middles = [], [], []
@@ -318,7 +320,9 @@ def sample(model: CopulaModel, rows: int, day: date, *, knobs: DriftKnobs | None
         for i, (c, n) in enumerate(zip(model.components, counts, strict=True))
     ]
     order = rng.permutation(rows)
-    columns = {name: pd.concat([part[name] for part in parts], ignore_index=True).iloc[order].reset_index(drop=True) for name in model.names}
+    columns = {
+        name: pd.concat([part[name] for part in parts], ignore_index=True).iloc[order].reset_index(drop=True) for name in model.names
+    }
     scrambled, scramble_u = rng.random(rows), rng.random(rows)
     if model.target is not None and model.label is not None:
         drawn = _inverse(model.label, scramble_u, 0.0)
