@@ -513,7 +513,7 @@ def _column_fidelity(m: Marginal, real: pd.Series, synthetic: pd.Series) -> Colu
     from scipy.stats import ks_2samp
 
     r, s = (pd.to_numeric(v, errors="coerce").dropna().to_numpy(dtype=float) for v in (real, synthetic))
-    value = float(ks_2samp(r, s).statistic) if len(r) and len(s) else float(len(r) != len(s))
+    value = float(ks_2samp(r, s, method="asymp").statistic) if len(r) and len(s) else float(len(r) != len(s))
     return ColumnFidelity(column=m.name, statistic="ks", value=round(value, 6))
 
 
