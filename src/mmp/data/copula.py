@@ -471,6 +471,7 @@ def fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, model: CopulaModel | N
     if absent:
         raise MMPError("synthetic" if absent[0] in real.columns else "real", f"lacks column {absent[0]!r}", ", ".join(names))
     time_col = model.time_col if model else None
+    real, synthetic = _dates_alike(real, synthetic, [*names, *([time_col] if time_col else [])])
     marginals = _reference(real, names, model.target if model else None, time_col)
     frames = {"real": real, "synthetic": synthetic}
     values = {side: {m.name: _values_of(frame, m, time_col) for m in marginals} for side, frame in frames.items()}
@@ -487,6 +488,19 @@ def fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, model: CopulaModel | N
         real_rows=len(real),
         synthetic_rows=len(synthetic),
     )
+
+
+def _dates_alike(real: pd.DataFrame, synthetic: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dates on both sides where either side holds dates (a CSV's dates arrive as text)."""
+    dated = [
+        n for n in names if n in real and n in synthetic and any(pd.api.types.is_datetime64_any_dtype(f[n]) for f in (real, synthetic))
+    ]
+    if not dated:
+        return real, synthetic
+    real, synthetic = real.copy(), synthetic.copy()
+    for name in dated:
+        real[name], synthetic[name] = (pd.to_datetime(f[name], errors="coerce").astype("datetime64[ns]") for f in (real, synthetic))
+    return real, synthetic
 
 
 def _reference(real: pd.DataFrame, names: list[str], target: str | None, time_col: str | None) -> list[Marginal]:
