@@ -289,6 +289,17 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "mmp ab-report --log predictions/ --output reports/ab": Covered(
         "tests/cli/test_monitoring.py::test_label_then_ab_report", ('"ab-report"',)
     ),
+    "mmp synth fit --output models/distribution": Covered(
+        "tests/cli/test_synth.py::test_fit_sample_and_fidelity", ('"fit"',), "training rows of a temp file"
+    ),
+    "mmp synth sample --model models/distribution --date 2026-01-07 --scenario drift --output day.parquet": Covered(
+        "tests/cli/test_synth.py::test_fit_sample_and_fidelity", ('"--scenario", "drift"',)
+    ),
+    "mmp synth sample --model models/distribution --date 2026-01-07 --knob mean_shift.credit_score=1.5 --knob label_shift=0.3 "
+    "--output day.parquet": Covered("tests/cli/test_synth.py::test_fit_sample_and_fidelity", ('"--knob"',)),
+    "mmp synth fidelity --real data/prepared/train.parquet --synthetic day.parquet --model models/distribution --output reports/fidelity": Covered(
+        "tests/cli/test_synth.py::test_fit_sample_and_fidelity", ('"fidelity"',)
+    ),
     "docker build -t mmp-serve .": Covered(
         "tests/cli/test_serve.py::test_the_image_command_serves_the_model_named_by_env_vars",
         ("Dockerfile",),
@@ -403,6 +414,7 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_yaml_block_is_a_valid_config_where_it_says_it_goes(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mmp.core.config import Contract, parse
     from mmp.core.monitor import load_monitor
+    from mmp.data.daily import load_scenario
     from mmp.ops.params import compose
     from mmp.pipeline.checks import config_problems
 
@@ -423,6 +435,8 @@ def test_every_yaml_block_is_a_valid_config_where_it_says_it_goes(copy: Path, mo
                 parse(Contract, yaml.safe_load((copy / target).read_text()))
             elif group == "monitor":  # read by `mmp drift` at run time, not composed into params
                 load_monitor(copy, name)
+            elif group == "scenario":  # conf/daily/scenario/: read by the daily source at run time
+                load_scenario(copy, name)
             else:
                 # an overlay (conf/experiment/) is not in the defaults list: it is added, not chosen
                 raw = yaml.safe_load(compose(copy, [f"{'+' if group == 'experiment' else ''}{group}={name}"]))
