@@ -3,14 +3,17 @@ synthetic source (SDV and its ``copulas`` package are under the Business Source 
 
 Fit: every column gets an empirical marginal and a normal score. A continuous number keeps 257
 quantiles and its score is ``ndtri(rank / (n + 1))``; a number with few distinct values
-(``discrete``, in value order) and a category (``categorical``, most frequent first) keep their
-values and probabilities, and a row's score is a random point of its value's slice of the unit
-interval, mapped through ``ndtri``, so categories sit in the same latent normal as the numbers
-and stay correlated with them. The normal scores' correlation matrix (pairwise over non-missing
-rows, made positive definite) ties the columns together; the target is one more column, so the
-features-to-label relation is sampled jointly. Missing rates are kept per column. Dates become
-days before the time column (or since 1970 without one); the time column itself is set to the
-sampled day and id columns are numbered per day (unique across days).
+(``discrete``, in value order) and a category (``categorical``, by frequency; ordered by the
+label's mean in it when there is a numeric label) keep their values and probabilities, and a
+row's score is a random point of its value's slice of the unit interval, mapped through
+``ndtri``, so categories sit in the same latent normal as the numbers and stay correlated with
+them. The normal scores' correlation matrix, calibrated so that sampled rows show the data's
+correlations, ties the columns together. With a discrete target the model holds one such copula
+per class, mixed by the classes' shares (the label is sampled jointly with the features, and
+each class keeps its own marginals); ``by_class=False`` fits one copula with the target as one
+more column. Missing rates are kept per column. Dates become days before the time column (or
+since 1970 without one); the time column itself is set to the sampled day and id columns are
+numbered per day (unique across days).
 
 Sample: draw the latent normal, apply the drift knobs (:mod:`mmp.data.knobs`), map each column
 back through its marginal. The artifact is JSON with a SHA-256 of its content: its version.
@@ -33,7 +36,7 @@ from mmp.core.io import atomic_path
 from mmp.core.parsing import Strict, parse
 from mmp.data.knobs import DriftKnobs
 
-FORMAT = 1
+FORMAT: Literal[1] = 1
 QUANTILES = 257
 DISCRETE_MAX = 25  # a number with at most this many distinct values is sampled as its values
 EPS = 1e-6  # keeps normal scores finite
@@ -186,10 +189,8 @@ def _marginal(name: str, values: pd.Series, dtype: str, days_before: str | None,
             days_before=days_before,
         )
     counts = present.value_counts()
-    if numeric or pd.api.types.is_bool_dtype(present):
-        counts, kind = counts.sort_index(), "discrete"
-    else:
-        counts, kind = _category_order(counts, present, label), "categorical"
+    kind: Kind = "discrete" if numeric or pd.api.types.is_bool_dtype(present) else "categorical"
+    counts = counts.sort_index() if kind == "discrete" else _category_order(counts, present, label)
     values_ = [v.item() if hasattr(v, "item") else v for v in counts.index]
     probs = (counts / counts.sum()).round(12).tolist() if len(counts) else []
     return Marginal(name=name, kind=kind, dtype=dtype, missing=missing, values=values_, probs=probs, days_before=days_before)

@@ -11,8 +11,9 @@ put). What each number means, as :func:`mmp.data.copula.sample` applies it:
   rarest category.
 - ``label_shift`` (0..1, the target only; a number or ``{target: number}``): this share of the rows gets a label drawn at random
   from the training labels' distribution, whatever the features say; 1.0 scrambles every label.
-- ``correlation_shift`` (0..1): shrink the column's correlations with every other column (the
-  label included) towards zero; 1.0 makes it independent.
+- ``correlation_shift`` (0..1): shrink the column's correlations with the other columns towards
+  zero; 1.0 makes it independent of them (within each class, when the model has a copula per
+  class: the label keeps its relation to the features).
 
 A global knob applies to the features (every column but the target); a map may name the target.
 """
