@@ -18,7 +18,7 @@ def test_fit_sample_and_fidelity(tmp_path: Path) -> None:
     credit_default(600, 0).to_parquet(tmp_path / "train.parquet")
     dist = tmp_path / "distribution"
     fit = mmp("synth", "fit", "--input", str(tmp_path / "train.parquet"), "--output", str(dist))
-    assert "copulas: one per class of default" in fit.stdout  # target, time and id columns from params.yaml
+    assert "copulas: one for all rows" in fit.stdout  # target, time and id columns from params.yaml
     assert sorted(p.name for p in dist.iterdir()) == ["copula.json", "fidelity.json", "fidelity.png"]
     saved = json.loads((dist / "copula.json").read_text())
     assert saved["sha256"][:12] in fit.stdout and saved["model"]["time_col"] == "application_date"

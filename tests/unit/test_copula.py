@@ -75,7 +75,7 @@ def test_samples_are_close_to_the_data_and_keep_the_label_relation(model: copula
     rng = np.random.default_rng(1)
     shuffled = real.apply(lambda s: s.sample(frac=1, random_state=rng).to_numpy())
     assert copula.fidelity(real, shuffled, model).correlation_distance > 2 * report.correlation_distance
-    # the label still follows the risk features (per-class components keep them apart)
+    # the label still follows the risk features: it is sampled jointly with them
     for frame in (real, synthetic):
         by_label = frame.groupby("default")[["credit_score", "num_late_payments"]].mean()
         assert by_label.loc[1, "credit_score"] < by_label.loc[0, "credit_score"] - 15
@@ -121,17 +121,22 @@ def test_each_knob(model: copula.CopulaModel, real: pd.DataFrame) -> None:
     assert base[["credit_score", "num_late_payments"]].corr(method="spearman").iloc[0, 1] < -0.3
 
 
-def test_one_joint_copula_and_bad_arguments(real: pd.DataFrame) -> None:
-    joint = copula.fit(real, target="default", time_col="application_date", id_cols=("customer_id",), by_class=False)
-    assert not joint.by_class and len(joint.components) == 1
-    assert copula.sample(joint, 100, DAY)["default"].isin([0, 1]).all()
+def test_a_copula_per_class_and_bad_arguments(real: pd.DataFrame) -> None:
+    per_class = copula.fit(real, target="default", time_col="application_date", id_cols=("customer_id",), by_class=True)
+    assert per_class.by_class and len(per_class.components) == 2
+    rows = copula.sample(per_class, 1000, DAY)
+    assert rows["default"].isin([0, 1]).all() and abs(rows["default"].mean() - real["default"].mean()) < 0.03
+    gap = rows.groupby("default")["num_late_payments"].mean()
+    assert gap.loc[1] > gap.loc[0] + 0.3
     with pytest.raises(MMPError, match="target: column 'nope' is not in the data"):
         copula.fit(real, target="nope")
     with pytest.raises(MMPError, match="needs a target column"):
         copula.fit(real, by_class=True)
+    with pytest.raises(MMPError, match="target 'income' is continuous"):
+        copula.fit(real, target="income", by_class=True)
     with pytest.raises(MMPError, match=r"class 1 has \d+ rows"):
         copula.fit(real.head(60), target="default", by_class=True)
     with pytest.raises(MMPError, match="knobs.mean_shift.nope: names a column"):
-        copula.sample(joint, 10, DAY, knobs=DriftKnobs(mean_shift={"nope": 1.0}))
+        copula.sample(per_class, 10, DAY, knobs=DriftKnobs(mean_shift={"nope": 1.0}))
     with pytest.raises(MMPError, match="correlation_shift: must be a share between 0 and 1"):
         parse(DriftKnobs, {"correlation_shift": 2}, "knobs")

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--target", help="the label column (default: data.target_col in params.yaml)")
     fit.add_argument("--time-col", help="set to the sampled day (default: data.time_col in params.yaml)")
     fit.add_argument("--id-col", action="append", help="numbered per day, not modelled; repeatable (default: data.id_cols in params.yaml)")
-    fit.add_argument("--joint", action="store_true", help="one copula for all rows (default: one per class of a discrete target)")
+    fit.add_argument("--by-class", action="store_true", help="one copula per class of a discrete target (default: one for all rows)")
     fit.add_argument("--seed", type=int, default=0, help="seeds the fit (default: 0)")
     fit.set_defaults(func=run_fit)
 
@@ -95,9 +95,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
     frame = _read(args.input, "--input")
     target, time_col, id_cols = _columns(args)
-    model = copula.fit(
-        frame, target=target, time_col=time_col, id_cols=tuple(id_cols), by_class=False if args.joint else None, seed=args.seed
-    )
+    model = copula.fit(frame, target=target, time_col=time_col, id_cols=tuple(id_cols), by_class=args.by_class, seed=args.seed)
     synthetic = copula.sample(model, len(frame), date(2026, 1, 1), seed=args.seed)
     report = copula.fidelity(frame, synthetic, model)
     _replace(args.output, lambda tmp: copula.save(model, tmp / MODEL_FILE), report)

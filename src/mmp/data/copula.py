@@ -8,10 +8,10 @@ label's mean in it when there is a numeric label) keep their values and probabil
 row's score is a random point of its value's slice of the unit interval, mapped through
 ``ndtri``, so categories sit in the same latent normal as the numbers and stay correlated with
 them. The normal scores' correlation matrix, calibrated so that sampled rows show the data's
-correlations, ties the columns together. With a discrete target the model holds one such copula
-per class, mixed by the classes' shares (the label is sampled jointly with the features, and
-each class keeps its own marginals); ``by_class=False`` fits one copula with the target as one
-more column. Missing rates are kept per column. Dates become days before the time column (or
+correlations, ties the columns together; the target is one more column, so the label is sampled
+jointly with the features. ``by_class=True`` fits one copula per class of a discrete target
+instead, mixed by the classes' shares: each class keeps its own marginals, which also copies the
+training sample's quirks (an overfitted model scores its samples too well, see README). Missing rates are kept per column. Dates become days before the time column (or
 since 1970 without one); the time column itself is set to the sampled day and id columns are
 numbered per day (unique across days).
 
@@ -95,13 +95,12 @@ def fit(
     target: str | None = None,
     time_col: str | None = None,
     id_cols: tuple[str, ...] = (),
-    by_class: bool | None = None,
+    by_class: bool = False,
     seed: int = 0,
 ) -> CopulaModel:
     """The copula of ``frame`` (``seed`` places the categories' normal scores in their slices).
-    ``by_class``: one copula per class of a discrete target, mixed by the classes' shares (the
-    default when every class has CLASS_ROWS rows): a class's rows keep their own marginals, so
-    the features-to-label relation survives beyond what one correlation matrix can hold."""
+    ``by_class``: one copula per class of a discrete target (each with CLASS_ROWS rows at least),
+    mixed by the classes' shares."""
     for key, name in [("target", target), ("time_col", time_col), *(("id_cols", c) for c in id_cols)]:
         if name is not None and name not in frame.columns:
             raise MMPError(key, f"column {name!r} is not in the data", ", ".join(map(str, frame.columns)))
@@ -116,7 +115,7 @@ def fit(
         rows=len(frame),
         columns=[str(c) for c in frame.columns],
         components=components,
-        by_class=len(groups) > 1 or by_class is True,
+        by_class=by_class,
         label=label,
         target=target,
         time_col=time_col,
@@ -124,20 +123,20 @@ def fit(
     )
 
 
-def _groups(frame: pd.DataFrame, target: str | None, label: Marginal | None, by_class: bool | None) -> list[tuple[float, pd.DataFrame]]:
+def _groups(frame: pd.DataFrame, target: str | None, label: Marginal | None, by_class: bool) -> list[tuple[float, pd.DataFrame]]:
     """The rows of each component with its weight: all rows, or each class of the target."""
-    if target is None or label is None or by_class is False:
-        if by_class:
-            raise MMPError("--by-class", "needs a target column", "--target NAME")
+    if not by_class:
         return [(1.0, frame)]
-    smallest = min((int((frame[target] == v).sum()), v) for v in label.values) if label.kind != "continuous" else (0, None)
-    if smallest[0] < CLASS_ROWS:
-        if by_class:
-            why = "a continuous target has no classes" if label.kind == "continuous" else f"class {smallest[1]!r} has {smallest[0]} rows"
-            raise MMPError("--by-class", why, f"a discrete target with at least {CLASS_ROWS} rows per class")
-        return [(1.0, frame)]
+    if target is None or label is None:
+        raise MMPError("--by-class", "needs a target column", "--target NAME")
+    if label.kind == "continuous":
+        raise MMPError("--by-class", f"target {target!r} is continuous: it has no classes", f"a target with at most {DISCRETE_MAX} values")
     present = frame[frame[target].notna()]
-    return [(round(len(part) / len(present), 12), part) for v in label.values if len(part := present[present[target] == v])]
+    parts = [(v, present[present[target] == v]) for v in label.values]
+    small = [(v, len(part)) for v, part in parts if len(part) < CLASS_ROWS]
+    if small:
+        raise MMPError("--by-class", f"class {small[0][0]!r} has {small[0][1]} rows", f"at least {CLASS_ROWS} rows per class")
+    return [(round(len(part) / len(present), 12), part) for _, part in parts]
 
 
 def _component(
