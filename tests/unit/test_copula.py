@@ -106,6 +106,10 @@ def test_each_knob(model: copula.CopulaModel, real: pd.DataFrame) -> None:
     assert shifted["credit_score"].median() > base["credit_score"].quantile(0.75)
     assert shifted["credit_score"].max() <= real["credit_score"].max()
     assert shifted["income"].equals(base["income"])  # other columns untouched
+    # mean_shift on the target (named: a global shift leaves it alone): more positives, same relation
+    prior = day(mean_shift={"default": 1.0})
+    assert prior["default"].mean() > 2.5 * base["default"].mean()
+    assert prior.groupby("default")["credit_score"].mean().diff().iloc[-1] < -30
     # category_shift: mass moves to the rarest category
     rarest = real["employment_type"].value_counts().idxmin()
     moved = day(category_shift=0.5)["employment_type"].value_counts(normalize=True)

@@ -9,8 +9,10 @@ put). What each number means, as :func:`mmp.data.copula.sample` applies it:
   meant (the model gets worse, a model retrained on the shifted rows recovers).
 - ``category_shift`` (0..1): move this share of a categorical column's probability mass to its
   rarest category.
-- ``label_shift`` (0..1, the target only; a number or ``{target: number}``): this share of the rows gets a label drawn at random
-  from the training labels' distribution, whatever the features say; 1.0 scrambles every label.
+- ``label_shift`` (0..1, the target only; a number or ``{target: number}``): this share of the
+  rows gets a label drawn at random from the training labels' distribution, whatever the
+  features say; 1.0 scrambles every label. To change the positive rate instead, keeping the
+  labels' relation to the features, shift the target's normal score: ``mean_shift: {default: 0.5}``.
 - ``correlation_shift`` (0..1): shrink the column's correlations with the other columns towards
   zero; 1.0 makes it independent of them (within each class, when the model has a copula per
   class: the label keeps its relation to the features).
