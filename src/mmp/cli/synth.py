@@ -179,7 +179,7 @@ def _model_file(path: Path) -> Path:
 
 
 def _read(path: Path, key: str) -> pd.DataFrame:
-    from mmp.data.sources import read_file
+    from mmp.data.sources import _file as read_file  # the file reader of data sources
 
     return read_file(str(path), key)
 

@@ -132,7 +132,7 @@ def _synthetic(settings: SourceSettings, day: date, root: Path, runtime: Any) ->
 
 
 def _files(settings: SourceSettings, day: date, root: Path, runtime: Any) -> pd.DataFrame:
-    from mmp.data.sources import read_file
+    from mmp.data.sources import _file as read_file  # the file reader of data sources
 
     assert settings.glob is not None  # the validator requires it
     pattern = day.strftime(settings.glob)
@@ -149,7 +149,8 @@ def _files(settings: SourceSettings, day: date, root: Path, runtime: Any) -> pd.
 
 
 def _partitioned(settings: SourceSettings, day: date, root: Path, runtime: Any) -> pd.DataFrame:
-    from mmp.data.sources import FILE_FORMATS, read_file
+    from mmp.data.sources import FILE_FORMATS
+    from mmp.data.sources import _file as read_file
 
     assert settings.directory is not None  # the validator requires it
     folder = root / settings.directory / f"{settings.partition}={day.isoformat()}"
