@@ -93,6 +93,8 @@ def _day(text: str) -> date:
 def run_fit(args: argparse.Namespace) -> int:
     from mmp.data import copula
 
+    if not args.input.exists():
+        raise MMPError("--input", f"{args.input} does not exist", "the training rows: run `dvc exp run` first, or pass --input FILE")
     frame = _read(args.input, "--input")
     target, time_col, id_cols = _columns(args)
     model = copula.fit(frame, target=target, time_col=time_col, id_cols=tuple(id_cols), by_class=args.by_class, seed=args.seed)
@@ -107,18 +109,12 @@ def run_fit(args: argparse.Namespace) -> int:
 
 def run_sample(args: argparse.Namespace) -> int:
     from mmp.core.io import atomic_path
+    from mmp.core.parsing import parse
     from mmp.data.daily import SourceSettings, day_batch
 
-    settings = SourceSettings(
-        kind="synthetic",
-        distribution=str(_model_file(args.model)),
-        rows=args.rows,
-        scenario=args.scenario,
-        start=args.start,
-        drift_from=args.drift_from,
-        seed=args.seed,
-        knobs=_knobs(args.knob) if args.knob else None,
-    )
+    raw = {"kind": "synthetic", "distribution": str(_model_file(args.model)), "rows": args.rows, "scenario": args.scenario}
+    raw |= {"start": args.start, "drift_from": args.drift_from, "seed": args.seed, "knobs": _knobs(args.knob) if args.knob else None}
+    settings = parse(SourceSettings, raw, source="mmp synth sample")
     writer = _writer(args.output)
     frame = day_batch(settings, args.date)
     with atomic_path(args.output) as tmp:
