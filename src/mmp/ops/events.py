@@ -86,7 +86,17 @@ class EventStore:
             UniqueConstraint("key", name=f"{table}_key_unique"),
             Index(f"{table}_kind_day", "kind", "day"),
         )
-        self._run("create the events table", lambda: self._table.metadata.create_all(self._engine, checkfirst=True))
+        self._run("create the events table", self._create)
+
+    def _create(self) -> None:
+        """The table, once: two processes opening a new PostgreSQL store at once may both try to
+        create it, and the one that loses the race sees the other's table on its second look."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            self._table.metadata.create_all(self._engine, checkfirst=True)
+        except SQLAlchemyError:
+            self._table.metadata.create_all(self._engine, checkfirst=True)
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> EventStore:
@@ -209,22 +219,22 @@ def _day(day: Any) -> date:
 
 
 def plain(value: Any, where: str) -> Any:
-    """``value`` as JSON data: numpy numbers become Python numbers, dates ISO text, paths text,
-    tuples lists; NaN becomes null (JSON has no NaN). Anything else is an error naming the field."""
+    """``value`` as JSON data: numpy numbers and arrays become Python numbers and lists, dates
+    ISO text, paths text, tuples lists; NaN becomes null (JSON has no NaN). Anything else is an error naming the field."""
     if isinstance(value, dict):
         return {str(k): plain(v, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
-        value = value.item()  # numpy scalars
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
+    if callable(getattr(value, "tolist", None)):
+        value = value.tolist()  # numpy scalars and arrays, pandas series
+    if isinstance(value, (list, tuple)):
+        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
     raise MMPError(where, f"cannot be stored as JSON (a {type(value).__name__})", "numbers, text, booleans, null, lists and mappings")
 
 
