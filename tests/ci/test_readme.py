@@ -324,7 +324,7 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         "tests/unit/test_deploy.py::test_deploys_and_rollbacks_follow_the_recorded_history", ("to=2",), "the function the command runs"
     ),
     "mmp events --kind deployment --since 2026-01-07": Covered(
-        "tests/cli/test_events.py::test_mmp_events_lists_filters_and_refuses_a_bad_since", ('"--kind"', '"--since", "2026-01-07"')
+        "tests/cli/test_events.py::test_mmp_events_lists_filters_and_refuses_a_bad_since", ('"--kind"', '"--since", "2026-01-06"')
     ),
     "mmp events --json --limit 20": Covered(
         "tests/cli/test_events.py::test_mmp_events_lists_filters_and_refuses_a_bad_since", ('"--limit"', '"--json"')
