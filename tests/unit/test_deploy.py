@@ -84,6 +84,8 @@ def test_deploys_and_rollbacks_follow_the_recorded_history(registry: tuple[str, 
     assert deploy(MODEL, 4, "re-run after a crash", store, client=client).line() == f"{MODEL}@champion: version 1 -> 4"
     assert moves(store)[-1] == ("deployment", "1", "4", "re-run after a crash")
     assert rollback(MODEL, store, to=2, client=client).to_version == "2" and deployed_versions(store, MODEL) == ["2"]
+    client.set_registered_model_alias(MODEL, "champion", "3")  # moved outside the store (`mmp promote`)
+    assert rollback(MODEL, store, client=client).line() == f"{MODEL}@champion: version 3 -> 2", "back to the last recorded deployment"
 
 
 def test_without_a_history_rollback_takes_the_highest_version_below(registry: tuple[str, Any], store: EventStore) -> None:

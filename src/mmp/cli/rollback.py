@@ -2,8 +2,9 @@
 deployed before the current one, and record a `rollback` event (`mmp events --kind rollback`).
 
 The previous version comes from the events store's deployment history (each `deployment`
-event pushes a version, each `rollback` pops one); without a history, it is the highest
-registered version below the current champion. `--to VERSION` names the version instead.
+event pushes a version, each `rollback` pops one): the version deployed before the champion,
+or the last one recorded when the alias was moved outside the history (`mmp promote`); without
+a history, the highest registered version below the current champion. `--to VERSION` names the version instead.
 MLFLOW_MODEL_STAGE, when set, names the alias to move instead of `champion`. The registry is
 `mlflow.tracking_uri` and the store `events.url` in conf/env/<APP_ENV>.yaml.
 """

@@ -58,8 +58,7 @@ def deploy(model_name: str, version: str | int, reason: str, store: EventStore, 
 
 def rollback(model_name: str, store: EventStore, *, to: str | int | None = None, reason: str = "", client: Any = None) -> Move:
     """Move the champion alias of ``model_name`` back to ``to``, by default the version deployed
-    before the current one (from the store's deployment history; without one, the highest
-    registered version below the current one), and record a ``rollback``."""
+    before the current one (:func:`previous_version`), and record a ``rollback``."""
     from mmp.ops.tracking.registry import champion_alias
 
     client = client or registry_client()
@@ -95,8 +94,13 @@ def deployed_versions(store: EventStore, model_name: str) -> list[str]:
 
 
 def previous_version(client: Any, store: EventStore, model_name: str, current: str) -> str:
+    """The version to roll back to: the one deployed before ``current`` in the recorded history;
+    when the alias was moved outside it (``mmp promote``), the last one it recorded; with no
+    history, the highest registered version below ``current``."""
     stack = deployed_versions(store, model_name)
-    if len(stack) >= 2 and stack[-1] == current:
+    if stack and stack[-1] != current:
+        return stack[-1]
+    if len(stack) >= 2:
         return stack[-2]
     lower = sorted(int(v.version) for v in client.search_model_versions(f"name = '{model_name}'") if int(v.version) < int(current))
     if not lower:
