@@ -3,14 +3,17 @@ this test's own."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from mmp.ops.events import EventStore
+from tests.conftest import mmp
 from tests.events_checks import check_store
 
 pytestmark = pytest.mark.integration
@@ -37,3 +40,11 @@ def test_postgres_store_appends_once_per_key_and_filters(table: str) -> None:
         check_store(store)
     with EventStore(URL, table) as reopened:
         assert len(reopened.list()) == 4
+
+
+@pytest.mark.cli
+def test_mmp_events_in_dev_reads_the_postgres_store_its_settings_name(table: str) -> None:
+    with EventStore(URL, table) as store:
+        store.append("gate", "2026-01-07/gate", date(2026, 1, 7), {"passed": False, "f1": 0.61, "threshold": 0.75})
+    out = mmp("events", "--json", APP_ENV="dev", MMP_EVENTS_URL=URL, MMP_EVENTS_TABLE=table).stdout
+    assert [json.loads(line)["payload"] for line in out.splitlines()] == [{"passed": False, "f1": 0.61, "threshold": 0.75}]
