@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 KINDS = ("batch", "quarantine", "drift", "evaluation", "gate", "retrain_attempt", "version", "deployment", "rollback", "alert")
 KEY_LENGTH = 255
+SQLITE_WAIT_S = 60.0  # how long a write waits for another process's lock
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,8 @@ class EventStore:
     def __init__(self, url: str, table: str = "mmp_events", *, key: str = "events.url"):
         from sqlalchemy import JSON, Column, Date, DateTime, Index, Integer, MetaData, String, Table, UniqueConstraint
 
-        from mmp.core.db import engine
-
         self.label = f"{redact(url)} table {table}"
-        self._engine = engine(url, key)
-        if self._engine.dialect.name == "sqlite":
-            _sqlite_directory(self._engine.url.database)
+        self._engine = _engine(url, key)
         self._table = Table(
             table,
             MetaData(),
@@ -195,9 +192,21 @@ def _event(row: Any) -> Event:
     return Event(row["id"], created, row["day"], row["kind"], row["key"], row["model"], row["version"], dict(row["payload"]))
 
 
-def _sqlite_directory(database: str | None) -> None:
+def _engine(url: str, key: str) -> Any:
+    """An engine for ``url`` (``mmp.core.db``'s rules). A SQLite file's directory is created,
+    and a writer waits for another process's lock (two days at once, a CLI reading)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from mmp.core.db import with_driver
+
+    parsed = make_url(with_driver(url, key))
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed)
+    database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(parsed, connect_args={"timeout": SQLITE_WAIT_S})
 
 
 def _kind(kind: str, where: str = "kind") -> str:
