@@ -27,6 +27,9 @@ COMMANDS = (
     "drift",
     "label",
     "ab_report",
+    "events",
+    "deploy",
+    "rollback",
     "synth",
 )
 
