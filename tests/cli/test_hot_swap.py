@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -56,7 +57,8 @@ class Load:
     every answer's status and model_version is kept, in order."""
 
     def __init__(self, url: str, record: dict, threads: int = 4):
-        self.url, self.record, self.answers = url, record, []  # type: ignore[var-annotated]
+        self.url, self.record = url, record
+        self.answers: list[tuple[int, str]] = []
         self.lock, self.stop = threading.Lock(), threading.Event()
         self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(threads)]
 
@@ -89,7 +91,7 @@ class Load:
             t.join(timeout=30)
 
 
-def wait_until(check, timeout: float, step: float = 0.2) -> bool:  # type: ignore[no-untyped-def]
+def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from mmp.core.errors import MMPError
+from mmp.core.tracking import prepare_tracking
 from mmp.inference.scorer import Scorer
 from mmp.serving.loader import ModelRef, fetched_spec, load_scorer, registry_tracking_uri
 
@@ -92,6 +93,8 @@ class AliasPoller:
         """One look at the alias; True when a new version now serves."""
         version = self.alias_version()
         log.debug("@%s names version %s (serving %s)", self.alias, version, self.served.version)
+        if version == self.served.version:
+            self.rejected = None  # the alias came back: a refused version may be tried again when named anew
         if version is None or version in (self.served.version, self.rejected):
             return False
         try:
@@ -118,7 +121,9 @@ class AliasPoller:
         if self._client is None:
             from mlflow import MlflowClient
 
-            self._client = MlflowClient(registry_tracking_uri(self.env))
+            uri = registry_tracking_uri(self.env)
+            prepare_tracking(uri)  # capped HTTP retries: a dead server costs seconds, not minutes, per poll
+            self._client = MlflowClient(uri)
         return self._client
 
     def alias_version(self) -> str | None:
