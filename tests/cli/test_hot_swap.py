@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, pipeline_env
+from tests.conftest import ROOT, mmp, pipeline_env
 from tests.serving.conftest import example_record, free_port
 
 NAME = "credit-default"
@@ -150,3 +150,11 @@ def ready(url: str) -> bool:
         return httpx.get(f"{url}/ready", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_bad_poll_interval_is_one_line_before_any_model_is_fetched() -> None:
+    flag = mmp("serve", "--model", "models:/credit-default@champion", "--poll-seconds", "-1", check=False)
+    assert flag.returncode == 2 and "error: --poll-seconds: got -1.0 (allowed: a number of seconds >= 0" in flag.stderr
+    env = mmp("serve", "--model", "models:/credit-default@champion", check=False, MMP_POLL_SECONDS="soon")
+    assert env.returncode == 2 and "error: MMP_POLL_SECONDS: got 'soon' (allowed: a number of seconds >= 0" in env.stderr
+    assert "Traceback" not in flag.stderr + env.stderr

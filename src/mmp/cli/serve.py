@@ -82,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
 def poll_env(args: argparse.Namespace) -> dict[str, str]:
     """--poll-seconds as the env var the app (and every worker) reads."""
     from mmp.core.errors import MMPError
-    from mmp.serving.swap import POLL_ENV
+    from mmp.serving.swap import POLL_ENV, poll_seconds
 
     if args.poll_seconds is None:
+        poll_seconds(os.environ)  # a bad MMP_POLL_SECONDS stops here, before the model is fetched
         return {}
     if not 0 <= args.poll_seconds < float("inf"):
         raise MMPError("--poll-seconds", f"got {args.poll_seconds}", "a number of seconds >= 0 (0: do not follow the alias)")
