@@ -4,7 +4,8 @@
 # or bake/mount a package: -v $PWD/models/package:/model -e MMP_MODEL=/model
 # Env-var contract (see README "Serving and batch scoring"): MMP_MODEL | MLFLOW_MODEL_NAME with
 # MLFLOW_MODEL_ALIAS or MLFLOW_MODEL_STAGE; MLFLOW_TRACKING_URI; MMP_API_TOKEN (optional bearer
-# auth); MMP_MAX_BODY_BYTES, MMP_MAX_RECORDS, MMP_ONLINE_STORE* (conf/env/prod.yaml).
+# auth); MMP_MAX_BODY_BYTES, MMP_MAX_RECORDS, MMP_ONLINE_STORE* (conf/env/prod.yaml);
+# MMP_POLL_SECONDS: how often a registry alias is re-read for a hot swap (default 30, 0 = off).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 APP_ENV=prod \

@@ -25,8 +25,14 @@ def metrics(repo: Path) -> dict:
 
 def test_default_pipeline_produces_every_output(default_run: Path) -> None:
     scores = metrics(default_run)
-    assert set(scores) == CLASSIFICATION_METRICS
+    assert set(scores) == CLASSIFICATION_METRICS | {"threshold", "f1_at_0.5"}
     assert scores["roc_auc"] > 0.75, "the synthetic data carries real signal"
+    # The decision threshold chosen on validation rows of the train split (evaluate.threshold: f1)
+    # labels the test rows, and the package applies it.
+    chosen = json.loads((default_run / "metrics" / "threshold.json").read_text())
+    assert chosen["validation_rows"] == 3200 and chosen["validation_f1"] > chosen["validation_f1_at_0.5"]
+    assert scores["threshold"] == chosen["threshold"] < 0.5 and scores["f1"] > scores["f1_at_0.5"]
+    assert json.loads((default_run / "models/package/artifacts/metadata.json").read_text())["threshold"] == chosen["threshold"]
     stats = json.loads((default_run / "metrics" / "data.json").read_text())
     assert stats["rows"] == {"train": 16000, "test": 4000, "total": 20000}
     assert 0.08 < stats["class_balance"]["1"] < 0.12

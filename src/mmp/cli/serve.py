@@ -15,6 +15,12 @@ A/B test: --challenger REF (any source --model takes, or MMP_CHALLENGER) answers
 of the records (MMP_AB_SPLIT, default 0.1), sticky by entity key, else a --seed'ed draw
 (MMP_AB_SEED); --shadow (MMP_AB_SHADOW=1) scores it on every request without returning its
 answers. GET /metrics: Prometheus metrics (summed across --workers).
+
+Hot swap: a server of models:/<name>@<alias> asks the registry every --poll-seconds
+(MMP_POLL_SECONDS, default 30, 0 = off) which version the alias names; when it moves, the new
+version is loaded beside the served one, checked (same inputs, a smoke prediction) and swapped in
+without a restart or a failed request (each worker polls). Responses and /metadata name the
+version serving (model_version); a version that fails to load is logged and the old one stays.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", type=float, help="A/B: the share of records the challenger answers, 0 < split < 1 (default: 0.1)")
     p.add_argument("--shadow", action="store_true", help="A/B: score the challenger on every request without returning its answers")
     p.add_argument("--seed", type=int, help="A/B: seed of the sticky hash and of the draw for records without an entity key (default: 0)")
+    p.add_argument(
+        "--poll-seconds", type=float, help="hot swap: how often to re-read a models:/name@alias (env: MMP_POLL_SECONDS; default 30; 0: off)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     p.add_argument("--workers", type=int, default=1, help="worker processes, each serving the model (default: 1)")
@@ -58,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise MMPError("--workers", f"got {args.workers}", "an integer >= 1")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
-    env = {**os.environ, **ab_env(args)}
+    env = {**os.environ, **ab_env(args), **poll_env(args)}
     # The workers' metrics meet in one directory; set before prometheus-client is first imported.
     shared_metrics = multiprocess_dir(env) if args.workers > 1 else contextlib.nullcontext()
     with resolved(args.model) as ref, ab.resolved_challenger(args.challenger, env) as challenger, shared_metrics:
@@ -68,6 +77,19 @@ def run(args: argparse.Namespace) -> int:
         os.environ.update(env)
         serve(args, env)
     return 0
+
+
+def poll_env(args: argparse.Namespace) -> dict[str, str]:
+    """--poll-seconds as the env var the app (and every worker) reads."""
+    from mmp.core.errors import MMPError
+    from mmp.serving.swap import POLL_ENV, poll_seconds
+
+    if args.poll_seconds is None:
+        poll_seconds(os.environ)  # a bad MMP_POLL_SECONDS stops here, before the model is fetched
+        return {}
+    if not 0 <= args.poll_seconds < float("inf"):
+        raise MMPError("--poll-seconds", f"got {args.poll_seconds}", "a number of seconds >= 0 (0: do not follow the alias)")
+    return {POLL_ENV: repr(args.poll_seconds)}
 
 
 def ab_env(args: argparse.Namespace) -> dict[str, str]:
@@ -97,9 +119,22 @@ def serve(args: argparse.Namespace, env: dict[str, str]) -> None:
 
     app = create_app(settings=None, env=env)  # fails here, before serving
     options = {"host": args.host, "port": args.port, "access_log": not args.no_access_log, "log_level": args.log_level}
+    options["log_config"] = log_config(args.log_level)
     if args.workers == 1:
         uvicorn.run(app, **options)
     else:
         app.state.service.close()  # this process only fetched and checked the model: the workers log
         del app
         uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **options)
+
+
+def log_config(level: str) -> dict:
+    """uvicorn's logging set-up, which every worker applies, plus mmp's own loggers (a worker's
+    hot swap, its prediction log) on uvicorn's handler at ``level``."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["mmp"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config

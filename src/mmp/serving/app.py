@@ -39,7 +39,7 @@ from mmp.core.settings import ServingSettings, load_settings
 from mmp.data.schema import InputSchema
 from mmp.inference import predlog
 from mmp.inference.scorer import Scorer
-from mmp.serving import ab, enrichment, metrics
+from mmp.serving import ab, enrichment, metrics, swap
 from mmp.serving.explain import add_explain_route
 from mmp.serving.loader import ModelRef, load_scorer, resolved
 from mmp.serving.request import body_bytes, record_model, required_features
@@ -71,6 +71,7 @@ def create_app(model: str | None = None, settings: ServingSettings | None = None
         scorer = load_scorer(ref)
     with ab.resolved_challenger(None, env) as challenger:
         service = Service(ref, scorer, settings, env.get("MMP_API_TOKEN") or None, challenger, env)
+    service.poller = swap.follower(ref, scorer, env, service.swap)  # started with the server (build_app's lifespan)
     app = build_app(service)
     quiet_query_strings()
     gc.collect()
@@ -95,8 +96,11 @@ class Service:
         challenger: ModelRef | None = None,
         env: Mapping[str, str] | None = None,
     ):
-        self.ref, self.scorer, self.settings = ref, scorer, settings
+        self.settings = settings
+        # The one reference every request reads once: swap() replaces it (a hot swap), and a
+        # request already scoring finishes on the model it read.
         self.champion = ab.Model(ref, scorer)
+        self.poller: swap.AliasPoller | None = None
         self.token = token.encode() if token else None
         schema = scorer.schema
         # what a request may take from the online store: the schema's online features (feature
@@ -124,8 +128,24 @@ class Service:
         if self.predlog is not None:
             self.listeners.append(self.log)
 
+    @property
+    def ref(self) -> ModelRef:
+        return self.champion.ref
+
+    @property
+    def scorer(self) -> Scorer:
+        return self.champion.scorer
+
+    def swap(self, ref: ModelRef, scorer: Scorer) -> None:
+        """Serve another version of the champion from the next request on (swap.AliasPoller
+        has checked that it takes the same inputs)."""
+        self.champion = ab.Model(ref, scorer)
+        self.metrics.loaded(ab.CHAMPION, ref)
+
     def close(self) -> None:
-        """At shutdown: write every queued log row."""
+        """At shutdown: stop following the alias, write every queued log row."""
+        if self.poller is not None:
+            self.poller.stop()
         if self.predlog is not None:
             self.predlog.close()
 
@@ -159,6 +179,8 @@ class Service:
         schema = self.scorer.schema.model_dump(mode="json", exclude={"example"})
         return {
             **self.model_metadata(self.champion),
+            "model_version": self.ref.version,  # the version answering /predict now (it moves with a hot swap)
+            "follows": None if self.poller is None else self.poller.describe(),
             "schema": schema,
             "featurizer_path": self.scorer.backend,
             "online_store": self.settings.online_store.kind,
@@ -354,6 +376,8 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 def build_app(service: Service) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if service.poller is not None:
+            service.poller.start()  # in the serving process (each --workers process), not in `mmp serve`'s check
         yield
         await run_in_threadpool(service.close)  # uvicorn's SIGTERM ends here after in-flight requests
 
@@ -399,8 +423,7 @@ def build_app(service: Service) -> FastAPI:
 
     add_explain_route(
         app,
-        service.scorer,
-        service.ref,
+        lambda: service.champion,
         service.records,
         Body,
         dependencies=security,

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from mmp.core.errors import MMPError
 from mmp.inference.explain import DEFAULT_TOP_K, MAX_TOP_K
 from mmp.inference.scorer import Scorer
+from mmp.serving.ab import Model
 from mmp.serving.loader import ModelRef
 
 
@@ -70,11 +71,12 @@ def explain(scorer: Scorer, ref: ModelRef, records: list[Any], k: int) -> dict[s
 
 
 def add_explain_route(
-    app: FastAPI, scorer: Scorer, ref: ModelRef, records: Callable[[Any], Awaitable[list[Any]]], body_type: Any, **route: Any
+    app: FastAPI, champion: Callable[[], Model], records: Callable[[Any], Awaitable[list[Any]]], body_type: Any, **route: Any
 ) -> None:
-    """Register ``POST /explain``: ``records`` turns the parsed body into records (the service's
-    online-store enrichment), ``route`` holds the guards (dependencies, responses, body limit,
-    route class) as ``/predict`` has them."""
+    """Register ``POST /explain``: ``champion`` says which model serves now (it moves with a hot
+    swap), ``records`` turns the parsed body into records (the service's online-store
+    enrichment), ``route`` holds the guards (dependencies, responses, body limit, route class)
+    as ``/predict`` has them."""
 
     async def explain_records(
         body: body_type,  # runtime-built body type (see build_app)
@@ -83,7 +85,8 @@ def add_explain_route(
         rows = await records(body)
         # always off the event loop: explaining costs more than predicting, and the first call
         # of a model that needs SHAP imports it (seconds)
-        result = await run_in_threadpool(explain, scorer, ref, rows, k)
+        model = champion()
+        result = await run_in_threadpool(explain, model.scorer, model.ref, rows, k)
         return Response(json.dumps(result), media_type="application/json")
 
     app.router.add_api_route(

@@ -163,11 +163,14 @@ def resolved(given: str | None, env: Mapping[str, str] | None = None) -> Iterato
 @contextlib.contextmanager
 def fetched_spec(spec: str, env: Mapping[str, str], flag: str = "--model") -> Iterator[ModelRef]:
     """:func:`fetched` with the tracking server of ``env`` (else conf/env) for a remote model."""
-    tracking_uri = None
-    if not Path(spec).is_dir():
-        from mmp.core.settings import load_settings
-
-        # `env` may be a test's or the parent process's own mapping: it wins over conf/env.
-        tracking_uri = env.get("MLFLOW_TRACKING_URI") or load_settings().mlflow.tracking_uri
+    tracking_uri = None if Path(spec).is_dir() else registry_tracking_uri(env)
     with fetched(spec, tracking_uri, flag) as ref:
         yield ref
+
+
+def registry_tracking_uri(env: Mapping[str, str]) -> str:
+    """The tracking server (and registry) remote models come from: ``MLFLOW_TRACKING_URI`` of
+    ``env`` (a test's or the parent process's own mapping wins over conf/env), else conf/env."""
+    from mmp.core.settings import load_settings
+
+    return env.get("MLFLOW_TRACKING_URI") or load_settings().mlflow.tracking_uri

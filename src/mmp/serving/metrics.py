@@ -7,7 +7,7 @@
 - ``mmp_rows_scored_total{variant}``: records scored, ``shadow`` for the challenger's shadow scoring;
 - ``mmp_enrichment_misses_total``: requested entities the online store did not hold;
 - ``mmp_shadow_dropped_total``: shadow batches dropped because the shadow thread fell behind;
-- ``mmp_model_info{variant, name, version}``: 1 per loaded model.
+- ``mmp_model_info{variant, name, version}``: 1 per loaded model (0 once a hot swap replaced it).
 
 Counting is a pure ASGI wrapper (no per-request task or body copy) plus a listener on scored
 batches. ``endpoint`` is the route's path, or ``other`` for a path no route has (so a scanner
@@ -65,12 +65,27 @@ class Metrics:
         self.rows = Counter("mmp_rows_scored", "records scored by variant (shadow: scored, not returned)", ["variant"], registry=r)
         self.enrichment_misses = Counter("mmp_enrichment_misses", "requested entities the online store did not hold", registry=r)
         self.shadow_dropped = Counter("mmp_shadow_dropped", "shadow batches dropped: the shadow thread was behind", registry=r)
-        info = Gauge("mmp_model_info", "the loaded models (value 1)", ["variant", "name", "version"], registry=r, multiprocess_mode="max")
+        self.info = Gauge(
+            "mmp_model_info",
+            "the loaded models (value 1; 0: swapped out)",
+            ["variant", "name", "version"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.serving: dict[Variant, ModelRef] = {}
         for variant, ref in models.items():
-            info.labels(variant, ref.name, ref.version).set(1)
+            self.loaded(variant, ref)
         # .labels() takes a lock and builds a key on every call: the children are cached
         self._counters: dict[tuple[str, int, str], Any] = {}
         self._histograms: dict[str, Any] = {}
+
+    def loaded(self, variant: Variant, ref: ModelRef) -> None:
+        """``ref`` serves ``variant`` now (at start, and after a hot swap: the old version reads 0)."""
+        old = self.serving.get(variant)
+        if old is not None:
+            self.info.labels(variant, old.name, old.version).set(0)
+        self.info.labels(variant, ref.name, ref.version).set(1)
+        self.serving[variant] = ref
 
     def scored(self, batch: ScoredBatch) -> None:
         """A Service listener: count the batch's rows under its variant."""
