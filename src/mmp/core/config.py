@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from mmp.core.errors import MMPError
 from mmp.core.parsing import Strict, parse
@@ -385,6 +385,8 @@ class FinetuneConfig(Strict):
     trains from scratch. ``lr`` null keeps the recipe's; ``class_weight: balanced`` weighs each
     class of the new labels by ``n / (n_classes * count)`` (classification only)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)  # dumps say `from`, as the YAML
+
     source: str | None = Field(default=None, alias="from", min_length=1)
     epochs: int = Field(default=3, gt=0)
     lr: float | None = Field(default=None, gt=0)
@@ -407,6 +409,13 @@ class ModelConfig(Strict):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``finetune``/``pretrain`` only where the recipe sets them: every other recipe dumps (model
+        card, tuning study identity) as before they existed."""
+        out: dict[str, Any] = handler(self)
+        return {k: v for k, v in out.items() if k not in ("finetune", "pretrain") or k in self.model_fields_set}
 
 
 class CVConfig(Strict):
