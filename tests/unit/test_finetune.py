@@ -135,6 +135,9 @@ def test_non_torch_recipes_and_bad_sources_get_one_line(tmp_path: Path) -> None:
     raw["model"] = {**raw["model"], "finetune": {}, "pretrain": {"enabled": True}}
     with pytest.raises(MMPError, match="model.pretrain.enabled: lightgbm.LGBMClassifier has no encoder to pre-train"):
         steps.train(features, parse(Params, raw))
-    for source, message in [("nowhere", "is neither an existing directory nor a model URI"), (str(tmp_path), "is not an mmp model package")]:
+    for source, message in [
+        ("nowhere", "is neither an existing directory nor a model URI"),
+        (str(tmp_path), "is not an mmp model package"),
+    ]:
         with pytest.raises(MMPError, match=f"model.finetune.from: .*{message}"):
             steps.train(features, tab_params(finetune={"from": source}))

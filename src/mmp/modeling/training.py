@@ -50,7 +50,11 @@ def check_warm_start(estimator: Any, model: ModelConfig) -> None:
     if model.finetune.source and not isinstance(estimator, TorchEstimator):
         raise MMPError(FINETUNE_KEY, f"{model.class_path} is not a torch model: fine-tuning warm-starts a network's weights", TORCH_RECIPES)
     if model.pretrain.enabled and not isinstance(estimator, _TabTransformer):
-        raise MMPError("model.pretrain.enabled", f"{model.class_path} has no encoder to pre-train", "model=tab_transformer or tab_transformer_regressor")
+        raise MMPError(
+            "model.pretrain.enabled",
+            f"{model.class_path} has no encoder to pre-train",
+            "model=tab_transformer or tab_transformer_regressor",
+        )
 
 
 def pretrain(estimator: Any, X: pd.DataFrame, settings: PretrainConfig) -> Any:

@@ -108,10 +108,13 @@ def _reconstruct(network: Any, X: Any, estimator: Any, epochs: int, mask_rate: f
                 continue
             embedded = torch.where(masked[..., None], mask_token, network.embed(batch + network.offsets))
             tokens = network.encode(embedded)
-            loss = sum(
-                nn.functional.cross_entropy(head(tokens[:, j][masked[:, j]]), batch[:, j][masked[:, j]], reduction="sum")
-                for j, head in enumerate(heads)
-            ) / masked.sum()
+            loss = (
+                sum(
+                    nn.functional.cross_entropy(head(tokens[:, j][masked[:, j]]), batch[:, j][masked[:, j]], reduction="sum")
+                    for j, head in enumerate(heads)
+                )
+                / masked.sum()
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -27,13 +27,19 @@ TRAINED = ("module_", "history_", "best_val_loss_", "class_weights_")
 def warm_start_checks(estimator: Any, base: Any, X: Any) -> None:
     """A fine-tune's base must be a fitted model of the recipe's class, on the same featurized columns."""
     if type(base) is not type(estimator) or getattr(base, "module_", None) is None:
-        raise MMPError(FINETUNE_KEY, f"holds a {type(base).__name__}, the recipe builds a {type(estimator).__name__}", "a model of the recipe's class")
+        raise MMPError(
+            FINETUNE_KEY, f"holds a {type(base).__name__}, the recipe builds a {type(estimator).__name__}", "a model of the recipe's class"
+        )
     columns = [str(c) for c in getattr(X, "columns", range(np.shape(X)[1]))]
     known = [str(c) for c in base.feature_names_in_]
     if columns != known:
         extra, missing = sorted(set(columns) - set(known)), sorted(set(known) - set(columns))
         what = f"new {extra}, missing {missing}" if extra or missing else "the same columns in another order"
-        raise MMPError(FINETUNE_KEY, f"the base model was trained on other featurized columns ({what})", "the same data and features recipe as the base model")
+        raise MMPError(
+            FINETUNE_KEY,
+            f"the base model was trained on other featurized columns ({what})",
+            "the same data and features recipe as the base model",
+        )
 
 
 def store_params(estimator: BaseEstimator, values: dict[str, Any]) -> None:
@@ -99,7 +105,11 @@ class TorchEstimator(BaseEstimator):
                 module.load_state_dict(base.module_.state_dict())
             except RuntimeError as err:
                 first = str(err).strip().splitlines()[-1].strip()
-                raise MMPError(FINETUNE_KEY, f"the recipe's network differs from the base model's ({first})", "the base model's architecture hyperparameters") from None
+                raise MMPError(
+                    FINETUNE_KEY,
+                    f"the recipe's network differs from the base model's ({first})",
+                    "the base model's architecture hyperparameters",
+                ) from None
             return self._train(module, features, targets, epochs, live, None)
 
     def _init_module(self, module: Any) -> None:
