@@ -104,7 +104,22 @@ def tab_params(**model: Any) -> Params:
     return parse(Params, raw)
 
 
-def test_the_pipeline_pretrains_packages_the_encoder_and_finetunes_from_the_package(tmp_path: Path) -> None:
+def register_champion(package: Path, tmp_path: Path) -> str:
+    """``package`` as version 1 of a registered model in a temp SQLite store, aliased champion."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.create_experiment("finetune", artifact_location=str(tmp_path / "art"))
+    run = client.create_run(experiment)
+    client.log_artifacts(run.info.run_id, str(package), "model")
+    client.create_registered_model("credit-default")
+    version = client.create_model_version("credit-default", f"{run.info.artifact_uri}/model", run.info.run_id)
+    client.set_registered_model_alias("credit-default", "champion", version.version)
+    return "models:/credit-default@champion"
+
+
+@pytest.mark.slow  # a real MLflow store: its schema migrations alone take seconds
+def test_the_pipeline_pretrains_packages_the_encoder_and_finetunes_from_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
     params = tab_params(pretrain={"enabled": True, "epochs": 2, "rows": 200})
@@ -123,6 +138,12 @@ def test_the_pipeline_pretrains_packages_the_encoder_and_finetunes_from_the_pack
     tuned = steps.train(day2, tab_params(finetune={"from": str(package), "epochs": 2}))
     assert tuned.encoder_.sha256 == champion.encoder_.sha256, "every fine-tune reuses the pre-trained encoder"
     assert len(tuned.history_) <= 2 and tuned.class_weights_ is not None
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")  # the runtime setting conf/env reads
+    uri = register_champion(package, tmp_path)
+    from_registry = steps.train(day2, tab_params(finetune={"from": uri, "epochs": 2}))
+    X = day2.drop(columns=params.data.label_cols)
+    assert np.array_equal(from_registry.predict_proba(X), tuned.predict_proba(X)), "the registry's champion is the same start"
 
 
 def test_non_torch_recipes_and_bad_sources_get_one_line(tmp_path: Path) -> None:
