@@ -90,6 +90,12 @@ def test_pretraining_lowers_the_reconstruction_loss_and_the_fit_starts_from_the_
     assert saved.keys() == encoder_state(network).keys() and all(torch.equal(saved[k], v) for k, v in encoder_state(network).items())
     model.fit(X, y)
     assert model.encoder_ is encoder
+    X2, y2 = day(2)
+    kept = clone(MODELS[1]).fine_tune(model, X2, y2, epochs=1)
+    assert kept.encoder_ is encoder, "a fine-tune carries its base's pre-trained encoder forward"
+    renewed = clone(MODELS[1])
+    fresh = pretrain_encoder(renewed, X2, epochs=1, mask_rate=0.3)
+    assert renewed.fine_tune(model, X2, y2, epochs=1).encoder_ is fresh != encoder, "one pre-trained for this run replaces it"
     other = TabTransformerClassifier(categorical_features=["a"], **TAB, **SMALL)
     other.use_encoder(encoder)
     with pytest.raises(MMPError, match=r"model.pretrain: the pre-trained encoder embeds \['a', 'b'\]"):
@@ -119,7 +125,9 @@ def register_champion(package: Path, tmp_path: Path) -> str:
 
 
 @pytest.mark.slow  # a real MLflow store: its schema migrations alone take seconds
-def test_the_pipeline_pretrains_packages_the_encoder_and_finetunes_from_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_pipeline_pretrains_packages_the_encoder_and_finetunes_from_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import json
 
     params = tab_params(pretrain={"enabled": True, "epochs": 2, "rows": 200})

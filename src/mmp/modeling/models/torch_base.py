@@ -90,13 +90,18 @@ class TorchEstimator(BaseEstimator):
         """Warm-start from ``base`` (a fitted estimator of this class, e.g. the champion's): its
         input facts (columns, scaling, classes) and its network's weights, then ``epochs`` more
         epochs on ``X, y``; ``balanced`` weighs each class's loss by ``n / (n_classes * count)``.
-        A ``base`` of another class, columns or network shape is refused in one line."""
+        A ``base`` of another class, columns or network shape is refused in one line. An encoder
+        pre-trained for this run (``model.pretrain``) replaces the base's; else the base's trained
+        encoder is kept, and its pre-trained artifact carried forward."""
         import torch
 
         warm_start_checks(self, base, X)
+        pretrained = self.__dict__.get("encoder_")  # set by pretrain_encoder just before
         with self._threads():
             torch.manual_seed(self.random_state or 0)
             self.__dict__.update({k: v for k, v in base.__dict__.items() if k in INPUT_FACTS or (k.endswith("_") and k not in TRAINED)})
+            if pretrained is not None:
+                self.encoder_ = pretrained
             features = self._standardize(np.asarray(X, dtype="float32"))
             targets = self._encode_known_targets(y)
             self.class_weights_ = self._balanced_weights(targets) if balanced else None
@@ -110,6 +115,8 @@ class TorchEstimator(BaseEstimator):
                     f"the recipe's network differs from the base model's ({first})",
                     "the base model's architecture hyperparameters",
                 ) from None
+            if pretrained is not None:
+                self._init_module(module)
             return self._train(module, features, targets, epochs, live, None)
 
     def _init_module(self, module: Any) -> None:
