@@ -62,16 +62,17 @@ def test_finetune_starts_from_the_base_weights_with_class_weights_and_is_determi
     assert np.array_equal(tuned.predict_proba(X3), again.predict_proba(X3)), "seeded: identical on CPU"
 
 
-def test_finetune_refuses_another_class_other_columns_another_network_and_new_labels() -> None:
+def test_finetune_refuses_another_class_other_columns_another_network_new_labels_and_new_codes() -> None:
     X, y = day(1)
-    base = clone(MODELS[0]).fit(X, y)
+    mlp, tab = clone(MODELS[0]).fit(X, y), clone(MODELS[1]).fit(X, y)
     cases = [
-        (clone(MODELS[1]), X, y, "holds a MLPClassifier, the recipe builds a TabTransformerClassifier"),
-        (clone(MODELS[0]), X.rename(columns={"x": "z"}), y, "other featurized columns (new ['z'], missing ['x'])"),
-        (MLPClassifier(hidden_layers=[8], **SMALL), X, y, "the recipe's network differs from the base model's"),
-        (clone(MODELS[0]), X, y + 1, "labels [2] are not classes of the base model"),
+        (mlp, clone(MODELS[1]), X, y, "holds a MLPClassifier, the recipe builds a TabTransformerClassifier"),
+        (mlp, clone(MODELS[0]), X.rename(columns={"x": "z"}), y, "other featurized columns (new ['z'], missing ['x'])"),
+        (mlp, MLPClassifier(hidden_layers=[8], **SMALL), X, y, "the recipe's network differs from the base model's"),
+        (mlp, clone(MODELS[0]), X, y + 1, "labels [2] are not classes of the base model"),
+        (tab, clone(MODELS[1]), X.assign(a=X["a"].replace(4.0, 5.0)), y, "column a has code 5, a category the base model never saw"),
     ]
-    for model, data, labels, message in cases:
+    for base, model, data, labels, message in cases:
         with pytest.raises(MMPError) as err:
             model.fine_tune(base, data, labels, epochs=1)
         assert message in str(err.value) and "\n" not in str(err.value)

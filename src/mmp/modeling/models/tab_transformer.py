@@ -105,6 +105,16 @@ class _TabTransformer(TorchEstimator):
         # Code 0 is reserved for unknown values; ordinal codes start at -1 (unknown).
         self.cardinalities_ = [int(max(X[:, i].max(), -1)) + 2 for i in cat]
 
+    def _check_known_inputs(self, X: np.ndarray) -> None:
+        """A code the base model never embedded would share another category's embedding: refused."""
+        for name, i, cardinality in zip(self.categorical_columns_, self.categorical_idx_, self.cardinalities_, strict=True):
+            if X[:, i].max() + 2 > cardinality:
+                raise MMPError(
+                    "model.finetune.from",
+                    f"column {name} has code {int(X[:, i].max())}, a category the base model never saw (its codes end at {cardinality - 2})",
+                    "the base model's categories; a new category needs a fresh training",
+                )
+
     def _raw_columns(self) -> list[int]:
         return self.categorical_idx_
 

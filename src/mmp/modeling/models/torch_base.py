@@ -102,6 +102,7 @@ class TorchEstimator(BaseEstimator):
             self.__dict__.update({k: v for k, v in base.__dict__.items() if k in INPUT_FACTS or (k.endswith("_") and k not in TRAINED)})
             if pretrained is not None:
                 self.encoder_ = pretrained
+            self._check_known_inputs(np.asarray(X, dtype="float32"))
             features = self._standardize(np.asarray(X, dtype="float32"))
             targets = self._encode_known_targets(y)
             self.class_weights_ = self._balanced_weights(targets) if balanced else None
@@ -118,6 +119,9 @@ class TorchEstimator(BaseEstimator):
             if pretrained is not None:
                 self._init_module(module)
             return self._train(module, features, targets, epochs, live, None)
+
+    def _check_known_inputs(self, X: np.ndarray) -> None:
+        """A fine-tune's inputs must mean what they meant to its base (the TabTransformer's codes)."""
 
     def _init_module(self, module: Any) -> None:
         """Initialise parts of a freshly built network before training (the TabTransformer's pre-trained encoder)."""
