@@ -147,6 +147,16 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         ("families=families", "tune_stage.main"),
         "the tune stage and train step in-process on small family recipes: a full AutoML dvc run is minutes",
     ),
+    "dvc exp run -S +experiment=tab_transformer -S model.pretrain.enabled=true": Covered(
+        "tests/config/test_finetune_overrides.py::test_pretrain_overrides_compose_on_the_tab_transformer",
+        ('"+experiment=tab_transformer", "model.pretrain.enabled=true"',),
+        "composed as `dvc exp run` composes it; tests/unit/test_finetune.py runs the pipeline steps with it",
+    ),
+    "dvc exp run -S +experiment=tab_transformer -S model.finetune.from=models:/credit-default/7 -S model.finetune.epochs=3": Covered(
+        "tests/config/test_finetune_overrides.py::test_finetune_overrides_compose_on_every_torch_recipe",
+        ('"+experiment=tab_transformer"', '"model.finetune.from=models:/credit-default@champion", "model.finetune.epochs=2"'),
+        "composed as `dvc exp run` composes it; tests/unit/test_finetune.py fine-tunes from a package through the steps",
+    ),
     "dvc exp run -S model=extra_trees": Covered(
         "tests/e2e/test_recipes.py::test_a_new_model_and_a_minimal_data_config_run_without_touching_src",
         ('"model=extra_trees"',),

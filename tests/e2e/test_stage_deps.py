@@ -29,7 +29,14 @@ SMALL = ["-S", "data.rows=1000"]
 # Deps the default recipe does not import, and why they are declared anyway.
 ONLY_FOR_SOME_RECIPES = {
     "prepare": ["src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/core/plugins.py"],  # SQL sources; data.loaders
-    "train": ["src/mmp/modeling/models"],  # model classes a recipe may name
+    # model classes a recipe may name; the base model of model.finetune.from (a registry URI: settings, tracking)
+    "train": [
+        "src/mmp/modeling/models",
+        "src/mmp/pipeline/finetune.py",
+        "src/mmp/core/settings.py",
+        "src/mmp/core/tracking.py",
+        "src/mmp/core/db.py",
+    ],
     "evaluate": ["src/mmp/modeling/models"],
     "package": ["src/mmp/modeling/models"],
 }

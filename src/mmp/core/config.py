@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from mmp.core.errors import MMPError
 from mmp.core.parsing import Strict, parse
@@ -379,9 +379,43 @@ class FeaturesConfig(Strict):
         return [c for kind in ("numeric", "categorical", "date") if isinstance(cols := getattr(self, kind).columns, list) for c in cols]
 
 
+class FinetuneConfig(Strict):
+    """``model.finetune``: warm-start a torch model from a champion's weights (README "Fine-tuning").
+    ``from`` is a model package directory or a registry URI (``models:/name@champion``); null
+    trains from scratch. ``lr`` null keeps the recipe's; ``class_weight: balanced`` weighs each
+    class of the new labels by ``n / (n_classes * count)`` (classification only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)  # dumps say `from`, as the YAML
+
+    source: str | None = Field(default=None, alias="from", min_length=1)
+    epochs: int = Field(default=3, gt=0)
+    lr: float | None = Field(default=None, gt=0)
+    class_weight: Literal["balanced", "none"] = "balanced"
+
+
+class PretrainConfig(Strict):
+    """``model.pretrain``: the TabTransformer's self-supervised encoder pre-training (masked-column
+    reconstruction of the categorical columns) on the training inputs without the target; ``rows``
+    caps them with a seeded sample (null: all)."""
+
+    enabled: bool = False
+    epochs: int = Field(default=10, gt=0)
+    mask_rate: float = Field(default=0.3, gt=0, lt=1)
+    rows: int | None = Field(default=None, gt=0)
+
+
 class ModelConfig(Strict):
     class_path: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``finetune``/``pretrain`` only where the recipe sets them: every other recipe dumps (model
+        card, tuning study identity) as before they existed."""
+        out: dict[str, Any] = handler(self)
+        return {k: v for k, v in out.items() if k not in ("finetune", "pretrain") or k in self.model_fields_set}
 
 
 class CVConfig(Strict):

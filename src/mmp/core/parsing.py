@@ -61,7 +61,7 @@ def _allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
         current = _model_in(field.annotation)
         if current is None:
             return []
-    return list(getattr(current, "model_fields", {}))
+    return [field.alias or name for name, field in getattr(current, "model_fields", {}).items()]  # a key as the YAML spells it
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

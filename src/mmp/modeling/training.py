@@ -7,6 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from mmp.core.config import FinetuneConfig, ModelConfig, PretrainConfig
+from mmp.core.errors import MMPError
+
 # LightGBM's training curve is the loss on a seeded sample of at most this many train rows:
 # scoring every train row each round nearly doubled the fit at 2M rows (16 s -> 30 s); a 50k
 # sample draws the same curve for about 1 s.
@@ -32,3 +35,37 @@ def fit_model(
     if live is not None and "live" in inspect.signature(estimator.fit).parameters:
         return estimator.fit(X, y, live=live)
     return estimator.fit(X, y)
+
+
+TORCH_RECIPES = "model=mlp, mlp_regressor, tab_transformer or tab_transformer_regressor"
+
+
+def check_warm_start(estimator: Any, model: ModelConfig) -> None:
+    """``model.finetune`` needs a torch network, ``model.pretrain`` a TabTransformer: one line otherwise."""
+    if not (model.finetune.source or model.pretrain.enabled):
+        return
+    from mmp.modeling.models.tab_transformer import _TabTransformer
+    from mmp.modeling.models.torch_base import FINETUNE_KEY, TorchEstimator
+
+    if model.finetune.source and not isinstance(estimator, TorchEstimator):
+        raise MMPError(FINETUNE_KEY, f"{model.class_path} is not a torch model: fine-tuning warm-starts a network's weights", TORCH_RECIPES)
+    if model.pretrain.enabled and not isinstance(estimator, _TabTransformer):
+        raise MMPError(
+            "model.pretrain.enabled",
+            f"{model.class_path} has no encoder to pre-train",
+            "model=tab_transformer or tab_transformer_regressor",
+        )
+
+
+def pretrain(estimator: Any, X: pd.DataFrame, settings: PretrainConfig) -> Any:
+    """Pre-train a TabTransformer's encoder on ``X`` (the inputs, no target); its next fit starts from it."""
+    from mmp.modeling.models.pretrain import pretrain_encoder
+
+    return pretrain_encoder(estimator, X, settings.epochs, settings.mask_rate, settings.rows)
+
+
+def finetune(estimator: Any, base: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, settings: FinetuneConfig, live: Any = None) -> Any:
+    """Warm-start ``estimator`` from ``base`` and train ``settings.epochs`` epochs on ``X, y``."""
+    if settings.lr is not None:
+        estimator.set_params(lr=settings.lr)
+    return estimator.fine_tune(base, X, y.to_numpy(), settings.epochs, settings.class_weight == "balanced", live)

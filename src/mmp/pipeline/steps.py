@@ -95,19 +95,29 @@ def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featur
 def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | None = None, logger: Any | None = None) -> Any:
     """Build the estimator from the model recipe, with ``best_params`` (the tune step's values)
     for its search ranges and their defaults otherwise, and fit it. ``logger`` (dvclive) gets
-    the training curve where the model iterates."""
+    the training curve where the model iterates. ``model.pretrain`` pre-trains a TabTransformer's
+    encoder first; ``model.finetune.from`` warm-starts a torch model from that package's weights
+    instead of fitting from scratch (README "Fine-tuning")."""
     from mmp.data.target import target
     from mmp.modeling.recipe import build_estimator, check_task, find_ranges
-    from mmp.modeling.training import fit_model
+    from mmp.modeling.training import check_warm_start, finetune, fit_model, pretrain
     from mmp.tuning.space import tuned_chooser, tuned_recipe
 
     spec, values, _ = tuned_recipe(params.model, best_params or {})  # AutoML: the family tune chose
     chooser = tuned_chooser(values, find_ranges(spec.hyperparameters))
     estimator = build_estimator(spec, params.seed, chooser)
     check_task(estimator, params.data.task_type)
+    check_warm_start(estimator, params.model)
     data = params.data
-    treatment = features[data.treatment_col] if data.treatment_col else None
-    fit_model(estimator, features.drop(columns=data.label_cols), target(features, data.targets), logger, treatment)
+    X, y = features.drop(columns=data.label_cols), target(features, data.targets)
+    if params.model.pretrain.enabled:
+        pretrain(estimator, X, params.model.pretrain)
+    if params.model.finetune.source:
+        from mmp.pipeline.finetune import base_model
+
+        with base_model(params.model.finetune.source) as base:
+            return finetune(estimator, base, X, y, params.model.finetune, logger)
+    fit_model(estimator, X, y, logger, features[data.treatment_col] if data.treatment_col else None)
     return estimator
 
 
@@ -198,6 +208,15 @@ def stored(fitted: Any) -> bytes:
     return buffer.getvalue()
 
 
+def pretrained_encoder(model: Any, params: Params) -> Any:
+    """The pre-trained encoder a TabTransformer started from (pre-trained now, or inherited from
+    a fine-tune's base), or None; read only when the recipe pre-trains or fine-tunes."""
+    if not (params.model.pretrain.enabled or params.model.finetune.source):
+        return None
+    fitted = joblib.load(io.BytesIO(model)) if isinstance(model, bytes) else model
+    return getattr(fitted, "encoder_", None)
+
+
 def package(
     out: Path,
     featurizer: Any,
@@ -231,6 +250,11 @@ def package(
         files["model"].write_bytes(stored(model))
         write_json(files["schema"], schema.to_json())
         family_entry = {"model_family": family} if family else {}
+        encoder = pretrained_encoder(model, params)
+        if encoder is not None:  # its own artifact, named by its hash: README "Fine-tuning"
+            files["encoder"] = Path(scratch) / "encoder.pt"
+            files["encoder"].write_bytes(encoder.state)
+            family_entry["encoder_sha256"] = encoder.sha256
         metadata = {
             "model_class": params.model.class_path,
             **family_entry,

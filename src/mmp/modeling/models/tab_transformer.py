@@ -16,6 +16,7 @@ import numpy as np
 
 from mmp.core.errors import MMPError
 from mmp.modeling.models.mlp import mlp_layers
+from mmp.modeling.models.pretrain import EncoderArtifact, load_encoder
 from mmp.modeling.models.torch_base import TorchClassifierMixin, TorchEstimator, TorchRegressorMixin, store_params
 
 
@@ -44,10 +45,16 @@ def _network(cardinalities: list[int], cat_idx: list[int], num_idx: list[int], e
             width = len(cat_idx) * est.embedding_dim + len(num_idx)
             self.head = mlp_layers(width, list(est.hidden_layers), est.dropout, n_outputs)
 
-        def forward(self, X: Any) -> Any:
+        def codes(self, X: Any) -> Any:
             # Codes: ordinal "unknown" (-1) and unseen values map to the reserved code 0.
-            codes = (X[:, self.cat_idx].round().long() + 1).clamp(min=torch.zeros_like(self.limits), max=self.limits)
-            tokens = self.encoder(self.embed(codes + self.offsets) + self.column)
+            return (X[:, self.cat_idx].round().long() + 1).clamp(min=torch.zeros_like(self.limits), max=self.limits)
+
+        def encode(self, embedded: Any) -> Any:
+            """The encoder's tokens for embedded codes (pre-training masks some of them first)."""
+            return self.encoder(embedded + self.column)
+
+        def forward(self, X: Any) -> Any:
+            tokens = self.encode(self.embed(self.codes(X) + self.offsets))
             parts = [tokens.flatten(1)]
             if self.norm is not None:
                 parts.append(self.norm(X[:, self.num_idx]))
@@ -93,15 +100,35 @@ class _TabTransformer(TorchEstimator):
         if not cat:
             raise MMPError(key, "no categorical column found", "list them, or use features.categorical.encode: ordinal")
         self.categorical_idx_ = cat
+        self.categorical_columns_ = [columns[i] for i in cat]
         self.numeric_idx_ = [i for i in range(X.shape[1]) if i not in set(cat)]
         # Code 0 is reserved for unknown values; ordinal codes start at -1 (unknown).
         self.cardinalities_ = [int(max(X[:, i].max(), -1)) + 2 for i in cat]
+
+    def _check_known_inputs(self, X: np.ndarray) -> None:
+        """A code the base model never embedded would share another category's embedding: refused."""
+        for name, i, cardinality in zip(self.categorical_columns_, self.categorical_idx_, self.cardinalities_, strict=True):
+            if X[:, i].max() + 2 > cardinality:
+                raise MMPError(
+                    "model.finetune.from",
+                    f"column {name} has code {int(X[:, i].max())}, a category the base model never saw (its codes end at {cardinality - 2})",
+                    "the base model's categories; a new category needs a fresh training",
+                )
 
     def _raw_columns(self) -> list[int]:
         return self.categorical_idx_
 
     def _build(self, n_inputs: int, n_outputs: int) -> Any:
         return _network(self.cardinalities_, self.categorical_idx_, self.numeric_idx_, self, n_outputs)
+
+    def use_encoder(self, encoder: EncoderArtifact) -> None:
+        """Initialise the next fit's encoder from a pre-trained one (see mmp.modeling.models.pretrain)."""
+        self.encoder_ = encoder
+
+    def _init_module(self, module: Any) -> None:
+        encoder = getattr(self, "encoder_", None)
+        if encoder is not None:
+            load_encoder(module, encoder, self.categorical_columns_, self.cardinalities_)
 
 
 class TabTransformerClassifier(TorchClassifierMixin, _TabTransformer):
