@@ -190,7 +190,9 @@ class Explainer:
         return "identity" if self.classes is None else "logit"
 
     def _lightgbm(self, X: np.ndarray) -> Contributions:
-        out = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1 if len(X) < CONTRIB_SINGLE_THREAD_ROWS else 0), dtype=np.float64)
+        out = np.asarray(
+            self.booster.predict(X, pred_contrib=True, num_threads=1 if len(X) < CONTRIB_SINGLE_THREAD_ROWS else 0), dtype=np.float64
+        )
         n, width = len(X), X.shape[1] + 1
         blocks = out.reshape(n, -1, width)  # (n, K, F + 1): one block per class for multiclass
         return blocks[:, :, -1], blocks[:, :, :-1].transpose(0, 2, 1)
