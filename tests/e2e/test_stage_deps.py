@@ -26,10 +26,12 @@ TRACER = (
     "runpy.run_module(module, run_name='__main__')\n"
 )
 SMALL = ["-S", "data.rows=1000"]
+DASK = ["src/mmp/core/cluster.py", "src/mmp/pipeline/dask_steps.py"]  # compute=dask only
 # Deps the default recipe does not import, and why they are declared anyway.
 ONLY_FOR_SOME_RECIPES = {
-    "prepare": ["src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/core/plugins.py"],  # SQL sources; data.loaders
-    "train": ["src/mmp/modeling/models"],  # model classes a recipe may name
+    # SQL sources; data.loaders; compute=dask
+    "prepare": ["src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/core/plugins.py", *DASK],
+    "train": ["src/mmp/modeling/models", *DASK, "src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/modeling/dask_training.py"],
     "evaluate": ["src/mmp/modeling/models"],
     "package": ["src/mmp/modeling/models"],
 }
