@@ -1,0 +1,29 @@
+"""The same recipe end to end on Dask: ``dvc exp run -S compute=dask`` in a temp copy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import pytest
+import yaml
+
+from tests.conftest import run
+
+pytestmark = pytest.mark.slow
+
+
+def test_dvc_exp_run_compute_dask_packages_the_same_local_model(repo_copy: Path) -> None:
+    small = ["-S", "data.rows=1500", "-S", "model.hyperparameters.n_estimators=30"]
+    proc = run(["dvc", "exp", "run", "-S", "compute=dask", *small], repo_copy, timeout=900, MMP_MIRROR="false")
+    assert "Dask" not in proc.stderr or "Traceback" not in proc.stderr
+    params = yaml.safe_load((repo_copy / "params.yaml").read_text())
+    assert params["compute"]["engine"] == "dask"
+    model = joblib.load(repo_copy / "models" / "model.joblib")
+    assert type(model).__name__ == "LGBMClassifier"  # lightgbm.dask's to_local(): a plain local model
+    assert json.loads((repo_copy / "metrics" / "evaluate.json").read_text())["roc_auc"] > 0.6
+    assert (repo_copy / "models" / "package" / "MLmodel").exists()
+    refused = run(["dvc", "exp", "run", "-S", "compute=dask", "-S", "model=random_forest", *small[:2]], repo_copy, check=False)
+    assert refused.returncode != 0
+    assert "cannot train on Dask: compute=dask trains the LightGBM recipes only" in refused.stdout + refused.stderr
