@@ -16,8 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_dvc_exp_run_compute_dask_packages_the_same_local_model(repo_copy: Path) -> None:
     small = ["-S", "data.rows=1500", "-S", "model.hyperparameters.n_estimators=30"]
-    proc = run(["dvc", "exp", "run", "-S", "compute=dask", *small], repo_copy, timeout=900, MMP_MIRROR="false")
-    assert "Dask" not in proc.stderr or "Traceback" not in proc.stderr
+    run(["dvc", "exp", "run", "-S", "compute=dask", *small], repo_copy, timeout=900, MMP_MIRROR="false")
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
     assert params["compute"]["engine"] == "dask"
     model = joblib.load(repo_copy / "models" / "model.joblib")

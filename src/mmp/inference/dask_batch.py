@@ -36,7 +36,8 @@ def pieces(input_path: Path) -> list[Piece]:
     fmt, files = input_files(input_path)
     if fmt != "parquet":
         raise MMPError("--input", f"{input_path} is {fmt}; --engine dask scores Parquet", "a Parquet file or a directory of them")
-    found, first = [], 0
+    found: list[Piece] = []
+    first = 0
     for file in files:
         meta = pq.ParquetFile(file).metadata
         for group in range(meta.num_row_groups):
@@ -66,7 +67,7 @@ def score_piece(package: str, piece: Piece, identity: Identity, out_dir: str) ->
     return len(scored)
 
 
-def score_on_cluster(client: Any, package: Path, input_path: Path, output: Path, identity: Identity) -> int:
+def score_on_cluster(client: Any, package: str | Path, input_path: Path, output: Path, identity: Identity) -> int:
     """Score every row group of ``input_path`` on the cluster into the directory ``output``
     (atomically); returns the number of rows written. ``package`` must be a path the workers
     can read (a shared file system on a multi-machine cluster)."""
