@@ -41,7 +41,7 @@ def test_lightgbm_on_dask_scores_within_tolerance_of_the_local_fit(client: Any) 
     on_dask = steps.evaluate(featurized.test, model, params)
     # Data-parallel LightGBM on 2 workers builds each worker's histogram bins from its own
     # half of the rows, so the trees differ from a single-process fit; on ~160 test rows that
-    # moves ROC AUC by a few hundredths at most (measured: see README "Scale on Dask").
+    # can move ROC AUC by a few hundredths; 0.05 allows that and still catches a broken fit.
     assert abs(on_dask["roc_auc"] - local["roc_auc"]) <= 0.05, (on_dask["roc_auc"], local["roc_auc"])
     assert on_dask["roc_auc"] > 0.6
 
