@@ -39,6 +39,7 @@ CONFIGS = [
     {"numeric": {"impute": "mean", "scale": "minmax"}, "categorical": {"encode": "ordinal"}},
     {"numeric": {"impute": "most_frequent", "scale": "robust"}, "categorical": {"impute": "constant", "min_frequency": 0.2}},
     {"numeric": {"scale": "none"}, "date": {"parts": ["year", "month", "day", "dayofweek", "dayofyear", "hour", "quarter"]}},
+    {"categorical": {"encode": "native", "min_frequency": 0.2}},
 ]
 
 
@@ -111,6 +112,29 @@ def test_scorer_equals_the_sklearn_reference_on_both_entry_points(model: object)
         np.testing.assert_allclose(got[col].to_numpy(dtype=float), want[col].to_numpy(dtype=float), rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(columns[col], got[col].to_numpy())
     assert set(typed_columns(test, schema)) == set(schema.feature_names)
+
+
+def test_native_categories_split_in_lightgbm_and_score_alike_on_both_backends() -> None:
+    """``encode: native``: LightGBM fits category codes as categories (``==`` splits), and the
+    compiled featurizer feeds the booster the same codes as sklearn, an unseen category (-1,
+    missing to LightGBM) included."""
+    from mmp.modeling.training import fit_model
+
+    featurizer, train, test = fitted({"categorical": {"encode": "native"}})
+    X = transform(featurizer, train)
+    assert X["region"].dtype.kind == "i" and X["age"].dtype == np.float32
+    model = fit_model(LGBMClassifier(n_estimators=20, verbose=-1, min_data_per_group=5, cat_smooth=1), X, train["default"])
+    splits = [node for tree in model.booster_.dump_model()["tree_info"] for node in _nodes(tree["tree_structure"])]
+    assert any(node["decision_type"] == "==" for node in splits), "no categorical split"
+    scorer = Scorer(featurizer, model, schema_for(train, "binary", ["default"]), {})
+    assert scorer.backend == "numpy" and "atlantis" in set(test["region"])
+    np.testing.assert_allclose(scorer.predict(test)["proba_1"], sklearn_reference(scorer, test)["proba_1"], rtol=1e-12)
+
+
+def _nodes(node: dict) -> list[dict]:
+    if "split_index" not in node:
+        return []
+    return [node, *_nodes(node["left_child"]), *_nodes(node["right_child"])]
 
 
 def test_missing_feature_columns_are_named() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from mmp.core.config import FeaturesConfig
 from mmp.core.errors import MMPError
-from mmp.modeling.features import build_featurizer, fit_transform, select_columns, transform
+from mmp.modeling.features import build_featurizer, category_codes, fit_transform, select_columns, transform
 
 EXCLUDED = ["customer_id", "signup", "y"]
 
@@ -116,6 +116,17 @@ def test_ordinal_and_target_encoding_give_one_column() -> None:
     assert set(ordinal["city"].unique()) <= {0.0, 1.0, 2.0}
     _, target = featurize({"categorical": {"encode": "target"}}, frame())
     assert "city" in target.columns and target["city"].between(0, 1).all() and target["city"].nunique() > 3, "cross-fitted means"
+
+
+def test_native_encoding_gives_integer_codes_and_auto_picks_it_for_lightgbm() -> None:
+    featurizer, native = featurize({"categorical": {"encode": "native"}}, frame())
+    assert native["city"].dtype == np.int32 and native["income"].dtype == np.float32
+    assert category_codes(native) == ["city"]
+    assert (transform(featurizer, frame(5).assign(city="zzz"))["city"] == -1).all(), "unseen: -1, missing to LightGBM"
+    auto = FeaturesConfig(categorical={"encode": "auto"}).categorical
+    assert auto.encoding("lightgbm.LGBMClassifier") == "native"
+    assert auto.encoding("sklearn.ensemble.RandomForestClassifier") == auto.encoding(None) == "onehot"
+    assert category_codes(featurize({"categorical": {"encode": "ordinal"}}, frame())[1]) == [], "ordinal stays float"
 
 
 def test_date_parts() -> None:

@@ -281,11 +281,20 @@ class CategoricalFeatures(Strict):
     columns: Columns = "auto"
     impute: Literal["most_frequent", "constant"] = "most_frequent"
     fill_value: str = "missing"  # used by impute: constant
-    encode: Literal["onehot", "ordinal", "target"] = "onehot"
+    # auto: native for LightGBM recipes (its own categorical splits), onehot for the others;
+    # native: integer category codes that LightGBM fits as categorical features.
+    encode: Literal["auto", "onehot", "ordinal", "native", "target"] = "onehot"
     # onehot: categories rarer than this (a fraction of the rows, or a count) are merged into
     # one "infrequent" column, and so are categories never seen in training.
     min_frequency: float | int | None = Field(default=None, ge=0)
     max_categories: int | None = Field(default=None, gt=1)
+
+    def encoding(self, class_path: str | None) -> str:
+        """The encoder ``auto`` stands for with the model ``class_path``: LightGBM splits on
+        categories itself (no one-hot columns to build, store and scan), the others get one-hot."""
+        if self.encode != "auto":
+            return self.encode
+        return "native" if (class_path or "").startswith("lightgbm.") else "onehot"
 
 
 DatePart = Literal["year", "month", "day", "dayofweek", "dayofyear", "hour", "quarter"]

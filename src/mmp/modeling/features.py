@@ -124,12 +124,16 @@ class OutlierClipper(TransformerMixin, BaseEstimator):
         return self.feature_names_in_
 
 
-def build_featurizer(cfg: FeaturesConfig, columns: dict[str, list[str]], task: TaskType = "binary", seed: int = 42) -> Pipeline:
+def build_featurizer(
+    cfg: FeaturesConfig, columns: dict[str, list[str]], task: TaskType = "binary", seed: int = 42, class_path: str | None = None
+) -> Pipeline:
     """One Pipeline: a ColumnTransformer per column kind, then optional feature selection.
-    Fit it with ``(train, y)``: target encoding and selection learn from the target."""
+    Fit it with ``(train, y)``: target encoding and selection learn from the target.
+    ``class_path`` (the model's) resolves ``encode: auto``."""
+    encoding = cfg.categorical.encoding(class_path)
     transformers = [
         (name, pipe, columns[name])
-        for name, pipe in (("numeric", _numeric(cfg)), ("categorical", _categorical(cfg, seed)), ("date", _date(cfg)))
+        for name, pipe in (("numeric", _numeric(cfg)), ("categorical", _categorical(cfg, encoding, seed)), ("date", _date(cfg)))
         if columns[name]
     ]
     if not transformers:
@@ -152,13 +156,15 @@ def _numeric(cfg: FeaturesConfig) -> Pipeline:
     return Pipeline(steps)
 
 
-def _categorical(cfg: FeaturesConfig, seed: int) -> Pipeline:
+def _categorical(cfg: FeaturesConfig, encoding: str, seed: int) -> Pipeline:
     cat = cfg.categorical
     rare = {"min_frequency": cat.min_frequency, "max_categories": cat.max_categories}
-    if cat.encode == "onehot":
+    if encoding == "onehot":
         encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", sparse_output=False, **rare)
-    elif cat.encode == "ordinal":
+    elif encoding == "ordinal":
         encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, **rare)
+    elif encoding == "native":  # integer codes (an unseen category: -1, which LightGBM takes as missing)
+        encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, dtype=np.int32, **rare)
     else:  # target: cross-fitted on the train split (fit_transform), so a row never sees its own target
         from sklearn.model_selection import KFold
 
@@ -185,6 +191,19 @@ def _selector(cfg: FeaturesConfig, task: TaskType, seed: int) -> TransformerMixi
     return SelectFromModel(forest, threshold=-np.inf if sel.k else sel.threshold, max_features=sel.k)
 
 
+def category_codes(features: pd.DataFrame) -> list[str]:
+    """The feature columns that hold category codes (``features.categorical.encode: native``):
+    the integer columns of a feature matrix, every other feature being float32. LightGBM is
+    told them at fit (``mmp.modeling.training.category_kwargs``); to other models they are numbers."""
+    return [str(c) for c in features.columns if ptypes.is_integer_dtype(features[c])]
+
+
+def _float32(features: pd.DataFrame) -> pd.DataFrame:
+    """float32 features; category codes stay integers, so the fit knows them (:func:`category_codes`)."""
+    codes = set(category_codes(features))
+    return features.astype({c: "float32" for c in features.columns if c not in codes})
+
+
 def fit_transform(featurizer: Pipeline, frame: pd.DataFrame, y: pd.Series | pd.DataFrame) -> pd.DataFrame:
     """Fit on the train split and return its features (cross-fitted where the encoder is)."""
     import warnings
@@ -193,9 +212,10 @@ def fit_transform(featurizer: Pipeline, frame: pd.DataFrame, y: pd.Series | pd.D
         # SelectKBest warns on constant columns (e.g. a one-year date part); they score last.
         warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="sklearn.feature_selection")
-        return featurizer.fit_transform(frame, y).astype("float32")
+        return _float32(featurizer.fit_transform(frame, y))
 
 
 def transform(featurizer: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
-    """Featurize raw rows into a float32 matrix with stable, named columns."""
-    return featurizer.transform(frame).astype("float32")
+    """Featurize raw rows into float32 features with stable, named columns (category codes as
+    integers, see :func:`category_codes`)."""
+    return _float32(featurizer.transform(frame))

@@ -13,6 +13,14 @@ import pandas as pd
 CURVE_ROWS = 50_000
 
 
+def category_kwargs(estimator: Any, X: pd.DataFrame) -> dict[str, Any]:
+    """``fit`` keywords that make LightGBM split on the category code columns of ``X``."""
+    from mmp.modeling.features import category_codes
+
+    codes = category_codes(X) if type(estimator).__module__.startswith("lightgbm") else []
+    return {"categorical_feature": codes} if codes else {}
+
+
 def fit_model(
     estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live: Any | None = None, treatment: pd.Series | None = None
 ) -> Any:
@@ -27,8 +35,14 @@ def fit_model(
 
         sample = X.sample(n=CURVE_ROWS, random_state=0) if len(X) > CURVE_ROWS else X
         return estimator.fit(
-            X, y, eval_X=(sample,), eval_y=(y.loc[sample.index],), eval_names=["train"], callbacks=[DVCLiveCallback(live=live)]
+            X,
+            y,
+            eval_X=(sample,),
+            eval_y=(y.loc[sample.index],),
+            eval_names=["train"],
+            callbacks=[DVCLiveCallback(live=live)],
+            **category_kwargs(estimator, X),
         )
     if live is not None and "live" in inspect.signature(estimator.fit).parameters:
         return estimator.fit(X, y, live=live)
-    return estimator.fit(X, y)
+    return estimator.fit(X, y, **category_kwargs(estimator, X))

@@ -94,7 +94,7 @@ def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featur
 
     labels = params.data.label_cols
     columns = select_columns(train, params.features, params.data.non_feature_cols)
-    featurizer = build_featurizer(params.features, columns, params.data.task_type, params.seed)
+    featurizer = build_featurizer(params.features, columns, params.data.task_type, params.seed, params.model.class_path)
     X_train = fit_transform(featurizer, train, target(train, params.data.targets))
     return Featurized(featurizer, X_train.join(train[labels]), transform(featurizer, test).join(test[labels]))
 

@@ -18,6 +18,7 @@ import pandas as pd
 from mmp.core.config import ModelConfig, TaskType, task_kind
 from mmp.modeling.metrics import ExtraMetric, classification_metrics, extra_metric_values, regression_metrics
 from mmp.modeling.recipe import build_estimator
+from mmp.modeling.training import category_kwargs
 from mmp.tuning.families import FAMILY, family_site
 from mmp.tuning.space import trial_chooser
 
@@ -137,7 +138,8 @@ def fit_fold(model: Any, X: pd.DataFrame, y: Any, X_val: pd.DataFrame, y_val: An
     """Fit one fold, reporting as the model iterates; False when it cannot report per step."""
     if is_lightgbm(model):
         name = LGBM_METRICS.get((task, metric), LGBM_LOSS[task])
-        model.fit(X, y, eval_X=(X_val,), eval_y=(y_val,), eval_metric=name, callbacks=[lightgbm_callback(name, report)])
+        fit = {"eval_X": (X_val,), "eval_y": (y_val,), "eval_metric": name, **category_kwargs(model, X)}
+        model.fit(X, y, callbacks=[lightgbm_callback(name, report)], **fit)
         return True
     if takes_epoch_callback(model):
         model.fit(X, y, epoch_callback=lambda epoch, loss: report(int(epoch), float(loss), False))
