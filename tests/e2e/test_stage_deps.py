@@ -31,6 +31,7 @@ DASK = ["src/mmp/core/cluster.py", "src/mmp/pipeline/dask_steps.py"]  # compute=
 ONLY_FOR_SOME_RECIPES = {
     # SQL sources; data.loaders; compute=dask
     "prepare": ["src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/core/plugins.py", *DASK],
+    "featurize": [*DASK, "src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/modeling/dask_features.py"],
     "train": ["src/mmp/modeling/models", *DASK, "src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/modeling/dask_training.py"],
     "evaluate": ["src/mmp/modeling/models"],
     "package": ["src/mmp/modeling/models"],

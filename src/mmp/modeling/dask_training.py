@@ -6,16 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmp.core.errors import MMPError
+from mmp.core.errors import MMPError, collect
 
 # The estimators that have a lightgbm.dask twin: LightGBM's classifier and regressor.
 DASK_TWINS = {"LGBMClassifier": "DaskLGBMClassifier", "LGBMRegressor": "DaskLGBMRegressor"}
 
 
-def dask_twin(estimator: Any) -> str:
-    """The lightgbm.dask class of ``estimator``; any other recipe is refused in one line (the
-    one rule of which recipes run on Dask)."""
-    cls = type(estimator)
+def dask_model_problems(cls: type, n_targets: int) -> list[MMPError]:
+    """Why a model of class ``cls`` cannot train on Dask (the one rule of which recipes run
+    there, checked by ``mmp validate`` and the train stage alike)."""
+    errors = collect(dask_twin, cls)[1]
+    if n_targets != 1:
+        errors.append(MMPError("data.target_col", "compute=dask trains one target", "one target column, or compute=local"))
+    return errors
+
+
+def dask_twin(cls: type) -> str:
+    """The lightgbm.dask class of the model class ``cls``; any other is refused in one line."""
     if cls.__module__.startswith("lightgbm.") and cls.__name__ in DASK_TWINS:
         return DASK_TWINS[cls.__name__]
     raise MMPError(
@@ -31,6 +38,8 @@ def fit_on_dask(estimator: Any, X: Any, y: Any, client: Any) -> Any:
     collections ``X``/``y`` and return the fitted local LightGBM estimator."""
     import lightgbm.dask
 
-    twin = getattr(lightgbm.dask, dask_twin(estimator))(client=client, **estimator.get_params())
-    twin.fit(X, y)
+    from mmp.modeling.training import category_kwargs
+
+    twin = getattr(lightgbm.dask, dask_twin(type(estimator)))(client=client, **estimator.get_params())
+    twin.fit(X, y, **category_kwargs(estimator, X))
     return twin.to_local()

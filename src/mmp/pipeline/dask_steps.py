@@ -12,7 +12,7 @@ import pandas as pd
 
 from mmp.core.config import DataConfig, Params, TimeFeatures
 from mmp.core.errors import MMPError, raise_all
-from mmp.pipeline.steps import Prepared, described, recipe_estimator
+from mmp.pipeline.steps import Featurized, Prepared, described, recipe_estimator
 
 DASK_READERS = {".parquet": "read_parquet", ".csv": "read_csv"}
 
@@ -35,6 +35,20 @@ def read_source(data: DataConfig, seed: int, partitions: int) -> Any:
     return dd.from_pandas(load_rows(data, seed), npartitions=partitions)
 
 
+def dask_split_problems(data: DataConfig, time: TimeFeatures | None) -> list[MMPError]:
+    """Why prepare cannot split this data on Dask (the one rule, checked by ``mmp validate``
+    and the prepare stage alike)."""
+    from mmp.data.split import by_time
+
+    if by_time(data, time) or (time is not None and time.enabled):
+        return [
+            MMPError(
+                "compute", "compute=dask splits rows at random; a time split and time features need the rows in time order", "compute=local"
+            )
+        ]
+    return []
+
+
 def prepare_on_dask(source: Any, data: DataConfig, seed: int, time: TimeFeatures | None = None) -> Prepared:
     """Split the partitioned ``source`` at random on the cluster (seeded, partition by
     partition: ``random_split``), then check, report and describe the two splits as
@@ -43,12 +57,9 @@ def prepare_on_dask(source: Any, data: DataConfig, seed: int, time: TimeFeatures
 
     from mmp.data.checks import data_problems
     from mmp.data.contract import coerce_dates
-    from mmp.data.split import by_time, split_problems
+    from mmp.data.split import split_problems
 
-    if by_time(data, time) or (time is not None and time.enabled):
-        raise MMPError(
-            "compute", "compute=dask splits rows at random; a time split and time features need the rows in time order", "compute=local"
-        )
+    raise_all(dask_split_problems(data, time))
     train_part, test_part = source.random_split([1 - data.test_size, data.test_size], random_state=seed)
     train, test = (frame.reset_index(drop=True) for frame in dask.compute(train_part, test_part))
     whole = pd.concat([train, test], ignore_index=True)
@@ -57,6 +68,48 @@ def prepare_on_dask(source: Any, data: DataConfig, seed: int, time: TimeFeatures
     if train.empty or test.empty:
         raise MMPError("data.test_size", f"the random split left {len(train)} train and {len(test)} test rows", "more rows")
     return described(coerce_dates(train, data.contract), coerce_dates(test, data.contract), data, time)
+
+
+def featurize_on_dask(train: Any, test: Any, params: Params) -> Featurized:
+    """Fit the recipe's featurizer on the partitioned ``train`` split (statistics reduced on the
+    cluster: :mod:`mmp.modeling.dask_features`) and transform both splits partition by
+    partition; the feature matrices come back as Dask DataFrames, the labels joined."""
+    from mmp.modeling.dask_features import dask_feature_problems, few_rows, fit_featurizer_on_dask
+    from mmp.modeling.features import build_featurizer, select_columns, transform
+
+    raise_all(dask_feature_problems(params.features))
+    data = params.data
+    columns = select_columns(train._meta, params.features, data.non_feature_cols)
+    built = build_featurizer(params.features, columns, data.task_type, params.seed, params.model.class_path)
+    featurizer = fit_featurizer_on_dask(built, train)
+
+    def featurized(part: pd.DataFrame) -> pd.DataFrame:
+        return transform(featurizer, part).join(part[data.label_cols])
+
+    splits = (split.map_partitions(featurized, meta=featurized(few_rows(split)).iloc[:0]) for split in (train, test))
+    return Featurized(featurizer, *splits)
+
+
+def write_partitions(frame: Any, path: Path, client: Any) -> int:
+    """Write the partitions of the Dask DataFrame ``frame``, in order, as the row groups of one
+    Parquet file, holding one partition at a time here; returns the number of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    futures = client.compute(frame.to_delayed())
+    writer, rows = None, 0
+    try:
+        for future in futures:
+            table = pa.Table.from_pandas(future.result(), preserve_index=False)
+            future.release()
+            writer = writer or pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer.write_table(table.cast(writer.schema))
+            rows += table.num_rows
+    finally:
+        client.cancel(futures)
+        if writer:
+            writer.close()
+    return rows
 
 
 def train_on_dask(features: Any, params: Params, best_params: dict[str, Any] | None, client: Any) -> Any:
@@ -72,10 +125,8 @@ def train_on_dask(features: Any, params: Params, best_params: dict[str, Any] | N
 def dask_estimator(params: Params, best_params: dict[str, Any] | None) -> Any:
     """The recipe's estimator, refused in one line (before any cluster starts) when it has no
     Dask twin."""
-    from mmp.modeling.dask_training import dask_twin
+    from mmp.modeling.dask_training import dask_model_problems
 
     estimator = recipe_estimator(params, best_params)
-    dask_twin(estimator)
-    if len(params.data.targets) != 1:
-        raise MMPError("data.target_col", "compute=dask trains one target", "one target column, or compute=local")
+    raise_all(dask_model_problems(type(estimator), len(params.data.targets)))
     return estimator
