@@ -60,7 +60,7 @@ def test_a_contract_breach_in_one_partition_leaves_no_output(client: Any, packag
 
 
 def test_a_worker_killed_mid_job_is_retried_and_the_job_finishes(client: Any, package_dir: Path, tmp_path: Path) -> None:
-    source = write_input(tmp_path / "new.parquet", 2000, row_group=50)  # 40 tasks
+    source = write_input(tmp_path / "new.parquet", 480, row_group=24)  # 20 tasks: the kill lands while most are still queued
     out = tmp_path / "scored"
     pids = client.run(os.getpid)
     victim = next(iter(pids.values()))
@@ -81,16 +81,17 @@ def test_a_worker_killed_mid_job_is_retried_and_the_job_finishes(client: Any, pa
     rows = score_on_cluster(client, package_dir, source, out, IDENTITY)
     killer.join(5)
     assert killed.is_set(), "the job ended before a worker could be killed"
-    assert rows == 2000 and time.monotonic() - started < 120
+    assert rows == 480 and time.monotonic() - started < 120
     scored = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("part-*.parquet"))], ignore_index=True)
     pd.testing.assert_frame_equal(scored, local_scores(package_dir, source, tmp_path / "local.parquet"))
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker for the next tests
 
 
 @pytest.mark.cli
-def test_mmp_predict_engine_dask(package_dir: Path, tmp_path: Path) -> None:
+def test_mmp_predict_engine_dask(dask_cluster: Any, package_dir: Path, tmp_path: Path) -> None:
     source = write_input(tmp_path / "new.parquet", 120, row_group=40)
-    proc = mmp("predict", "--model", str(package_dir), "--input", str(source), "--output", str(tmp_path / "scored"), "--engine", "dask")
+    command = ("predict", "--model", str(package_dir), "--input", str(source), "--output", str(tmp_path / "scored"), "--engine", "dask")
+    proc = mmp(*command, DASK_SCHEDULER_ADDRESS=dask_cluster.scheduler_address)  # the session's cluster, not a new one
     assert "scored 120 rows" in proc.stdout
     assert len(pd.read_parquet(tmp_path / "scored")) == 120
     refused = mmp("predict", "--model", str(package_dir), "--query", "SELECT 1", "--output", "x", "--engine", "dask", check=False)

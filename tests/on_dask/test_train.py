@@ -13,6 +13,7 @@ from mmp.core.config import ComputeConfig, Params, parse
 from mmp.core.errors import MMPError
 from mmp.data.synthetic import credit_default
 from mmp.pipeline import steps
+from tests.conftest import mmp
 from tests.serving.conftest import small_params
 
 ROWS = 800
@@ -46,16 +47,40 @@ def test_lightgbm_on_dask_scores_within_tolerance_of_the_local_fit(client: Any) 
     assert on_dask["roc_auc"] > 0.6
 
 
-def test_a_recipe_without_a_dask_estimator_is_refused_in_one_line() -> None:
+FOREST = {"class_path": "sklearn.ensemble.RandomForestClassifier", "hyperparameters": {"n_estimators": 5}}
+REFUSED = (
+    "model.class_path: sklearn.ensemble._forest.RandomForestClassifier cannot train on Dask: compute=dask trains the LightGBM "
+    "recipes only (model=lightgbm, model=lightgbm_regressor) (allowed: lightgbm.LGBMClassifier or lightgbm.LGBMRegressor, "
+    "or compute=local for this recipe)"
+)
+
+
+def test_a_recipe_without_a_dask_estimator_is_refused_in_one_line_by_train_and_by_validate(tmp_path: Path) -> None:
+    from mmp.pipeline.checks import config_problems
     from mmp.pipeline.dask_steps import dask_estimator
 
-    forest = {"class_path": "sklearn.ensemble.RandomForestClassifier", "hyperparameters": {"n_estimators": 5}}
     with pytest.raises(MMPError) as err:
-        dask_estimator(dask_params(forest), None)
-    message = str(err.value)
-    assert "\n" not in message
-    assert message.startswith("model.class_path: sklearn.ensemble._forest.RandomForestClassifier cannot train on Dask")
-    assert "model=lightgbm" in message
+        dask_estimator(dask_params(FOREST), None)  # the train stage's own check (AutoML's chosen family included)
+    assert str(err.value) == REFUSED
+    raw = dask_params(FOREST).model_dump()
+    raw["features"] = {"categorical": {"encode": "target"}, "selection": {"method": "kbest", "k": 3}}
+    raw["data"]["split"] = "time"
+    assert sorted(str(e) for e in config_problems(raw)) == [
+        "compute: compute=dask splits rows at random; a time split and time features need the rows in time order (allowed: compute=local)",
+        "features.categorical.encode: target encoding is cross-fitted on the whole train split and cannot fit on Dask "
+        "(allowed: auto, onehot, ordinal or native with compute=dask, or compute=local)",
+        "features.selection.method: kbest selection scores the whole feature matrix and cannot fit on Dask "
+        "(allowed: none with compute=dask, or compute=local)",
+        REFUSED,
+    ]
+
+
+@pytest.mark.cli
+def test_mmp_validate_refuses_it_with_the_same_line() -> None:
+    proc = mmp("validate", "compute=dask", "model=random_forest", "--no-data", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert [line for line in proc.stderr.splitlines() if line.startswith("error: ")] == [f"error: {REFUSED}"]
+    assert "Traceback" not in proc.stderr
 
 
 def test_prepare_reads_a_partitioned_dataset_and_splits_it_the_same_way_twice(client: Any, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ def test_two_dask_workers_run_the_trials_of_one_study(client: Any, postgres_url:
 
     from mmp.tuning.cluster import tune_on_cluster
 
-    raw = params_dict(n_trials=8, n_jobs=2)
+    raw = params_dict(n_trials=4, n_jobs=2, cv={"folds": 2})
     root = make_workspace(tmp_path, raw)
     params = parse(Params, {**raw, "compute": {"engine": "dask"}})
     storage = TuneSettings(storage=postgres_url)
@@ -30,4 +30,5 @@ def test_two_dask_workers_run_the_trials_of_one_study(client: Any, postgres_url:
     done = [t for t in study.trials if t.state.is_finished()]
     assert len({t.user_attrs["worker"] for t in done}) == 2  # two worker processes, one study
     assert sorted(n for numbers in ran for n in numbers) == sorted(t.number for t in study.trials)
-    assert len([t for t in done if t.state.name in ("COMPLETE", "PRUNED")]) == 8  # the budget is shared, not doubled
+    finished = [t for t in done if t.state.name in ("COMPLETE", "PRUNED")]
+    assert 4 <= len(finished) <= 5, "the budget is shared, not doubled (at most one trial of overlap, as for tune-worker)"
