@@ -77,11 +77,29 @@ def repo_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real ``dvc exp run`` of the default recipe, shared by read-only end-to-end tests."""
-    repo = make_repo_copy(tmp_path_factory.mktemp("default") / "repo")
-    proc = run(["dvc", "exp", "run"], repo)
-    (repo.parent / "exp-run.log").write_text(proc.stdout + proc.stderr)  # read by the tests of its output
-    return repo
+    """One real ``dvc exp run`` of the default recipe, shared by read-only end-to-end tests.
+
+    It runs once per test run, also under pytest-xdist (a file lock, as ``tests/ci/conftest.py``
+    does: ``--dist loadgroup`` no longer keeps a group on one worker, and each worker used to run
+    the whole pipeline again). Each xdist worker reads its own copy of the finished run, so two
+    workers' dvc commands never contend for one repository's lock."""
+    from filelock import FileLock
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    built = (base.parent if worker else base) / "default_run"  # the workers' base temp dirs share a parent
+    with FileLock(f"{built}.lock"):
+        if not (built / "done").is_file():
+            shutil.rmtree(built, ignore_errors=True)  # what a failed build (another worker's) left
+            repo = make_repo_copy(built / "repo")
+            proc = run(["dvc", "exp", "run"], repo)
+            (built / "exp-run.log").write_text(proc.stdout + proc.stderr)  # read by the tests of its output
+            (built / "done").touch()
+    if not worker:
+        return built / "repo"
+    mine = tmp_path_factory.mktemp("default")
+    shutil.copytree(built, mine, symlinks=True, dirs_exist_ok=True)
+    return mine / "repo"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

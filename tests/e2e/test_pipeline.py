@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import pipeline_env, run
 
-# One worker runs these tests, so the session's `default_run` (a full pipeline) is built once.
+# The session's `default_run` (a full pipeline) is built once per test run, whatever the worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("default-run")]
 
 CLASSIFICATION_METRICS = {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss"}
