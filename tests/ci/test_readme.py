@@ -255,6 +255,23 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "curl -s localhost:8080/metrics": Covered(
         "tests/cli/test_serve.py::test_serve_with_two_workers_answers_real_requests", ('"/metrics"',)
     ),
+    # Scale on Dask
+    "dvc exp run -S compute=dask": Covered(
+        "tests/on_dask/test_pipeline.py::test_dvc_exp_run_compute_dask_packages_the_same_local_model", ('"compute=dask"',)
+    ),
+    "DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 dvc exp run -S compute=dask": Covered(
+        "tests/on_dask/test_cluster.py::test_dask_scheduler_address_connects_to_that_cluster",
+        ('"DASK_SCHEDULER_ADDRESS"',),
+        "the runtime setting, against a running scheduler",
+    ),
+    "MMP_TUNE_STORAGE=postgresql://postgres@127.0.0.1/optuna dvc exp run -S compute=dask -S tune.enabled=true -S tune.n_jobs=2": Covered(
+        "tests/on_dask/test_tune.py::test_two_dask_workers_run_the_trials_of_one_study",
+        ("tune_on_cluster", "n_jobs=2", "postgres_url"),
+        "the tune stage's Dask worker loops, on PostgreSQL",
+    ),
+    "mmp predict --model models/package --input new.parquet --output scored/ --engine dask": Covered(
+        "tests/on_dask/test_predict.py::test_mmp_predict_engine_dask", ('"--engine", "dask"',)
+    ),
     "mmp predict --model models/package --input new.parquet --output scored.parquet": Covered(
         "tests/cli/test_predict.py::test_scores_a_parquet_file_in_chunks", ('"predict"', ".parquet")
     ),

@@ -12,6 +12,14 @@ input column (base_value + the contributions = raw_score: the log-odds of the po
 a binary LightGBM or logistic model, the probability for a random forest, the prediction for a
 regressor, the predicted class's margin for a multiclass model). With --top-k K it adds instead
 top<i>_column and top<i>_contribution for each row's K largest contributions (by absolute value).
+
+--engine dask scores a Parquet --input (a file or a directory) on a Dask cluster, one task per
+Parquet row group, into --output as a directory of part files (part-00000.parquet, ...: the
+same columns and rows, in input order, as --engine local writes). The cluster is the scheduler
+that DASK_SCHEDULER_ADDRESS names (its workers must be able to read --model and --input), else a
+LocalCluster of --workers processes. The parts are written beside --output and moved into place
+when all are done, so a crash leaves no partial dataset; a task whose worker dies is rerun on
+another worker.
 """
 
 from __future__ import annotations
@@ -56,6 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--explain", action="store_true", help="add each row's contributions by raw input column (see above)")
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="with --explain: only the K largest contributions per row")
+    p.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: stream chunks in this process (default); dask: score a Parquet --input row group by row group on a Dask "
+        "cluster into a partitioned Parquet --output directory (see below)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="--engine dask: LocalCluster worker processes (default: 2)")
     p.set_defaults(func=run)
 
 
@@ -108,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunksize < 1:
         raise MMPError("--chunksize", f"got {args.chunksize}", "an integer >= 1")
+    if args.engine == "dask":
+        return run_dask(args)
     explain = explain_columns(args.explain, args.top_k)
     # SIGTERM unwinds like an error, so the temporary output is removed (SIGKILL cannot be
     # caught, but the final path is only ever written by a rename: it never holds a partial file)
@@ -126,4 +144,27 @@ def run(args: argparse.Namespace) -> int:
         identity = Identity(ref.name, ref.version, now())
         rows = score_to_file(scorer, chunks, args.output, identity, total, not args.no_progress, predlog=log, explain=explain)
     print(f"scored {rows} rows with {ref.name} version {ref.version} into {args.output}")
+    return 0
+
+
+def run_dask(args: argparse.Namespace) -> int:
+    """``--engine dask``: the cluster of DASK_SCHEDULER_ADDRESS, else a LocalCluster of --workers."""
+    from mmp.core.cluster import dask_client, on_cluster
+    from mmp.core.config import ComputeConfig
+    from mmp.core.settings import load_settings
+    from mmp.inference.batch import Identity, now
+    from mmp.inference.dask_batch import score_on_cluster
+    from mmp.serving.loader import resolved
+
+    local_only = [flag for flag, on in (("--query", args.query), ("--log", args.log), ("--explain", args.explain)) if on]
+    if local_only:
+        raise MMPError(local_only[0], "runs with --engine local only", "--engine dask scores a Parquet --input into a Parquet directory")
+    if args.workers < 1:
+        raise MMPError("--workers", f"got {args.workers}", "an integer >= 1")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: the temporary output directory is removed
+    compute = ComputeConfig(engine="dask", n_workers=args.workers)
+    with resolved(args.model) as ref, dask_client(compute, load_settings().dask) as client:
+        identity = Identity(ref.name, ref.version, now())
+        rows = on_cluster(lambda: score_on_cluster(client, ref.path, args.input, args.output, identity), "mmp predict")
+    print(f"scored {rows} rows with {ref.name} version {ref.version} into {args.output} (Dask, partitioned Parquet)")
     return 0

@@ -462,6 +462,19 @@ class TuneConfig(Strict):
         return value
 
 
+class ComputeConfig(Strict):
+    """Where the pipeline's heavy steps run (``conf/compute``): ``local`` (in the stage's own
+    process) or ``dask`` (a Dask cluster: a ``LocalCluster`` of ``n_workers`` processes with
+    ``threads_per_worker`` threads, or the scheduler that the runtime setting
+    ``DASK_SCHEDULER_ADDRESS`` names). ``partitions``: how many pieces the data is cut into on
+    the cluster (at least one per worker, so every worker holds a share)."""
+
+    engine: Literal["local", "dask"] = "local"
+    n_workers: int = Field(default=2, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
+    partitions: int = Field(default=4, ge=1)
+
+
 class GateRule(Strict):
     """An absolute rule on one test metric, e.g. ``{metric: roc_auc, op: '>=', value: 0.7}``."""
 
@@ -561,6 +574,7 @@ class Params(Strict):
     tune: TuneConfig = Field(default_factory=TuneConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
     @property
     def model_name(self) -> str:

@@ -140,6 +140,14 @@ class ServingSettings(Strict):
     prediction_log: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
 
 
+class DaskSettings(Strict):
+    """Which Dask scheduler ``compute=dask`` uses: ``scheduler_address`` (``DASK_SCHEDULER_ADDRESS``,
+    e.g. ``tcp://10.0.0.5:8786``), or none for a ``LocalCluster`` sized by ``conf/compute``."""
+
+    scheduler_address: str | None = None
+    connect_timeout: float = Field(default=30.0, gt=0)  # seconds to reach the scheduler
+
+
 class DatabaseSettings(Strict):
     url: str = Field(min_length=1)
 
@@ -202,7 +210,7 @@ class AlertSettings(Strict):
     email: EmailSettings = Field(default_factory=EmailSettings)
 
 
-SECTIONS = ("mlflow", "serving", "databases", "tune", "events", "alerts")
+SECTIONS = ("mlflow", "serving", "databases", "tune", "events", "alerts", "dask")
 M = TypeVar("M", bound=Strict)
 
 
@@ -232,6 +240,10 @@ class RuntimeSettings:
     @cached_property
     def tune(self) -> TuneSettings:
         return self._section(TuneSettings, "tune")
+
+    @cached_property
+    def dask(self) -> DaskSettings:
+        return self._section(DaskSettings, "dask")
 
     @cached_property
     def serving(self) -> ServingSettings:

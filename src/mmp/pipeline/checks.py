@@ -54,7 +54,31 @@ def config_problems(raw: Mapping[str, Any], sections: tuple[str, ...] = ALL) -> 
 
         seed = raw_seed if isinstance(raw_seed := raw.get("seed"), int) else 42
         errors += model_problems(checked["model"], data.task_type if data else None, seed)
+    compute = raw.get("compute")
+    if isinstance(compute, Mapping) and compute.get("engine") == "dask":
+        errors += dask_problems(checked, sections)
     return unique(errors)
+
+
+def dask_problems(checked: Mapping[str, Any], sections: tuple[str, ...]) -> list[MMPError]:
+    """What cannot run under ``compute=dask``; each rule lives beside the Dask step it guards."""
+    data, features, model = checked.get("data"), checked.get("features"), checked.get("model")
+    errors = []
+    if data:
+        from mmp.pipeline.dask_steps import dask_split_problems
+
+        errors += dask_split_problems(data, features.time if features else None)
+    if "features" in sections and features:
+        from mmp.modeling.dask_features import dask_feature_problems
+
+        errors += dask_feature_problems(features)
+    if "model" in sections and model:
+        from mmp.modeling.dask_training import dask_model_problems
+        from mmp.modeling.recipe import import_class
+
+        cls = collect(import_class, model.class_path)[0]  # an unknown class is model_problems' to report
+        errors += dask_model_problems(cls, len(data.targets) if data else 1) if cls else []
+    return errors
 
 
 def data_problems(frame: pd.DataFrame, data: DataConfig, features: FeaturesConfig | None = None) -> list[MMPError]:

@@ -53,12 +53,9 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int, time: TimeFeatures
     features when ``time`` is on (before the split: a test row's history may hold earlier train
     rows, which is no look-ahead), then split it (by time when time features are on) and report
     its quality; leakage findings stop here under ``data.quality.fail_on_leakage``."""
-    from mmp.data import quality
     from mmp.data.checks import data_problems
     from mmp.data.contract import coerce_dates
-    from mmp.data.online import online_features
-    from mmp.data.schema import infer_schema
-    from mmp.data.split import by_time, data_stats, split, time_split
+    from mmp.data.split import by_time, split, time_split
 
     raise_all(data_problems(frame, data))
     frame = coerce_dates(frame, data.contract)
@@ -72,6 +69,16 @@ def prepare(frame: pd.DataFrame, data: DataConfig, seed: int, time: TimeFeatures
         train, test = time_split(frame, data.targets, data.task_type, data.test_size, data.time_col)
     else:
         train, test = split(frame, data.targets, data.task_type, data.test_size, seed)
+    return described(train, test, data, time)
+
+
+def described(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig, time: TimeFeatures | None = None) -> Prepared:
+    """The split with its quality report (leakage findings stop here), statistics and schema."""
+    from mmp.data import quality
+    from mmp.data.online import online_features
+    from mmp.data.schema import infer_schema
+    from mmp.data.split import data_stats
+
     report = quality.quality_report(train, test, data)
     raise_all(quality.errors(report))
     stats = data_stats(train, test, data.targets, data.task_type, data.treatment_col)
@@ -99,14 +106,9 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
     encoder first; ``model.finetune.from`` warm-starts a torch model from that package's weights
     instead of fitting from scratch (README "Fine-tuning")."""
     from mmp.data.target import target
-    from mmp.modeling.recipe import build_estimator, check_task, find_ranges
     from mmp.modeling.training import check_warm_start, finetune, fit_model, pretrain
-    from mmp.tuning.space import tuned_chooser, tuned_recipe
 
-    spec, values, _ = tuned_recipe(params.model, best_params or {})  # AutoML: the family tune chose
-    chooser = tuned_chooser(values, find_ranges(spec.hyperparameters))
-    estimator = build_estimator(spec, params.seed, chooser)
-    check_task(estimator, params.data.task_type)
+    estimator = recipe_estimator(params, best_params)
     check_warm_start(estimator, params.model)
     data = params.data
     X, y = features.drop(columns=data.label_cols), target(features, data.targets)
@@ -118,6 +120,18 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
         with base_model(params.model.finetune.source) as base:
             return finetune(estimator, base, X, y, params.model.finetune, logger)
     fit_model(estimator, X, y, logger, features[data.treatment_col] if data.treatment_col else None)
+    return estimator
+
+
+def recipe_estimator(params: Params, best_params: dict[str, Any] | None = None) -> Any:
+    """The unfitted estimator of the model recipe, with the tune step's values for its ranges."""
+    from mmp.modeling.recipe import build_estimator, check_task, find_ranges
+    from mmp.tuning.space import tuned_chooser, tuned_recipe
+
+    spec, values, _ = tuned_recipe(params.model, best_params or {})  # AutoML: the family tune chose
+    chooser = tuned_chooser(values, find_ranges(spec.hyperparameters))
+    estimator = build_estimator(spec, params.seed, chooser)
+    check_task(estimator, params.data.task_type)
     return estimator
 
 

@@ -121,3 +121,14 @@ def checked_params(path: str, *sections: str) -> Any:
     from mmp.pipeline.checks import validate
 
     return validate(read_params(path), None, sections)
+
+
+@contextmanager
+def cluster(params: Any) -> Iterator[Any]:
+    """The Dask client of ``compute=dask`` (a LocalCluster sized by ``params.compute``, or the
+    scheduler of the runtime setting DASK_SCHEDULER_ADDRESS), closed when the stage is done."""
+    from mmp.core.cluster import dask_client
+    from mmp.core.settings import load_settings
+
+    with dask_client(params.compute, load_settings().dask) as client:
+        yield client

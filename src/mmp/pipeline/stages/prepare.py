@@ -11,7 +11,7 @@ from mmp.core.io import atomic_path, write_json
 from mmp.data.quality import warning_lines
 from mmp.data.sources import load_rows
 from mmp.pipeline.quality_report import write_report
-from mmp.pipeline.stages import checked_params, parser, run_stage
+from mmp.pipeline.stages import checked_params, cluster, parser, run_stage
 from mmp.pipeline.steps import prepare
 
 
@@ -24,7 +24,15 @@ def main(argv: list[str]) -> None:
         quality="directory for the data quality report (quality.json, index.html, PNGs)",
     ).parse_args(argv)
     params = checked_params(args.params, "data")
-    prepared = prepare(load_rows(params.data, params.seed), params.data, params.seed, params.features.time)
+    if params.compute.engine == "dask":
+        from mmp.core.cluster import on_cluster
+        from mmp.pipeline.dask_steps import prepare_on_dask, read_source
+
+        with cluster(params):
+            source = read_source(params.data, params.seed, params.compute.partitions)
+            prepared = on_cluster(lambda: prepare_on_dask(source, params.data, params.seed, params.features.time), "prepare")
+    else:
+        prepared = prepare(load_rows(params.data, params.seed), params.data, params.seed, params.features.time)
     with atomic_path(args.out) as out:
         out.mkdir()
         prepared.train.to_parquet(out / "train.parquet", index=False, compression="zstd")

@@ -6,12 +6,13 @@ here too (``evaluate.threshold``: ``f1`` picks it on validation rows of the trai
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import joblib
 import pandas as pd
 
 from mmp.core.io import atomic_path, read_json, write_json
-from mmp.pipeline.stages import checked_params, live, parser, run_stage
+from mmp.pipeline.stages import checked_params, cluster, live, parser, run_stage
 from mmp.pipeline.steps import decision_threshold, train
 
 
@@ -26,12 +27,34 @@ def main(argv: list[str]) -> None:
     ).parse_args(argv)
     params = checked_params(args.params, "data", "model")
     best = read_json(args.best_params)
-    features = pd.read_parquet(Path(args.features) / "train.parquet")
-    with live(args.live) as logger:
-        model = train(features, params, best, logger)
+    train_file = Path(args.features) / "train.parquet"
+    features = None
+    if params.compute.engine == "dask":
+        model = train_dask(train_file, params, best)
+        with live(args.live):  # lightgbm.dask records no training curve
+            pass
+    else:
+        features = pd.read_parquet(train_file)
+        with live(args.live) as logger:
+            model = train(features, params, best, logger)
     with atomic_path(args.out) as tmp:
         joblib.dump(model, tmp)
+    # compute=dask too: the threshold's validation fit runs here, on the gathered train rows.
+    features = pd.read_parquet(train_file) if features is None else features
     write_json(args.threshold, decision_threshold(features, params, best))
+
+
+def train_dask(features: Path, params: Any, best: dict[str, Any]) -> Any:
+    """compute=dask: LightGBM's Dask estimator on the partitioned train features."""
+    import dask.dataframe as dd
+
+    from mmp.core.cluster import on_cluster
+    from mmp.pipeline.dask_steps import dask_estimator, train_on_dask
+
+    dask_estimator(params, best)  # a recipe without a Dask twin is refused before a cluster starts
+    with cluster(params) as client:
+        frame = dd.read_parquet(features).repartition(npartitions=params.compute.partitions)
+        return on_cluster(lambda: train_on_dask(frame, params, best, client), "train")
 
 
 if __name__ == "__main__":

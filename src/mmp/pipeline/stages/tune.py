@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mmp.core.io import atomic_path, write_json
-from mmp.pipeline.stages import checked_params, live, parser, run_stage, write_plots_config
+from mmp.pipeline.stages import checked_params, cluster, live, parser, run_stage, write_plots_config
 
 # Empty trials table of a disabled run: same header every time, so outputs stay byte-identical.
 EMPTY_TRIALS = "number,state,value\n"
@@ -41,6 +41,8 @@ def main(argv: list[str]) -> None:
     session = open_session(params, Path(args.features), Path(args.prepared), storage)
     print(f"tune: study {session.study.study_name} in {storage.label}", flush=True)
     started = time.perf_counter()
+    if params.compute.engine == "dask":  # tune.n_jobs worker loops on the cluster, then the checks below
+        tune_dask(params, Path(args.features), Path(args.prepared), storage)
     progress = Progress(session.study, params.tune.n_trials)
     try:
         complete_study(session.study, session.objective, params.tune, poll=1.0, limit=storage.grace_period * 4 + 600, callbacks=[progress])
@@ -59,6 +61,15 @@ def main(argv: list[str]) -> None:
     write_json(args.best_params, best)
     write_json(args.metrics, result)
     print(json.dumps({k: result[k] for k in ("best_score", "n_trials", "n_pruned", "duration")}), flush=True)
+
+
+def tune_dask(params: Any, features: Path, prepared: Path, storage: Any) -> None:
+    from mmp.core.cluster import on_cluster
+    from mmp.tuning.cluster import tune_on_cluster
+
+    with cluster(params) as client:
+        ran = on_cluster(lambda: tune_on_cluster(client, params, features, prepared, storage), "tune")
+    print(f"tune: {len(ran)} Dask workers ran {sum(map(len, ran))} trials", flush=True)
 
 
 def write_disabled(best_params: str, metrics: str, live_dir: str) -> None:
