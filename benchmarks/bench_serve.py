@@ -46,7 +46,10 @@ GOALS = {"predict_vs_constant_c8": 0.7, "pyfunc_one_row_ms": 2.0, "batch_vs_user
 def run() -> dict[str, Any]:
     if not (PACKAGE / "MLmodel").is_file():
         raise SystemExit("benchmarks/bench_serve.py needs models/package: run `make run` (or `dvc repro`) first")
-    out = {"serve": serve_comparison(), "pyfunc": pyfunc_one_row(), "batch": batch_throughput(), "memory": peak_memory()}
+    out: dict[str, Any] = {}
+    for name, section in (("serve", serve_comparison), ("pyfunc", pyfunc_one_row), ("batch", batch_throughput), ("memory", peak_memory)):
+        out[name] = section()
+        print(f"{name}: {json.dumps(out[name])}", file=sys.stderr, flush=True)  # a long run shows each part as it ends
     out["goals"] = goals(out)
     return out
 
@@ -151,6 +154,8 @@ def wrk_load(port: int, method: str, path: str, body: bytes, concurrency: int, s
             f"-c{concurrency}",
             f"-d{max(1, round(seconds))}s",
             "--latency",
+            "--timeout",  # a slow answer on a loaded machine is latency (p99), not an error
+            "10s",
             "-s",
             str(script),
             f"http://{HOST}:{port}{path}",
@@ -169,7 +174,7 @@ def parse_wrk(text: str) -> dict[str, Any]:
     requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)  # timeouts too
     pcts = dict(re.findall(r"^\s*(50|99)\.?0*%\s+(\S+)\s*$", text, flags=re.M))
     if set(pcts) != {"50", "99"}:
         raise RuntimeError(f"wrk printed no latency distribution:\n{text}")
@@ -376,7 +381,9 @@ def batch_throughput(rows: int = 1_000_000, repeats: int = 2) -> dict[str, Any]:
         a, b = pd.read_parquet(ours), pd.read_parquet(theirs)
         probas = [c for c in b.columns if c.startswith("proba_")]
         assert a["customer_id"].tolist() == b["customer_id"].tolist()
-        np.testing.assert_allclose(a[probas].to_numpy(), b[probas].to_numpy(), rtol=0, atol=1e-12)
+        # The script hands LightGBM sklearn's float64 features; the pipeline trained and scores
+        # on float32 ones, so a value within float32 rounding of a split threshold may differ.
+        diff = np.abs(a[probas].to_numpy() - b[probas].to_numpy()).max(axis=1)
     mmp_s, script_s = min(runs["mmp"]), min(runs["script"])
     return {
         "rows": rows,
@@ -385,7 +392,8 @@ def batch_throughput(rows: int = 1_000_000, repeats: int = 2) -> dict[str, Any]:
         "mmp_predict_rows_per_s": round(rows / mmp_s),
         "user_script_rows_per_s": round(rows / script_s),
         "mmp_predict_vs_user_script": round(script_s / mmp_s, 3),
-        "probabilities_equal_to": 1e-12,
+        "rows_differing_over_1e-12": int((diff > 1e-12).sum()),
+        "max_abs_difference": float(diff.max()),
     }
 
 
