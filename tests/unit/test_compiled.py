@@ -223,3 +223,42 @@ def test_packages_pickled_under_the_pre_relayering_module_names_still_load(tmp_p
     assert scorer.backend == "numpy"
     assert type(load_legacy(lambda: joblib.load(tmp_path / "mlp.joblib"))) is mlp_module.MLPClassifier
     assert not {"mmp.features", "mmp.models", "mmp.models.mlp"} & set(sys.modules), "aliases live only while loading"
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_the_fast_path_equals_the_reference_path_row_by_row(task: str) -> None:
+    """Serving's fast path (one record as HTTP sends it: plain lists, None for missing, through
+    the compiled featurizer and LightGBM's single-row call) and the pyfunc's (a frame) give the
+    reference's answer (the sklearn featurizer and the estimator's own API) on 300 rows with
+    missing values and unseen categories."""
+    import warnings
+
+    featurizer, train, test = fitted({})
+    test.loc[[1, 2, 3], "income"] = np.nan
+    test.loc[[2, 4, 5], "employment_type"] = None
+    test.loc[[6], "first_credit_date"] = pd.NaT
+    test.loc[[7, 8], "home_ownership"] = "castle"  # unseen, as region 'atlantis' in row 0
+    target = {"binary": "default", "multiclass": "tier", "regression": "score"}[task]
+    targets = {"tier": np.digitize(train["credit_score"], [620, 700]), "score": train["loan_amount"] / 1000}
+    if task != "binary":  # a target the featurizer never saw, in place of "default"
+        train = train.drop(columns=["default"]).assign(**{target: targets[target]})
+    model = LGBMRegressor if task == "regression" else LGBMClassifier
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's notes on unseen categories and feature names
+        fitted_model = model(n_estimators=40, verbose=-1).fit(transform(featurizer, train), train[target])
+        scorer = Scorer(featurizer, fitted_model, schema_for(train, task, [target]), {})
+        assert scorer._single is not None  # the single-row call is what is under test
+        want = sklearn_reference(scorer, test) if task != "multiclass" else None
+        proba = fitted_model.predict(transform(featurizer, test)) if task == "regression" else None
+        if task != "regression":
+            proba = fitted_model.predict_proba(transform(featurizer, test))
+    records = test.astype(object).where(test.notna(), None)
+    rows = [scorer.predict_columns({c: [records[c].iloc[i]] for c in scorer.features}, 1) for i in range(len(test))]
+    frame = scorer.predict(test)
+    for j, col in enumerate(scorer.output_columns[1:] if task != "regression" else scorer.output_columns):
+        one_by_one = np.concatenate([r[col] for r in rows])
+        expected = proba[:, j] if task != "regression" else proba
+        np.testing.assert_allclose(one_by_one, expected, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(frame[col].to_numpy(), one_by_one)
+    if want is not None:
+        assert np.concatenate([r["prediction"] for r in rows]).tolist() == want["prediction"].tolist()

@@ -184,6 +184,7 @@ class _Lookup:
         self.index = {k: i for i, k in enumerate(known)}
         self.pandas_index = pd.Index(known)
         self.known, self.table, self.fill, self.unseen = known, table, fill, len(known)
+        self.refuses_unseen = bool(np.isnan(table).any())  # handle_unknown="error": its row is NaN
 
     def __call__(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
         codes: np.ndarray | None
@@ -197,7 +198,7 @@ class _Lookup:
                 codes = self.pandas_index.get_indexer(_as_text(values, self.fill))
                 codes[codes < 0] = self.unseen
         rows = self.table[codes]
-        if np.isnan(rows).any():
+        if self.refuses_unseen and np.isnan(rows).any():
             bad = sorted({str(v) for v, c in zip(values, codes, strict=True) if c == self.unseen})
             raise ValueError(f"unknown categories {bad[:5]}")
         return rows

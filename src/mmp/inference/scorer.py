@@ -29,6 +29,7 @@ import yaml
 from mmp.core.config import task_kind
 from mmp.core.errors import MMPError
 from mmp.data.schema import InputSchema
+from mmp.inference.booster import single_row_predictor
 from mmp.inference.compiled import Columns, NotCompilable, compile_featurizer
 from mmp.inference.explain import lightgbm_booster
 from mmp.inference.legacy import load_legacy
@@ -58,6 +59,8 @@ class Scorer:
         self.uplift = schema.task_type == "uplift"
         self._booster = lightgbm_booster(model)
         self._featurize, self.backend = self._choose_backend()
+        # one row of the compiled featurizer's float32 output: LightGBM's fast single-row call
+        self._single = single_row_predictor(self._booster) if self.backend == "numpy" else None
 
     @classmethod
     def load(cls, artifacts: Mapping[str, str | Path]) -> Scorer:
@@ -169,14 +172,19 @@ class Scorer:
 
     # -- the model -----------------------------------------------------------------------------
 
+    def _boost(self, X: Features) -> np.ndarray:
+        if self._single is not None and len(X) == 1 and isinstance(X, np.ndarray):
+            return self._single(X)
+        return np.asarray(self._booster.predict(np.asarray(X), **_threads(len(X))), dtype=np.float64)
+
     def _predict(self, X: Features) -> np.ndarray:
         if self._booster is not None:
-            return np.asarray(self._booster.predict(np.asarray(X), **_threads(len(X))))
+            return self._boost(X)
         return np.asarray(self.model.predict(X))  # the model's own dtype (the signature records it)
 
     def _proba(self, X: Features) -> np.ndarray:
         if self._booster is not None:
-            raw = np.asarray(self._booster.predict(np.asarray(X), **_threads(len(X))), dtype=np.float64)
+            raw = self._boost(X)
             # LGBMClassifier.predict_proba does exactly this for the binary objective
             return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
         return np.asarray(self.model.predict_proba(X), dtype=np.float64)
@@ -189,16 +197,21 @@ def typed_columns(frame: pd.DataFrame, schema: InputSchema) -> dict[str, Any]:
     missing = [name for name in schema.feature_names if name not in frame.columns]
     if missing:
         raise MMPError("input", f"missing required column(s) {missing}", ", ".join(schema.feature_names))
-    out: dict[str, Any] = {}
-    for col in schema.features:
-        values = frame[col.name]
-        if col.dtype in ("int", "float"):
-            out[col.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        elif col.dtype == "datetime":
-            out[col.name] = pd.to_datetime(values, errors="coerce").to_numpy(dtype="datetime64[ns]")
-        else:
-            out[col.name] = values.array
-    return out
+    return {col.name: _typed(frame[col.name], col.dtype) for col in schema.features}
+
+
+def _typed(values: pd.Series, dtype: str) -> Any:
+    """One column as :func:`typed_columns` hands it on. A NumPy-backed column already of the
+    declared kind is converted without parsing (it holds no pandas NA: the same values, faster)."""
+    plain = isinstance(values.dtype, np.dtype)
+    if dtype in ("int", "float"):
+        if plain and values.dtype.kind in "fiub":
+            return values.to_numpy(dtype=np.float64)
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if dtype == "datetime":
+        parsed = values if plain and values.dtype.kind == "M" else pd.to_datetime(values, errors="coerce")
+        return parsed.to_numpy(dtype="datetime64[ns]")
+    return values.array
 
 
 def _threads(n_rows: int) -> dict[str, Any]:

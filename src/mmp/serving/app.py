@@ -14,7 +14,6 @@ cannot be) and validated (422 naming each field).
 
 import gc
 import hmac
-import json
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -406,7 +406,7 @@ def build_app(service: Service) -> FastAPI:
             result = await run_in_threadpool(service.predict, records, many, rid)
         else:
             result = service.predict(records, many, rid)
-        return Response(json.dumps(result), media_type="application/json", headers={"X-Request-ID": rid})
+        return Response(orjson.dumps(result), media_type="application/json", headers={"X-Request-ID": rid})
 
     for path, summary in (("/predict", "Predict one record or a list of records"), ("/invoke", "Alias of /predict")):
         app.router.add_api_route(
