@@ -58,7 +58,7 @@ def test_a_killed_train_stage_keeps_the_last_whole_curve_and_the_next_run_leaves
     def train(params: str) -> list[str]:
         return [sys.executable, "-m", "mmp.pipeline.stages.train", "--features", str(default_run / "data/features"),
                 "--best-params", str(default_run / "models/best_params.json"), "--out", "models/model.joblib",
-                "--live", "metrics/train", "--params", params]  # fmt: skip
+                "--live", "metrics/train", "--threshold", "metrics/threshold.json", "--params", params]  # fmt: skip
 
     env = pipeline_env(default_run)
     live = tmp_path / "metrics" / "train"
