@@ -55,6 +55,8 @@ def test_train_stage_validates_before_training(tmp_path: Path) -> None:
         str(out),
         "--live",
         str(tmp_path / "live"),
+        "--threshold",
+        str(tmp_path / "threshold.json"),
         "--params",
         str(tmp_path / "params.yaml"),
     ]
