@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attempt", type=int, default=1, help="with --step retrain: run attempts up to this one (default 1)")
     p.add_argument("--config", default="default", help="settings file conf/daily/NAME.yaml (default: default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting, e.g. gate.value=0.75; repeatable")
-    p.add_argument("--json", action="store_true", help="print the day's result as JSON")
+    p.add_argument("--json", action="store_true", help="print the day's result as JSON, on one line")
     p.set_defaults(func=run)
 
 
@@ -58,5 +58,5 @@ def run(args: argparse.Namespace) -> int:
     settings = load_daily(root, args.config, args.set)
     with open_store(root) as store:
         result = run_day(day, settings, store, root, step=args.step, attempt=args.attempt)
-    print(json.dumps(result.to_json(), indent=2) if args.json else result.line())
+    print(json.dumps(result.to_json(), sort_keys=True) if args.json else result.line())
     return result.exit_code

@@ -22,7 +22,9 @@ class Events(Protocol):
 
 
 def event_key(day: date, step: str, attempt: int = 0) -> str:
-    return f"{day.isoformat()}/{step}/{attempt}"
+    """``2026-01-07/gate``, ``2026-01-07/retrain_attempt/2``: the same step of the same day
+    always gets the same key (the events store's convention, ``mmp.ops.events.event_key``)."""
+    return "/".join([day.isoformat(), step, *([str(attempt)] if attempt else [])])
 
 
 @dataclass
