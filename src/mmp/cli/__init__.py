@@ -28,6 +28,7 @@ COMMANDS = (
     "label",
     "ab_report",
     "daily",
+    "simulate",
 )
 
 

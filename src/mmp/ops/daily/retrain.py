@@ -28,7 +28,7 @@ def attempt_overrides(d: Day, attempt: int) -> list[str]:
     whatever the file is called), a seed of its own and the attempt's strategy."""
     path = d.window_path(attempt).relative_to(d.root).as_posix()
     seed = (d.day.toordinal() % 1000) * 10 + attempt
-    strategy = STRATEGY_OVERRIDES[d.settings.strategy(attempt)]
+    strategy = [o.format(model=d.model_name) for o in STRATEGY_OVERRIDES[d.settings.strategy(attempt)]]
     return [f"data.source_uri={path}", f"registry.model_name={d.model_name}", f"seed={seed}", *strategy, *d.settings.overrides]
 
 

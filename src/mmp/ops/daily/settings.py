@@ -19,12 +19,13 @@ from mmp.core.parsing import Strict, parse
 DAILY_DIR = Path("conf") / "daily"
 Strategy = Literal["new_seed", "tune", "wider_window", "finetune"]
 # What each strategy adds to the attempt's `dvc exp run -S ...` (the seed and the window are
-# set by the loop: every attempt gets its own seed; wider_window widens the data window).
+# set by the loop: every attempt gets its own seed; wider_window widens the data window;
+# finetune warm-starts a torch recipe from the champion's weights, `model.finetune.from`).
 STRATEGY_OVERRIDES: dict[str, list[str]] = {
     "new_seed": [],
     "tune": ["tune.enabled=true"],
     "wider_window": [],
-    "finetune": ["model.finetune.enabled=true"],
+    "finetune": ["++model.finetune.from='models:/{model}@champion'"],
 }
 
 
