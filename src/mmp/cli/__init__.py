@@ -27,6 +27,7 @@ COMMANDS = (
     "drift",
     "label",
     "ab_report",
+    "events",
     "daily",
     "simulate",
 )

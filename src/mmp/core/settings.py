@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from mmp.core.db import redact, with_driver
 from mmp.core.errors import MMPError
@@ -144,7 +144,65 @@ class DatabaseSettings(Strict):
     url: str = Field(min_length=1)
 
 
-SECTIONS = ("mlflow", "serving", "databases", "tune")
+class EventsSettings(Strict):
+    """The events store of the daily loop (``mmp.ops.events``): a SQLAlchemy URL and a table."""
+
+    url: str = Field(min_length=1)
+    table: str = Field(default="mmp_events", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @property
+    def label(self) -> str:
+        """Where the events go, as it may be printed (a URL's password hidden)."""
+        return f"{redact(self.url)} table {self.table}"
+
+
+class WebhookSettings(Strict):
+    """A JSON POST of every alert to ``url``; off while ``url`` is unset."""
+
+    url: str | None = None
+    timeout_s: float = Field(default=5.0, gt=0)  # one request's connect + read limit
+    retries: int = Field(default=3, ge=0)  # further tries after a failed one (5xx, 429, no answer)
+    backoff_s: float = Field(default=0.5, ge=0)  # the wait before retry n is backoff_s * 2**(n-1)
+
+
+class EmailSettings(Strict):
+    """A mail of every alert over SMTP; off while ``host`` is unset. ``to`` may be one
+    comma-separated string (as an environment variable holds it)."""
+
+    host: str | None = None
+    port: int = Field(default=25, gt=0, lt=65536)
+    sender: str = Field(default="mmp@localhost", min_length=3)
+    to: tuple[str, ...] = ()
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_recipients(cls, raw: Any) -> Any:
+        to = raw.get("to") if isinstance(raw, Mapping) else None
+        if isinstance(to, str):
+            return {**raw, "to": tuple(t.strip() for t in to.split(",") if t.strip())}
+        if to is None and isinstance(raw, Mapping) and "to" in raw:
+            return {**raw, "to": ()}
+        return raw
+
+    @model_validator(mode="after")
+    def _recipients_for_a_host(self) -> EmailSettings:
+        if self.host and not self.to:
+            raise ValueError("alerts.email.to (one or more addresses, comma-separated) is required when alerts.email.host is set")
+        return self
+
+
+class AlertSettings(Strict):
+    """Where alerts go besides the events store and the log, which always get them."""
+
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+
+
+SECTIONS = ("mlflow", "serving", "databases", "tune", "events", "alerts")
 M = TypeVar("M", bound=Strict)
 
 
@@ -178,6 +236,14 @@ class RuntimeSettings:
     @cached_property
     def serving(self) -> ServingSettings:
         return self._section(ServingSettings, "serving")
+
+    @cached_property
+    def events(self) -> EventsSettings:
+        return self._section(EventsSettings, "events")
+
+    @cached_property
+    def alerts(self) -> AlertSettings:
+        return self._section(AlertSettings, "alerts")
 
     def database(self, name: str) -> DatabaseSettings:
         """The connection of ``databases.<name>`` (only that one is resolved)."""
