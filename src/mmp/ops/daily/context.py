@@ -16,7 +16,9 @@ from mmp.ops.daily.settings import DailySettings
 class Events(Protocol):
     """The events store (:class:`mmp.ops.events.EventStore`): append-only, idempotent on key."""
 
-    def append(self, kind: str, key: str, day: date, payload: dict[str, Any]) -> bool: ...
+    def append(
+        self, kind: str, key: str, day: date, payload: dict[str, Any], *, model: str | None = None, version: str | int | None = None
+    ) -> bool: ...
 
     def list(self, kind: str | None = None, since: date | None = None) -> list[Any]: ...
 
@@ -45,7 +47,8 @@ class Day:
 
     def record(self, kind: str, step: str, payload: dict[str, Any], attempt: int = 0) -> dict[str, Any]:
         key = event_key(self.day, step, attempt)
-        self.store.append(kind, key, self.day, payload)
+        version = payload.get("version")
+        self.store.append(kind, key, self.day, payload, model=self.model_name, version=None if version is None else str(version))
         if self._recorded is not None:
             self._recorded[key] = payload
         return payload

@@ -28,7 +28,7 @@ class Simulation:
     recipe: tuple[str, ...] = ()  # `dvc exp run -S` for the first champion
 
     def daily_args(self) -> list[str]:
-        sets = [f"source.scenario={self.scenario}", f"source.rows={self.rows}"]
+        sets = [f"source.scenario={self.scenario}", f"source.rows={self.rows}", f"source.start={self.start.isoformat()}"]
         if self.drift_from is not None:
             sets.append(f"source.drift_from={self.drift_from}")
         return [arg for s in [*sets, *self.overrides] for arg in ("--set", s)]

@@ -24,7 +24,7 @@ def day_rows(d: Day) -> pd.DataFrame:
     from mmp.core.parsing import parse
     from mmp.data.daily import SourceSettings, day_batch
 
-    return day_batch(parse(SourceSettings, d.settings.source, "daily.source"), d.day)
+    return day_batch(parse(SourceSettings, d.settings.source, "daily.source"), d.day, root=d.root)
 
 
 def batch(d: Day) -> dict[str, Any]:
