@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -78,3 +79,45 @@ def test_evaluate_logs_the_task_plots_to_the_logger_passed_in() -> None:
     recorder = Recorder()
     assert steps.evaluate(featurized.test, model, params, recorder) == steps.evaluate(featurized.test, model, params)
     assert recorder.names == ["confusion_matrix", "roc", "precision_recall", "importance"]
+
+
+def test_f1_threshold_is_chosen_on_validation_rows_and_travels_into_the_package(tmp_path: Path) -> None:
+    import json
+
+    from mmp.inference.scorer import Scorer
+    from mmp.modeling.metrics import f1_threshold
+
+    # Hand-checked: cut 0.4 labels {0.4, 0.7, 0.9} positive: precision 2/3, recall 1, F1 0.8 (the best).
+    assert f1_threshold(np.array([0, 1, 0, 1]), np.array([0.1, 0.4, 0.7, 0.9])) == (0.4, 0.8)
+    params = tiny_params()
+    assert params.evaluate.threshold == "f1"  # the default recipe's rule
+    prepared = steps.prepare(credit_default(400, 3), params.data, params.seed)
+    featurized = steps.featurize(prepared.train, prepared.test, params)
+    chosen = steps.decision_threshold(featurized.train, params)
+    assert chosen["validation_rows"] == 64 and 0 < chosen["threshold"] < 1  # a fifth of the 320 train rows
+    assert chosen["validation_f1"] >= chosen["validation_f1_at_0.5"]  # the maximum over every cut includes 0.5
+    model = steps.train(featurized.train, params)
+    metrics = steps.evaluate(featurized.test, model, params, threshold=chosen["threshold"])
+    assert metrics["threshold"] == chosen["threshold"] and "f1_at_0.5" in metrics
+    at_half = steps.evaluate(
+        featurized.test, model, params.model_copy(update={"evaluate": params.evaluate.model_copy(update={"threshold": 0.5})})
+    )
+    assert (at_half["threshold"], at_half["f1"]) == (0.5, metrics["f1_at_0.5"])
+    steps.package(tmp_path / "package", featurized.featurizer, model, prepared.schema, metrics, params, datetime(2024, 1, 1))
+
+    package = tmp_path / "package"
+    assert json.loads((package / "artifacts" / "metadata.json").read_text())["threshold"] == chosen["threshold"]
+    assert f"- Decision threshold: {chosen['threshold']:g}, chosen to maximise F1" in (package / "MODEL_CARD.md").read_text()
+    assert Scorer.from_package(package).threshold == chosen["threshold"]
+
+
+def test_a_fixed_threshold_is_taken_as_given_and_other_tasks_have_none() -> None:
+    raw = read_params(ROOT / "params.yaml")
+    raw["evaluate"]["threshold"] = 0.3
+    fixed = parse(Params, raw)
+    assert steps.decision_threshold(pd.DataFrame(), fixed) == {"threshold": 0.3}
+    raw["data"] = {**raw["data"], "task_type": "multiclass"}
+    assert steps.decision_threshold(pd.DataFrame(), parse(Params, raw)) == {}
+    raw["evaluate"]["threshold"] = "best"
+    with pytest.raises(MMPError, match="evaluate.threshold"):
+        parse(Params, raw)

@@ -451,13 +451,31 @@ class TaskGates(Strict):
     uplift: GateConfig = Field(default_factory=GateConfig)
 
 
+# A binary model's decision threshold: a fixed probability, or ``f1``: the cut-off that maximises
+# F1 on validation rows held out of the train split (the train stage chooses it; the package
+# records it; every scorer applies it).
+Threshold = Literal["f1"] | Annotated[float, Field(ge=0, le=1)]
+# The cut-off where no validation data exists to choose one (tuning's folds, a fixed-rule report).
+DEFAULT_THRESHOLD = 0.5
+
+
 class EvaluateConfig(Strict):
-    threshold: float = Field(default=0.5, ge=0, le=1)
+    threshold: Threshold = "f1"
     importance_top_k: int = Field(default=20, gt=0)
     gate: TaskGates = Field(default_factory=TaskGates)
     # Extension point: metric functions `module:function`, each `(y_true, y_pred, y_score) ->
     # float`, recorded under the function's name (README "Extending").
     extra_metrics: list[Annotated[str, Field(pattern=METRIC_PATH)]] = Field(default_factory=list)
+
+    @property
+    def fixed_threshold(self) -> float:
+        """The threshold where none is chosen on validation data: the number given, else 0.5."""
+        return DEFAULT_THRESHOLD if self.threshold == "f1" else float(self.threshold)
+
+    def applied_threshold(self, scores: dict[str, Any]) -> float:
+        """The threshold a binary model's evaluated labels used (evaluate's ``threshold``), which
+        the package records for every scorer."""
+        return float(scores.get("threshold", self.fixed_threshold))
 
     def gate_for(self, task: TaskType) -> tuple[str, GateConfig]:
         """The gate that applies to ``task``, with its params key for error messages."""

@@ -7,6 +7,7 @@ in ``mmp promote``, and is recorded on the model version)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -40,7 +41,7 @@ def render_card(params: Params, metrics: dict[str, float], gate: GateResult, dat
         f"- Estimator: `{params.model.class_path}`",
         *([f"- Family: chosen by AutoML among {', '.join(params.tune.families)} (tune.families)"] if automl(params) else []),
         f"- Task: {params.data.task_type}; target: `{', '.join(params.data.targets)}`",
-        *([f"- Decision threshold: {params.evaluate.threshold:g}"] if params.data.task_type == "binary" else []),
+        *([f"- Decision threshold: {threshold_line(params, metrics)}"] if params.data.task_type == "binary" else []),
         *([f"- Output: the estimated effect of `{params.data.treatment_col}` (1 vs 0) per row"] if params.data.treatment_col else []),
         f"- Seed: {params.seed}",
         "",
@@ -100,3 +101,11 @@ def _unstated_use(params: Params, n_features: int) -> str:
 def automl(params: Params) -> bool:
     """Whether tuning chose the model family (the package's recipe is the winner's)."""
     return params.tune.enabled and bool(params.tune.families)
+
+
+def threshold_line(params: Params, metrics: dict[str, Any]) -> str:
+    """The binary decision threshold the package applies, and where it came from."""
+    cut = params.evaluate.applied_threshold(metrics)
+    if params.evaluate.threshold == "f1":
+        return f"{cut:g}, chosen to maximise F1 on validation rows held out of the train split (evaluate.threshold: f1)"
+    return f"{cut:g} (evaluate.threshold)"

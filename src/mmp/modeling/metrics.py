@@ -87,6 +87,21 @@ def predict_labels(proba: np.ndarray, classes: np.ndarray, threshold: float) -> 
     return classes[np.argmax(proba, axis=1)]
 
 
+def f1_threshold(is_positive: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """The decision threshold that maximises F1 of the positive class on these (validation) rows,
+    and that F1. Ties go to the highest threshold (the fewest positive predictions); rows with
+    no positive give the conventional 0.5 (and F1 0)."""
+    is_positive = np.asarray(is_positive, dtype=bool)
+    if not is_positive.any():
+        return 0.5, 0.0
+    precision, recall, cuts = skm.precision_recall_curve(is_positive, np.asarray(score, dtype="float64"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)[:-1]
+    best = len(f1) - 1 - int(np.argmax(f1[::-1]))
+    # Rounded down, so the row whose score is the cut still reaches it.
+    return float(np.floor(cuts[best] * 1e6) / 1e6), round(float(f1[best]), 6)
+
+
 def feature_importance(model: Any, X: pd.DataFrame, y: Any, seed: int, top_k: int) -> pd.DataFrame:
     """Model-native importance (``feature_importances_`` or |coef|), else permutation importance
     on a seeded sample."""

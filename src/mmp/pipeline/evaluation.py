@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from mmp.core.config import DEFAULT_THRESHOLD
 from mmp.modeling.metrics import (
     ExtraMetric,
     classification_metrics,
@@ -86,6 +87,8 @@ def evaluate_classification(
     pred = predict_labels(proba, classes, threshold)
     logger.log_sklearn_plot("confusion_matrix", truth.astype(str).tolist(), pred.astype(str).tolist(), name="confusion_matrix")
     if len(classes) == 2:
+        # The decision threshold the labels above used, and F1 at the conventional 0.5 beside it.
+        scores |= {"threshold": threshold, "f1_at_0.5": classification_metrics(truth, proba, classes, DEFAULT_THRESHOLD)["f1"]}
         is_pos = (truth == classes[1]).astype(int)
         logger.log_sklearn_plot("roc", is_pos, proba[:, 1], name="roc", drop_intermediate=True)
         logger.log_sklearn_plot("precision_recall", is_pos, proba[:, 1], name="precision_recall", drop_intermediate=True)

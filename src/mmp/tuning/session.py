@@ -77,7 +77,14 @@ def prepare_problem(params: Params, features: Path, prepared: Path) -> tuple[Pro
     y = target(train, targets)
     folds = make_folds(y, strategy, params.tune.cv.folds, params.seed, times)
     problem = Problem(
-        train.drop(columns=targets), y, params.data.task_type, folds, metric, direction == "maximize", params.evaluate.threshold, extra
+        train.drop(columns=targets),
+        y,
+        params.data.task_type,
+        folds,
+        metric,
+        direction == "maximize",
+        params.evaluate.fixed_threshold,
+        extra,
     )
     return problem, digest.hexdigest()
 
@@ -98,7 +105,7 @@ def study_recipe(params: Params) -> dict[str, Any]:
     recipe = {
         "seed": params.seed,
         "data": params.data.model_dump(include={"target_col", "task_type", "time_col"}),
-        "threshold": params.evaluate.threshold,
+        "threshold": params.evaluate.fixed_threshold,
         "model": params.model.model_dump(),
         "tune": params.tune.model_dump(exclude={"n_jobs", "enabled", "families"}),
     }

@@ -12,7 +12,7 @@ import joblib
 import pandas as pd
 
 from mmp.core.config import load_params
-from mmp.core.io import write_json
+from mmp.core.io import read_json, write_json
 from mmp.pipeline.stages import live, parser, run_stage
 from mmp.pipeline.steps import evaluate
 
@@ -23,6 +23,7 @@ def main(argv: list[str]) -> None:
         features="feature matrices directory",
         model="fitted model file",
         featurizer="fitted featurizer (maps model features back to raw columns)",
+        threshold="the train stage's decision threshold JSON",
         metrics="metrics JSON",
         live="dvclive directory for plots",
     ).parse_args(argv)
@@ -30,7 +31,8 @@ def main(argv: list[str]) -> None:
     test = pd.read_parquet(Path(args.features) / "test.parquet")
     model = joblib.load(args.model)
     with live(args.live) as logger:
-        scores = evaluate(test, model, params, logger, joblib.load(args.featurizer))
+        chosen = read_json(args.threshold).get("threshold")
+        scores = evaluate(test, model, params, logger, joblib.load(args.featurizer), chosen)
     write_json(args.metrics, scores)
 
 
