@@ -191,7 +191,7 @@ class EmailSettings(Strict):
     @model_validator(mode="after")
     def _recipients_for_a_host(self) -> EmailSettings:
         if self.host and not self.to:
-            raise ValueError("alerts.email.to (one or more addresses, comma-separated) is required when alerts.email.host is set")
+            raise ValueError("to (one or more addresses, comma-separated) is required when host is set")
         return self
 
 
