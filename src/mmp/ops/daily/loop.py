@@ -97,22 +97,12 @@ def decide(d: Day, result: DayResult) -> DayResult:
         result.outcome, result.deployed = "deployed", version
         return result
     result.outcome = "alert"
-    if d.done("alert") is None:
-        payload = {
-            "metric": result.metric,
-            "value": result.value,
-            "threshold": result.threshold,
-            "attempts": [{k: a.get(k) for k in ("attempt", "strategy", "version", "run_id", "value", "error")} for a in result.attempts],
-        }
-        steps.alert(d, failure_message(result), payload)
+    from mmp.ops.alerts import Attempt
+
+    attempts = tuple(
+        Attempt(number=a["attempt"], strategy=a["strategy"], value=a.get("value"), version=a.get("version"), run_id=a.get("run_id"))
+        for a in result.attempts
+    )
+    reason = f"{result.metric} below the threshold and no retrain passed ({len(attempts)} attempts)"
+    steps.alert(d, reason, metric=result.metric, value=result.value, threshold=result.threshold, attempts=attempts)
     return result
-
-
-def failure_message(result: DayResult) -> str:
-    runs = ", ".join(
-        f"attempt {a['attempt']}: run {a.get('run_id') or '-'} {result.metric} {a.get('value', float('nan')):.4f}" for a in result.attempts
-    )
-    return (
-        f"{result.day}: the champion's {result.metric} {result.value:.4f} is below the threshold {result.threshold:g} "
-        f"and no retrain passed ({len(result.attempts)} attempts{': ' + runs if runs else ''})"
-    )

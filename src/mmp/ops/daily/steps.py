@@ -11,7 +11,7 @@ import pandas as pd
 
 from mmp.core.errors import MMPError, flatten
 from mmp.core.io import atomic_path
-from mmp.ops.daily.context import Day
+from mmp.ops.daily.context import Day, event_key
 
 
 def write_parquet(frame: pd.DataFrame, path: Any) -> None:
@@ -42,7 +42,7 @@ def batch(d: Day) -> dict[str, Any]:
         write_parquet(frame, d.quarantine_path)
         payload = {"rows": len(frame), "problems": problems[:20], "path": d.quarantine_path.relative_to(d.root).as_posix()}
         d.record("quarantine", "quarantine", payload)
-        alert(d, f"the batch of {d.stamp} breaks the data contract and is quarantined: {problems[0]}", payload)
+        alert(d, f"the day's batch breaks the data contract and is quarantined: {problems[0]}", details=payload)
         return payload
     held = np.random.default_rng(int(d.day.strftime("%Y%m%d"))).random(len(frame)) < d.settings.holdout
     write_parquet(frame[held], d.holdout_path)
@@ -134,8 +134,12 @@ def gate(d: Day) -> dict[str, Any]:
     )
 
 
-def alert(d: Day, message: str, payload: dict[str, Any]) -> None:
-    """Raise an alert through the configured sinks (the events store and a log line always)."""
-    from mmp.ops.alerts import Alert, send
+def alert(d: Day, reason: str, **fields: Any) -> None:
+    """Raise the day's alert through the configured sinks (the events store and a log line
+    always; a webhook and email when configured), once: a re-run day reads it back."""
+    from mmp.core.settings import load_settings
+    from mmp.ops.alerts import Alert, raise_alert
 
-    send(Alert(day=d.day, title=message, payload=payload), d.store, d.root)
+    if d.done("alert") is None:
+        alert = Alert(key=event_key(d.day, "alert"), day=d.day, reason=reason, model=d.model_name, **fields)
+        raise_alert(alert, d.store, load_settings(root=d.root).alerts)  # type: ignore[arg-type]
