@@ -92,8 +92,8 @@ def decide(d: Day, result: DayResult) -> DayResult:
     passing = [a for a in result.attempts if a["passed"]]
     if passing:
         version = passing[0]["version"]
-        if str(d.champion().version) != version:
-            deploy(d.model_name, version, f"daily {d.stamp}: attempt {passing[0]['attempt']} passed the gate", d.store)
+        reason = f"daily {d.stamp}: attempt {passing[0]['attempt']} passed the gate and beat the champion"
+        deploy(d.model_name, version, reason, d.store, day=d.day, client=d.client)  # idempotent: a re-run records nothing
         result.outcome, result.deployed = "deployed", version
         return result
     result.outcome = "alert"

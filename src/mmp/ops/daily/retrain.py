@@ -4,9 +4,11 @@ day's held-out rows. Attempts escalate by ``conf/daily`` ``escalation``."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -35,7 +37,9 @@ def attempt_overrides(d: Day, attempt: int) -> list[str]:
 def run_experiment(d: Day, attempt: int, overrides: list[str]) -> tuple[int, str]:
     """``dvc exp run`` in the repository; its output goes to the day's report directory."""
     cmd = [sys.executable, "-m", "dvc", "exp", "run", *(arg for o in overrides for arg in ("-S", o))]
-    proc = subprocess.run(cmd, cwd=d.root, capture_output=True, text=True)
+    # The stages run `python -m mmp...`: this interpreter's, whatever PATH the scheduler gave us.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(cmd, cwd=d.root, capture_output=True, text=True, env=env)
     log = d.report_dir / f"attempt{attempt}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"$ dvc exp run {' '.join(f'-S {o}' for o in overrides)}\n{proc.stdout}\n{proc.stderr}")
