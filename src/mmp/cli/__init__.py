@@ -28,6 +28,7 @@ COMMANDS = (
     "label",
     "ab_report",
     "events",
+    "synth",
     "daily",
     "simulate",
 )

@@ -160,6 +160,11 @@ def _sklearn(name: str) -> pd.DataFrame:
     return bunch.frame
 
 
+def read_file(uri: str, key: str = "data.source_uri") -> pd.DataFrame:
+    """One CSV, Parquet or JSON file (a local path or an fsspec URL); errors name ``key``."""
+    return _file(uri, key)
+
+
 def _file(uri: str, key: str = "data.source_uri") -> pd.DataFrame:
     suffix = Path(uri.split("?")[0]).suffix.lower()
     reader = FILE_FORMATS.get(suffix)
