@@ -34,7 +34,7 @@ def run() -> dict:
         setup = {
             "exp_run_s": timed([sys.executable, "-m", "dvc", "exp", "run"], repo),
             "promote_s": timed([*mmp, "promote"], repo),
-            "synth_fit_s": timed([*mmp, "synth", "fit"], repo),
+            "synth_fit_s": timed([*mmp, "synth", "fit", "--output", "models/distribution"], repo),
         }
         passed = timed([*mmp, "daily", "--date", "2026-01-02"], repo)
         again = timed([*mmp, "daily", "--date", "2026-01-02"], repo)  # every step read back from the events

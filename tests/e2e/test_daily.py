@@ -31,7 +31,7 @@ def champion_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = make_repo_copy(tmp_path_factory.mktemp("daily") / "repo")
     run(["dvc", "exp", "run", *(a for o in RECIPE for a in ("-S", o))], repo)
     run([sys.executable, "-m", "mmp", "promote"], repo)
-    run([sys.executable, "-m", "mmp", "synth", "fit"], repo)
+    run([sys.executable, "-m", "mmp", "synth", "fit", "--output", "models/distribution"], repo)
     return repo
 
 

@@ -24,7 +24,9 @@ DAYS = [date(2026, 1, 6), date(2026, 1, 7)]
 
 
 def rows_of(day: date, n: int = 3) -> pd.DataFrame:
-    return pd.DataFrame({"id": [day.day * 10 + i for i in range(n)], "day": [day] * n, "amount": [1.5 * i for i in range(n)], "label": [0, 1, 0][:n]})
+    return pd.DataFrame(
+        {"id": [day.day * 10 + i for i in range(n)], "day": [day] * n, "amount": [1.5 * i for i in range(n)], "label": [0, 1, 0][:n]}
+    )
 
 
 def test_the_shipped_scenarios_parse_and_switch_on_from_their_day() -> None:
@@ -82,7 +84,9 @@ def test_a_partitioned_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_sql_query_with_the_day_as_a_bound_parameter(backend: str, tmp_path: Path) -> None:
     (tmp_path / "queries").mkdir()
-    (tmp_path / "queries" / "day.sql").write_text("SELECT id, amount, label FROM batches WHERE day = :day AND amount >= :least ORDER BY id\n")
+    (tmp_path / "queries" / "day.sql").write_text(
+        "SELECT id, amount, label FROM batches WHERE day = :day AND amount >= :least ORDER BY id\n"
+    )
     settings = SourceSettings(kind="sql", query="queries/day.sql", database="warehouse", params={"least": 1.0})
 
     def check(url: str) -> None:

@@ -57,6 +57,8 @@ def bootstrap(work: Path, sim: Simulation, log: Path) -> None:
         raise MMPError("mmp simulate", f"training the first champion failed (see {log})", "a recipe that trains")
     if python(["mmp", "promote"], work, log):
         raise MMPError("mmp simulate", f"promoting the first champion failed (see {log})", "a recipe that passes the evaluate gate")
+    if python(["mmp", "synth", "fit", "--output", "models/distribution"], work, log):
+        raise MMPError("mmp simulate", f"fitting the distribution model failed (see {log})", "training rows the copula can fit")
 
 
 def run(root: Path, output: Path, sim: Simulation) -> list[str]:
