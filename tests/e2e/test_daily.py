@@ -29,14 +29,14 @@ CHEAP = ["--set", "overrides=['model.hyperparameters.n_estimators=50']", "--set"
 @pytest.fixture(scope="module")
 def champion_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = make_repo_copy(tmp_path_factory.mktemp("daily") / "repo")
-    run(["dvc", "exp", "run", *(a for o in RECIPE for a in ("-S", o))], repo)
+    run(["dvc", "exp", "run", *(a for o in RECIPE for a in ("-S", o))], repo, timeout=1800)
     run([sys.executable, "-m", "mmp", "promote"], repo)
     run([sys.executable, "-m", "mmp", "synth", "fit", "--output", "models/distribution"], repo)
     return repo
 
 
 def daily(repo: Path, day: str, *args: str, code: int = 0) -> dict:
-    proc = run([sys.executable, "-m", "mmp", "daily", "--date", day, "--json", *CHEAP, *args], repo, check=False)
+    proc = run([sys.executable, "-m", "mmp", "daily", "--date", day, "--json", *CHEAP, *args], repo, timeout=1800, check=False)
     assert proc.returncode == code, proc.stdout + proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -76,7 +76,7 @@ def test_a_day_killed_mid_retrain_continues_and_alerts_without_duplicates(champi
     )
     window = champion_repo / "data/daily/windows/2026-01-03-attempt1.parquet"
     prepared = champion_repo / "data/prepared/train.parquet"
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 1800
     while not (window.is_file() and prepared.is_file() and prepared.stat().st_mtime > window.stat().st_mtime):
         assert proc.poll() is None and time.monotonic() < deadline, "the retrain never reached its training stages"
         time.sleep(0.5)
@@ -121,7 +121,7 @@ def test_runbook_commands_run_in_order(champion_repo: Path) -> None:
         args = shlex.split(command)
         if args[0] == "mmp":
             args = [sys.executable, "-m", "mmp", *args[1:]]
-        proc = run(args, champion_repo, check=False)
+        proc = run(args, champion_repo, timeout=1800, check=False)
         assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     with EventStore(f"sqlite:///{champion_repo / 'events.db'}") as store:
         assert [e.version for e in store.list(kind="deployment")] == ["2"]

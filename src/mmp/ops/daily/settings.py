@@ -29,12 +29,15 @@ STRATEGY_OVERRIDES: dict[str, list[str]] = {
 }
 
 
+ESCALATION: list[Strategy] = ["new_seed", "tune", "wider_window"]
+
+
 class DailySettings(Strict):
     gate: GateRule = Field(default_factory=lambda: GateRule(metric="f1", op=">=", value=0.2))
     # A passing attempt is deployed only when it also beats the champion on the day's batch.
     beat_champion: BeatChampion = Field(default_factory=lambda: BeatChampion(metric="f1"))
     max_attempts: int = Field(default=3, ge=0)
-    escalation: list[Strategy] = Field(default_factory=lambda: ["new_seed", "tune", "wider_window"], min_length=1)
+    escalation: list[Strategy] = Field(default_factory=lambda: list(ESCALATION), min_length=1)
     window_days: int = Field(default=7, ge=1)
     wider_window_days: int = Field(default=28, ge=1)
     # Share of the day's batch held out to evaluate the champion and every attempt; the rest
