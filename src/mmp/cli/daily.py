@@ -25,12 +25,13 @@ from mmp.core.errors import MMPError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from mmp.ops.daily.loop import STEPS
-
     p = sub.add_parser("daily", help="one day of the loop: batch, drift, evaluate, gate, retrain, deploy or alert", description=__doc__)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--date", required=True, help="the day, YYYY-MM-DD")
-    p.add_argument("--step", choices=STEPS, default=None, help="run the day up to this step only (default: the whole day)")
+    # No `choices`: the step names live in mmp.ops.daily.loop, which `mmp --help` must not import.
+    p.add_argument(
+        "--step", default=None, help="run the day up to this step only: batch, drift, evaluate, gate, retrain or decide (default: all)"
+    )
     p.add_argument("--attempt", type=int, default=1, help="with --step retrain: run attempts up to this one (default 1)")
     p.add_argument("--config", default="default", help="settings file conf/daily/NAME.yaml (default: default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting, e.g. gate.value=0.75; repeatable")
