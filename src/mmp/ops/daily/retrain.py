@@ -34,12 +34,16 @@ def attempt_overrides(d: Day, attempt: int) -> list[str]:
     return [f"data.source_uri={path}", f"registry.model_name={d.model_name}", f"seed={seed}", *strategy, *d.settings.overrides]
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a `dvc exp run`: its stages run `python -m mmp...`, which must be this
+    interpreter's, whatever PATH the scheduler (Airflow, cron, a shell) gave us."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def run_experiment(d: Day, attempt: int, overrides: list[str]) -> tuple[int, str]:
     """``dvc exp run`` in the repository; its output goes to the day's report directory."""
     cmd = [sys.executable, "-m", "dvc", "exp", "run", *(arg for o in overrides for arg in ("-S", o))]
-    # The stages run `python -m mmp...`: this interpreter's, whatever PATH the scheduler gave us.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run(cmd, cwd=d.root, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, cwd=d.root, capture_output=True, text=True, env=child_env())
     log = d.report_dir / f"attempt{attempt}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"$ dvc exp run {' '.join(f'-S {o}' for o in overrides)}\n{proc.stdout}\n{proc.stderr}")

@@ -35,7 +35,9 @@ class Simulation:
 
 
 def python(args: list[str], cwd: Path, log: Path) -> int:
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True)
+    from mmp.ops.daily.retrain import child_env
+
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, env=child_env())
     with log.open("a") as out:
         out.write(f"$ {' '.join(args)}\n{proc.stdout}{proc.stderr}\n")
     return proc.returncode
@@ -63,6 +65,7 @@ def bootstrap(work: Path, sim: Simulation, log: Path) -> None:
 
 def run(root: Path, output: Path, sim: Simulation) -> list[str]:
     """Run the days; the one-line result of each. An alert does not stop the simulation."""
+    from mmp.ops.daily.retrain import child_env
     from mmp.ops.events import EventStore
 
     output.mkdir(parents=True, exist_ok=True)
@@ -74,7 +77,11 @@ def run(root: Path, output: Path, sim: Simulation) -> list[str]:
     for n in range(sim.days):
         day = sim.start + timedelta(days=n)
         proc = subprocess.run(
-            [sys.executable, "-m", "mmp", "daily", "--date", day.isoformat(), *sim.daily_args()], cwd=work, capture_output=True, text=True
+            [sys.executable, "-m", "mmp", "daily", "--date", day.isoformat(), *sim.daily_args()],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            env=child_env(),
         )
         with log.open("a") as out:
             out.write(f"$ mmp daily --date {day}\n{proc.stdout}{proc.stderr}\n")
