@@ -43,12 +43,13 @@ def timeline_png(frame: pd.DataFrame, metric: str) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates
     import matplotlib.pyplot as plt
 
     x = pd.to_datetime(frame["day"])
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=[3, 1.4])
     top.plot(x, frame["value"], marker="o", color="#1f77b4", label=f"champion {metric}")
-    top.step(x, frame["threshold"], where="mid", color="black", linestyle="--", linewidth=1, label="threshold")
+    top.plot(x, frame["threshold"], color="black", linestyle="--", linewidth=1, label="threshold")
     for mask, marker, color, label, y in (
         (frame["attempts"] > 0, "x", "#ff7f0e", "retrain (best attempt)", frame["best_attempt"]),
         (frame["deployed"].notna(), "^", "#2ca02c", "deployment", frame["best_attempt"]),
@@ -63,7 +64,9 @@ def timeline_png(frame: pd.DataFrame, metric: str) -> bytes:
     bottom.bar(x, frame["drift"].fillna(0), color="#7f7f7f")
     bottom.axhline(1.0, color="black", linestyle="--", linewidth=1)
     bottom.set_ylabel("drift score")
-    fig.autofmt_xdate()
+    locator = matplotlib.dates.AutoDateLocator()
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(matplotlib.dates.ConciseDateFormatter(locator))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
