@@ -18,7 +18,7 @@ def check_store(store: EventStore) -> None:
     start = datetime.now(UTC) - timedelta(seconds=1)
     assert store.append("batch", event_key(DAY6, "batch"), DAY6, {"rows": np.int64(300), "positives": 31})
     assert store.append("evaluation", event_key(DAY6, "evaluation"), DAY6, {"f1": np.float64(0.81)}, model="credit-default", version=3)
-    assert store.append("batch", event_key(DAY7, "batch"), DAY7, {"rows": 280, "path": None})
+    assert store.append("batch", event_key(DAY7, "batch"), DAY7, {"rows": 280, "path": None, "rates": np.array([0.1, 0.25])})
     # A re-run of day 7 records its batch again: ignored, the first payload stands.
     assert not store.append("batch", event_key(DAY7, "batch"), DAY7, {"rows": 999})
     assert store.append("alert", event_key(DAY7, "alert"), DAY7, {"f1": float("nan"), "attempts": ({"run": "abc"},)})
@@ -26,7 +26,7 @@ def check_store(store: EventStore) -> None:
     every = store.list()
     assert [e.key for e in every] == ["2026-01-06/batch", "2026-01-06/evaluation", "2026-01-07/batch", "2026-01-07/alert"]
     assert [e.id for e in every] == sorted(e.id for e in every)
-    assert every[2].payload == {"rows": 280, "path": None}
+    assert every[2].payload == {"rows": 280, "path": None, "rates": [0.1, 0.25]}
     assert every[1].model == "credit-default" and every[1].version == "3" and every[1].payload == {"f1": 0.81}
     assert every[3].payload == {"f1": None, "attempts": [{"run": "abc"}]}, "NaN is stored as null, tuples as lists"
     assert all(e.created_at.tzinfo is not None and e.created_at >= start for e in every)

@@ -328,6 +328,20 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         ("fail_on_leakage=True", "allow="),
         "a full pipeline run per setting is slow: the check itself on a tiny frame",
     ),
+    # deployments, rollbacks, events
+    'mmp deploy --model credit-default --version 3 --reason "hotfix"': Covered(
+        "tests/unit/test_deploy.py::test_mmp_deploy_and_rollback_commands", ('"deploy"', '"--version"'), "a temp registry's versions"
+    ),
+    "mmp rollback --model credit-default": Covered("tests/unit/test_deploy.py::test_mmp_deploy_and_rollback_commands", ('"rollback"',)),
+    "mmp rollback --model credit-default --to 2": Covered(
+        "tests/unit/test_deploy.py::test_deploys_and_rollbacks_follow_the_recorded_history", ("to=2",), "the function the command runs"
+    ),
+    "mmp events --kind deployment --since 2026-01-07": Covered(
+        "tests/cli/test_events.py::test_mmp_events_lists_filters_and_refuses_a_bad_since", ('"--kind"', '"--since", "2026-01-06"')
+    ),
+    "mmp events --json --limit 20": Covered(
+        "tests/cli/test_events.py::test_mmp_events_lists_filters_and_refuses_a_bad_since", ('"--limit"', '"--json"')
+    ),
     # reports and remotes
     "mmp report --base origin/main": Covered(
         "tests/ci/test_report.py::test_make_report_compares_the_workspace_with_a_base_commit", ("report",), "a base commit"

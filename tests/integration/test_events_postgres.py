@@ -3,33 +3,18 @@ this test's own."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+import json
+from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from mmp.ops.events import EventStore
+from tests.conftest import mmp
 from tests.events_checks import check_store
+from tests.integration.conftest import PG_URL
 
 pytestmark = pytest.mark.integration
-URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def table() -> Iterator[str]:
-    name = f"mmp_events_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(URL.replace("postgresql://", "postgresql+psycopg2://"))
-    try:
-        with engine.connect():
-            pass
-    except OperationalError:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    yield name
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
-    engine.dispose()
+URL = PG_URL
 
 
 def test_postgres_store_appends_once_per_key_and_filters(table: str) -> None:
@@ -37,3 +22,11 @@ def test_postgres_store_appends_once_per_key_and_filters(table: str) -> None:
         check_store(store)
     with EventStore(URL, table) as reopened:
         assert len(reopened.list()) == 4
+
+
+@pytest.mark.cli
+def test_mmp_events_in_dev_reads_the_postgres_store_its_settings_name(table: str) -> None:
+    with EventStore(URL, table) as store:
+        store.append("gate", "2026-01-07/gate", date(2026, 1, 7), {"passed": False, "f1": 0.61, "threshold": 0.75})
+    out = mmp("events", "--json", APP_ENV="dev", MMP_EVENTS_URL=URL, MMP_EVENTS_TABLE=table).stdout
+    assert [json.loads(line)["payload"] for line in out.splitlines()] == [{"passed": False, "f1": 0.61, "threshold": 0.75}]

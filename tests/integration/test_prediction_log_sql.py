@@ -3,37 +3,18 @@ transaction (by entity key), unknown keys reported; the table holds one test's r
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from mmp.core.settings import PredictionLogSettings
 from mmp.data import prediction_log as L
 from mmp.inference.predlog import Entry, open_log
 from mmp.ops.monitoring.labels import label_sql
+from tests.integration.conftest import PG_URL
 
 pytestmark = pytest.mark.integration
-URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def table() -> Iterator[str]:
-    name = f"mmp_predlog_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(URL.replace("postgresql://", "postgresql+psycopg2://"))
-    try:
-        with engine.connect():
-            pass
-    except OperationalError:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    yield name
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
-    engine.dispose()
+URL = PG_URL
 
 
 def test_sql_log_appends_rows_and_takes_labels(table: str) -> None:

@@ -28,6 +28,8 @@ COMMANDS = (
     "label",
     "ab_report",
     "events",
+    "deploy",
+    "rollback",
     "synth",
     "daily",
     "simulate",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 KINDS = ("batch", "quarantine", "drift", "evaluation", "gate", "retrain_attempt", "version", "deployment", "rollback", "alert")
 KEY_LENGTH = 255
+SQLITE_WAIT_S = 60.0  # how long a write waits for another process's lock
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,8 @@ class EventStore:
     def __init__(self, url: str, table: str = "mmp_events", *, key: str = "events.url"):
         from sqlalchemy import JSON, Column, Date, DateTime, Index, Integer, MetaData, String, Table, UniqueConstraint
 
-        from mmp.core.db import engine
-
         self.label = f"{redact(url)} table {table}"
-        self._engine = engine(url, key)
-        if self._engine.dialect.name == "sqlite":
-            _sqlite_directory(self._engine.url.database)
+        self._engine = _engine(url, key)
         self._table = Table(
             table,
             MetaData(),
@@ -86,7 +83,17 @@ class EventStore:
             UniqueConstraint("key", name=f"{table}_key_unique"),
             Index(f"{table}_kind_day", "kind", "day"),
         )
-        self._run("create the events table", lambda: self._table.metadata.create_all(self._engine, checkfirst=True))
+        self._run("create the events table", self._create)
+
+    def _create(self) -> None:
+        """The table, once: two processes opening a new PostgreSQL store at once may both try to
+        create it, and the one that loses the race sees the other's table on its second look."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            self._table.metadata.create_all(self._engine, checkfirst=True)
+        except SQLAlchemyError:
+            self._table.metadata.create_all(self._engine, checkfirst=True)
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> EventStore:
@@ -185,9 +192,21 @@ def _event(row: Any) -> Event:
     return Event(row["id"], created, row["day"], row["kind"], row["key"], row["model"], row["version"], dict(row["payload"]))
 
 
-def _sqlite_directory(database: str | None) -> None:
+def _engine(url: str, key: str) -> Any:
+    """An engine for ``url`` (``mmp.core.db``'s rules). A SQLite file's directory is created,
+    and a writer waits for another process's lock (two days at once, a CLI reading)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from mmp.core.db import with_driver
+
+    parsed = make_url(with_driver(url, key))
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed)
+    database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(parsed, connect_args={"timeout": SQLITE_WAIT_S})
 
 
 def _kind(kind: str, where: str = "kind") -> str:
@@ -209,22 +228,22 @@ def _day(day: Any) -> date:
 
 
 def plain(value: Any, where: str) -> Any:
-    """``value`` as JSON data: numpy numbers become Python numbers, dates ISO text, paths text,
-    tuples lists; NaN becomes null (JSON has no NaN). Anything else is an error naming the field."""
+    """``value`` as JSON data: numpy numbers and arrays become Python numbers and lists, dates
+    ISO text, paths text, tuples lists; NaN becomes null (JSON has no NaN). Anything else is an error naming the field."""
     if isinstance(value, dict):
         return {str(k): plain(v, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
-        value = value.item()  # numpy scalars
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
+    if callable(getattr(value, "tolist", None)):
+        value = value.tolist()  # numpy scalars and arrays, pandas series
+    if isinstance(value, (list, tuple)):
+        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
     raise MMPError(where, f"cannot be stored as JSON (a {type(value).__name__})", "numbers, text, booleans, null, lists and mappings")
 
 
