@@ -69,6 +69,7 @@ def run_day(day: date, settings: DailySettings, store: Events, root: Path, step:
     if step == "evaluate":
         return result
     verdict = steps.gate(d)
+    result.threshold = verdict["threshold"]  # the one the day was gated with (a re-run reads it back)
     if verdict["passed"]:
         result.outcome = "passed"
         return result

@@ -77,7 +77,7 @@ def run(root: Path, output: Path, sim: Simulation) -> list[str]:
     for n in range(sim.days):
         day = sim.start + timedelta(days=n)
         proc = subprocess.run(
-            [sys.executable, "-m", "mmp", "daily", "--date", day.isoformat(), *sim.daily_args()],
+            [sys.executable, "-m", "mmp", "daily", "--date", day.isoformat(), "--json", *sim.daily_args()],
             cwd=work,
             capture_output=True,
             text=True,
@@ -85,12 +85,27 @@ def run(root: Path, output: Path, sim: Simulation) -> list[str]:
         )
         with log.open("a") as out:
             out.write(f"$ mmp daily --date {day}\n{proc.stdout}{proc.stderr}\n")
-        if proc.returncode not in (0, 1):
-            raise MMPError(f"mmp daily --date {day}", f"exited {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}", f"see {log}")
-        lines.append(proc.stdout.strip())
+        lines.append(day_line(proc, day, log))
     with EventStore(f"sqlite:///{work / 'events.db'}") as store:
         write_report(output, store.list(), sim)
     return lines
+
+
+def day_line(proc: subprocess.CompletedProcess, day: date, log: Path) -> str:
+    """The day's one-line summary; a day that ended in anything but its result (a crash, bad
+    input) stops the simulation. An alert (exit 1 with a result) does not."""
+    import json
+
+    from mmp.ops.daily.loop import DayResult
+
+    try:
+        raw = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise MMPError(f"mmp daily --date {day}", f"exited {proc.returncode} without a result: {last}", f"see {log}") from None
+    raw["day"] = date.fromisoformat(raw["day"])
+    raw.pop("exit_code")
+    return DayResult(**raw).line()
 
 
 def write_report(output: Path, events: list, sim: Simulation) -> None:
