@@ -50,7 +50,7 @@ def versions(repo: Path) -> list[str]:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
-    return sorted(v.version for v in client.search_model_versions("name = 'credit-default'"))
+    return sorted((str(v.version) for v in client.search_model_versions("name = 'credit-default'")), key=int)
 
 
 def test_a_passing_day_records_each_step_once(champion_repo: Path) -> None:
