@@ -7,20 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from mmp.core.errors import MMPError
 from mmp.ops.daily.settings import DailySettings
 
-
-class Events(Protocol):
-    """The events store (:class:`mmp.ops.events.EventStore`): append-only, idempotent on key."""
-
-    def append(
-        self, kind: str, key: str, day: date, payload: dict[str, Any], *, model: str | None = None, version: str | int | None = None
-    ) -> bool: ...
-
-    def list(self, kind: str | None = None, since: date | None = None) -> list[Any]: ...
+if TYPE_CHECKING:
+    from mmp.ops.events import EventStore
 
 
 def event_key(day: date, step: str, attempt: int = 0) -> str:
@@ -33,7 +26,7 @@ def event_key(day: date, step: str, attempt: int = 0) -> str:
 class Day:
     day: date
     settings: DailySettings
-    store: Events
+    store: EventStore
     root: Path
     _recorded: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
 

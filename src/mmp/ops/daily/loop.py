@@ -10,9 +10,10 @@ from typing import Any
 
 from mmp.core.errors import MMPError
 from mmp.ops.daily import steps
-from mmp.ops.daily.context import Day, Events
+from mmp.ops.daily.context import Day
 from mmp.ops.daily.retrain import retrain
 from mmp.ops.daily.settings import DailySettings
+from mmp.ops.events import EventStore
 
 STEPS = ("batch", "drift", "evaluate", "gate", "retrain", "decide")
 ALERT_EXIT = 1
@@ -48,7 +49,7 @@ class DayResult:
         return head
 
 
-def run_day(day: date, settings: DailySettings, store: Events, root: Path, step: str | None = None, attempt: int = 1) -> DayResult:
+def run_day(day: date, settings: DailySettings, store: EventStore, root: Path, step: str | None = None, attempt: int = 1) -> DayResult:
     """Run (or continue) ``day``: every step whose event is recorded is read back, not redone.
     ``step`` runs the steps up to and including that one (``retrain``: attempt ``attempt``)."""
     d = Day(day, settings, store, root)

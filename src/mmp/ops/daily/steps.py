@@ -142,4 +142,4 @@ def alert(d: Day, reason: str, **fields: Any) -> None:
 
     if d.done("alert") is None:
         alert = Alert(key=event_key(d.day, "alert"), day=d.day, reason=reason, model=d.model_name, **fields)
-        raise_alert(alert, d.store, load_settings(root=d.root).alerts)  # type: ignore[arg-type]
+        raise_alert(alert, d.store, load_settings(root=d.root).alerts)
