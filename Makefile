@@ -8,7 +8,10 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast test-cli params check-params refresh guards report pull push remote pin-remote bench lint layers typecheck format clean mlflow-server
+# The day `make daily` runs: today in UTC unless DATE=YYYY-MM-DD says otherwise.
+DATE ?= $(shell date -u +%F)
+
+.PHONY: help setup run daily test test-fast test-cli params check-params refresh guards report pull push remote pin-remote bench lint layers typecheck format clean mlflow-server
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -28,6 +31,9 @@ run: setup ## set up (once) and reproduce the default pipeline with `dvc exp run
 
 refresh: setup ## rerun every stage on fresh source data, even when DVC sees no change (daily workflow)
 	$(BIN)/dvc exp run --force
+
+daily: setup ## one day of the model's life: `mmp daily --date DATE` (default today, UTC); exit 1 on an alert
+	$(BIN)/mmp daily --date $(DATE)
 
 test: setup layers ## set up (once), check the import layers and run the whole test suite
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

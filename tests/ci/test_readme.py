@@ -303,6 +303,19 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "mmp drift --reference models/package --current new.parquet --output drift/ --set thresholds.psi=0.3": Covered(
         "tests/cli/test_drift.py::test_model_reference_scores_a_plain_file_and_finds_no_drift", ("thresholds.psi=0.3",)
     ),
+    # the daily loop (tests/e2e/test_daily.py: a repository copy with a small promoted champion)
+    "mmp daily --date 2026-01-07": Covered("tests/e2e/test_daily.py::test_a_passing_day_records_each_step_once", ('"daily", "--date"',)),
+    "mmp daily --date 2026-01-07 --set gate.value=0.75": Covered(
+        "tests/e2e/test_daily.py::test_a_day_killed_mid_retrain_continues_and_alerts_without_duplicates", ('"gate.value=1.01"',)
+    ),
+    "mmp daily --date 2026-01-07 --step gate": Covered(
+        "tests/e2e/test_daily.py::test_runbook_commands_run_in_order", ("runbook_commands",)
+    ),
+    "mmp simulate --days 30 --scenario drift --output simulation/": Covered(
+        "tests/e2e/test_simulate.py::test_simulate_scenario",
+        ('"simulate", *args',),
+        "30 days take an hour: the test runs 3 per scenario",
+    ),
     "MMP_PREDICTION_LOG=predictions/ mmp serve --model models/package": Covered(
         "tests/serving/test_prediction_log.py::test_every_request_is_logged_once_and_sigterm_loses_nothing", ("MMP_PREDICTION_LOG",)
     ),

@@ -90,10 +90,12 @@ def test_cml_workflow_reports_on_pull_requests_in_order() -> None:
     assert push["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
 
 
-def test_retrain_workflow_is_scheduled_and_has_the_retraining_hook() -> None:
+def test_retrain_workflow_is_scheduled_runs_one_day_and_never_two_at_once() -> None:
     doc = load(ROOT / ".github/workflows/retrain.yaml")
-    assert doc["on"]["schedule"][0]["cron"].count(" ") == 4
-    assert "make refresh" in [s.get("run") for s in steps(doc)]
+    assert doc["on"]["schedule"] and "workflow_dispatch" in doc["on"]
+    assert doc["concurrency"] == {"group": "retrain", "cancel-in-progress": False}
+    runs = [s.get("run") for s in steps(doc)]
+    assert runs.index("make pull") < runs.index("make daily") < runs.index("make push")
     assert "RETRAINING LOOP HOOK" in (ROOT / ".github/workflows/retrain.yaml").read_text()
 
 

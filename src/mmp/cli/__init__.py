@@ -31,6 +31,8 @@ COMMANDS = (
     "deploy",
     "rollback",
     "synth",
+    "daily",
+    "simulate",
 )
 
 

@@ -75,8 +75,10 @@ def histogram(series: pd.Series, bins: int) -> dict[str, list[Any]]:
         counts, edges = np.histogram(values.to_numpy(dtype=float), bins=bins)
         return {"edges": [_round(e) for e in edges], "counts": counts.tolist()}
     if column_kind(series) == "datetime" and len(values):
-        counts, edges = np.histogram(values.astype("int64").to_numpy(), bins=bins)
-        return {"edges": [pd.Timestamp(int(e)).isoformat() for e in edges], "counts": counts.tolist()}
+        # In seconds: nanoseconds since 1970 are too coarse as floats to split a one-day range
+        # (a daily batch's time column holds one date) into bins.
+        counts, edges = np.histogram(values.astype("int64").to_numpy() / 1e9, bins=bins)
+        return {"edges": [pd.Timestamp(round(e * 1e9)).isoformat() for e in edges], "counts": counts.tolist()}
     top = values.astype(str).value_counts()
     labels, counts_list = top.index[:bins].tolist(), top.iloc[:bins].tolist()
     if len(top) > bins:
