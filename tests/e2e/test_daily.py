@@ -20,7 +20,8 @@ import pytest
 from mmp.ops.events import EventStore
 from tests.conftest import ROOT, make_repo_copy, pipeline_env, run
 
-pytestmark = pytest.mark.slow
+# One worker, in file order: the runbook deploys version 2, the retrain of the killed day.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("daily")]
 # A small, cheap recipe: every retrain is a real `dvc exp run` of it.
 RECIPE = ["data.rows=3000", "model.hyperparameters.n_estimators=50"]
 CHEAP = ["--set", "overrides=['model.hyperparameters.n_estimators=50']", "--set", "source.rows=600"]
