@@ -15,8 +15,8 @@ from pydantic import Field
 
 from mmp.core.errors import MMPError
 from mmp.core.parsing import Strict, parse
+from mmp.core.runtime_groups import group_names, load_group
 
-MONITOR_DIR = Path("conf") / "monitor"
 Statistic = Literal["psi", "ks", "chi2", "js"]
 # A p-value gate drifts BELOW its threshold; a distance gate drifts ABOVE it.
 P_VALUES: frozenset[Statistic] = frozenset({"ks", "chi2"})
@@ -46,30 +46,16 @@ class MonitorConfig(Strict):
 
 
 def monitor_names(root: Path) -> list[str]:
-    return sorted(p.stem for p in (root / MONITOR_DIR).glob("*.yaml"))
+    return group_names(root, "monitor")
 
 
 def load_monitor(root: Path, name: str = "default", overrides: Sequence[str] = ()) -> MonitorConfig:
     """``conf/monitor/<name>.yaml`` under ``root`` with Hydra ``overrides`` of its keys
     (``thresholds.psi=0.3``): one :class:`MMPError` line for an unknown file, key or value.
     Run outside a checkout (no conf/monitor/), ``default`` is the typed defaults."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    known = monitor_names(root)
-    if not known and name == "default":  # outside a checkout: the typed defaults
+    if not monitor_names(root) and name == "default":  # outside a checkout: the typed defaults
         return _defaults_with(overrides)
-    if name not in known:
-        raise MMPError("--monitor", f"no file {(MONITOR_DIR / f'{name}.yaml').as_posix()}", ", ".join(known) or "none yet")
-    try:
-        with initialize_config_dir(config_dir=str((root / "conf").resolve()), version_base=None):
-            cfg = compose(overrides=[f"+monitor={name}", *(f"monitor.{o}" for o in overrides)])
-    except (HydraException, OmegaConfBaseException) as err:
-        raise MMPError("--set", f"cannot apply {list(overrides)}: {str(err).splitlines()[0]}", "KEY=VALUE of conf/monitor keys") from None
-    raw = OmegaConf.to_container(cfg.monitor, resolve=True)
-    return parse(MonitorConfig, raw, "monitor", source=(MONITOR_DIR / f"{name}.yaml").as_posix())
+    return load_group(root, "monitor", name, overrides, MonitorConfig, "--monitor")
 
 
 def _defaults_with(overrides: Sequence[str]) -> MonitorConfig:

@@ -13,10 +13,9 @@ from typing import Any, Literal
 from pydantic import Field
 
 from mmp.core.config import BeatChampion, GateConfig, GateRule
-from mmp.core.errors import MMPError
-from mmp.core.parsing import Strict, parse
+from mmp.core.parsing import Strict
+from mmp.core.runtime_groups import group_names, load_group
 
-DAILY_DIR = Path("conf") / "daily"
 Strategy = Literal["new_seed", "tune", "wider_window", "finetune"]
 # What each strategy adds to the attempt's `dvc exp run -S ...` (the seed and the window are
 # set by the loop: every attempt gets its own seed; wider_window widens the data window;
@@ -66,24 +65,10 @@ class DailySettings(Strict):
 
 
 def daily_names(root: Path) -> list[str]:
-    return sorted(p.stem for p in (root / DAILY_DIR).glob("*.yaml"))
+    return group_names(root, "daily")
 
 
 def load_daily(root: Path, name: str = "default", overrides: Sequence[str] = ()) -> DailySettings:
     """``conf/daily/<name>.yaml`` under ``root`` with Hydra ``overrides`` of its keys
     (``gate.value=0.75``): one :class:`MMPError` line for an unknown file, key or value."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    known = daily_names(root)
-    if name not in known:
-        raise MMPError("--config", f"no file {(DAILY_DIR / f'{name}.yaml').as_posix()}", ", ".join(known) or "none yet")
-    try:
-        with initialize_config_dir(config_dir=str((root / "conf").resolve()), version_base=None):
-            cfg = compose(overrides=[f"+daily={name}", *(f"daily.{o}" for o in overrides)])
-    except (HydraException, OmegaConfBaseException) as err:
-        raise MMPError("--set", f"cannot apply {list(overrides)}: {str(err).splitlines()[0]}", "KEY=VALUE of conf/daily keys") from None
-    raw = OmegaConf.to_container(cfg.daily, resolve=True)
-    return parse(DailySettings, raw, "daily", source=(DAILY_DIR / f"{name}.yaml").as_posix())
+    return load_group(root, "daily", name, overrides, DailySettings, "--config")
