@@ -12,6 +12,13 @@ from pathlib import Path
 
 import pytest
 
+# Two xdist workers each run LightGBM (and torch) with the recipe's 2 OpenMP threads on a 2-core
+# machine: threads that busy-wait at OpenMP barriers then steal the other worker's CPU (a
+# 2,400-row LightGBM fit took 3-4x as long under load). Sleeping waits change no result (same
+# threads, same arithmetic: identical model strings), only how threads wait. Stages started by
+# the tests inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # Generated outputs and local stores never travel into a copy.
