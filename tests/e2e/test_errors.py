@@ -12,7 +12,11 @@ from tests.conftest import make_repo_copy, run
 pytestmark = pytest.mark.slow
 
 CASES = {
-    "unknown-key": (["+model.colour=red"], "error: model.colour: unknown key (allowed: class_path, hyperparameters)", "data/prepared"),
+    "unknown-key": (
+        ["+model.colour=red"],
+        "error: model.colour: unknown key (allowed: class_path, hyperparameters, finetune, pretrain)",
+        "data/prepared",
+    ),
     "wrong-type": (["data.rows=many"], "error: data.rows: input should be a valid integer", "data/prepared"),
     "bad-class-path": (
         ["model.class_path=sklearn.ensemble.NoSuchForest"],

@@ -81,6 +81,8 @@ def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Pa
         assert (tmp_path / "metrics/evaluate/plots/custom/residuals.json").exists()
         if isinstance(targets, list):
             assert set(scores["per_target"]) == set(targets)
+    elif task == "binary":  # threshold-free: the F1-chosen cut-off of a weak model flags many rows
+        assert scores["roc_auc"] > 0.5
     else:
         assert scores["accuracy"] > 0.5
 
