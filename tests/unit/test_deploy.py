@@ -17,7 +17,9 @@ from mmp.ops.deploy import deploy, deployed_versions, rollback
 from mmp.ops.events import EventStore
 from tests.conftest import mmp
 
-pytestmark = pytest.mark.slow  # a real MLflow store: its schema migrations alone take seconds
+# a real MLflow store: its schema migrations alone take seconds; one worker, in file order (the
+# refusals use the versions the tests above deployed)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy")]
 MODEL = "credit-default"
 
 
