@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,22 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # Generated outputs and local stores never travel into a copy.
 SKIP_PARTS = {".venv", ".git", ".dvc-remote", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+@pytest.fixture(autouse=True)
+def _process_state_restored() -> Iterator[None]:
+    """Each test leaves the worker's environment as it found it. ``mlflow.set_tracking_uri``
+    exports MLFLOW_TRACKING_URI, so a test that points MLflow at its own store would otherwise
+    send a later test's pipeline subprocesses (the mirror stage) to that store."""
+    saved = dict(os.environ)
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def tracked_files(root: Path = ROOT) -> list[str]:

@@ -3,6 +3,7 @@ and a run."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
     mv = client.create_model_version("credit-default", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
     client.set_registered_model_alias("credit-default", "champion", mv.version)
     client.set_model_version_tag("credit-default", mv.version, "gate.passed", "true")
+    mlflow.set_tracking_uri(None)  # from here on, only the URI the loader is given names the store
 
     env = {"MLFLOW_MODEL_NAME": "credit-default", "MLFLOW_MODEL_ALIAS": "champion", "MLFLOW_TRACKING_URI": uri}
     with resolved(None, env) as ref:
@@ -42,6 +44,8 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
     assert not Path(ref.path).exists(), "the download is removed when the block ends"
     with fetched(run.info.run_id, uri) as by_run:
         assert by_run.version == run.info.run_id and Path(by_run.path, "artifacts", "model.joblib").is_file()
+    # a leaked MLFLOW_TRACKING_URI would send every later pipeline subprocess to this store
+    assert "MLFLOW_TRACKING_URI" not in os.environ and mlflow.get_tracking_uri() != uri
 
     from fastapi.testclient import TestClient
 

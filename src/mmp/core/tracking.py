@@ -12,6 +12,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from mmp.core.db import redact
 from mmp.core.errors import MMPError
@@ -57,3 +58,27 @@ def split_credentials(uri: str) -> tuple[str, dict[str, str]]:
     user, _, password = userinfo.partition(":")
     token = base64.b64encode(f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()).decode()
     return urllib.parse.urlunsplit(parts._replace(netloc=host)), {"Authorization": f"Basic {token}"}
+
+
+def download_model(uri: str, tracking_uri: str | None, dst: str) -> tuple[str, Any]:
+    """Download ``models:/name@alias``, ``models:/name/N`` or ``runs:/...`` from the store named,
+    with the registry's model version (None for a run URI). MLflow's global tracking URI is never
+    set: ``mlflow.set_tracking_uri`` exports MLFLOW_TRACKING_URI to every later subprocess (a
+    pipeline stage would mirror into this store), and MLflow's own ``models:/`` download ignores a
+    ``registry_uri`` argument, so the version is looked up here and its storage downloaded."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    version = None
+    source = uri
+    if uri.startswith("models:/"):
+        client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+        ref = uri.removeprefix("models:/")
+        if "@" in ref:
+            version = client.get_model_version_by_alias(*ref.split("@", 1))
+        elif "/" in ref:
+            version = client.get_model_version(*ref.split("/", 1))
+        else:
+            raise MMPError("--model", f"{uri} names no alias or version", "models:/name@alias or models:/name/version")
+        source = client.get_model_version_download_uri(version.name, version.version)
+    return mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=dst, tracking_uri=tracking_uri), version

@@ -33,17 +33,15 @@ def base_model(source: str) -> Iterator[Any]:
 
 
 def download(uri: str, dst: str) -> Path:
+    from mlflow.exceptions import MlflowException
+
     from mmp.core.settings import load_settings
-    from mmp.core.tracking import prepare_tracking
+    from mmp.core.tracking import download_model, prepare_tracking
 
     tracking_uri = load_settings().mlflow.tracking_uri  # MLFLOW_TRACKING_URI wins (conf/env)
     prepare_tracking(tracking_uri)
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    mlflow.set_tracking_uri(tracking_uri)
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst))
+        return Path(download_model(uri, tracking_uri, dst)[0])
     except (MlflowException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MMPError(KEY, f"cannot fetch {uri}: {first}", SOURCES) from None

@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from mmp.core.errors import MMPError
-from mmp.core.tracking import prepare_tracking
+from mmp.core.tracking import download_model, prepare_tracking
 from mmp.inference.scorer import Scorer
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -93,36 +93,17 @@ def fetched(spec: str, tracking_uri: str | None = None, flag: str = "--model") -
 def _fetch_remote(uri: str, tracking_uri: str | None, dst: str, flag: str = "--model") -> ModelRef:
     if tracking_uri:
         prepare_tracking(tracking_uri)  # a dead server: one line in seconds, not minutes of retries
-    import mlflow
     from mlflow.exceptions import MlflowException
 
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
     try:
-        name, version, gate = _registry_identity(uri) if uri.startswith("models:/") else _run_identity(uri)
-        path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst)
+        path, mv = download_model(uri, tracking_uri, dst)
     except (MlflowException, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MMPError(flag, f"cannot fetch {uri}: {first}", SOURCES) from None
     if not (Path(path) / "MLmodel").is_file():
         raise MMPError(flag, f"{uri} holds no MLmodel file (not an MLflow model)", SOURCES)
+    name, version, gate = _run_identity(uri) if mv is None else (mv.name, str(mv.version), gate_from_tags(mv.tags or {}))
     return ModelRef(source=uri, path=path, name=name, version=version, gate=gate)
-
-
-def _registry_identity(uri: str) -> tuple[str, str, dict[str, str] | str]:
-    from mlflow import MlflowClient
-
-    ref = uri.removeprefix("models:/")
-    client = MlflowClient()
-    if "@" in ref:
-        name, alias = ref.split("@", 1)
-        mv = client.get_model_version_by_alias(name, alias)
-    elif "/" in ref:
-        name, number = ref.split("/", 1)
-        mv = client.get_model_version(name, number)
-    else:
-        raise MMPError("--model", f"{uri} names no alias or version", "models:/name@alias or models:/name/version")
-    return name, str(mv.version), gate_from_tags(mv.tags or {})
 
 
 def _run_identity(uri: str) -> tuple[str, str, str]:
