@@ -27,16 +27,19 @@ from mlflow.types import ColSpec, Schema, TensorSpec
 from mmp.core.quiet import quiet_mlflow
 from mmp.data.schema import InputSchema
 from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import load_artifacts
 
 MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category": "string", "string": "string", "datetime": "datetime"}
 BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "joblib", "pyarrow")
 
 
 class TabularModel(PythonModel):
-    """pyfunc wrapper around :class:`mmp.inference.scorer.Scorer`."""
+    """The pyfunc of every mmp package, whatever its kind (the name predates kinds and is in
+    every saved package's pickle): :class:`mmp.inference.wrapper.ModelWrapper` by the kind its
+    metadata names."""
 
     def load_context(self, context: Any) -> None:
-        self.scorer = Scorer.load(context.artifacts)
+        self.scorer = load_artifacts(context.artifacts)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return self.scorer.predict(model_input)

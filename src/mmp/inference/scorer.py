@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import joblib
 import numpy as np
@@ -49,7 +49,10 @@ Features: TypeAlias = np.ndarray | pd.DataFrame  # what a featurizer backend han
 
 
 class Scorer:
-    """A fitted featurizer and model with the data contract they were trained on."""
+    """A fitted featurizer and model with the data contract they were trained on: the ``tabular``
+    kind of :class:`mmp.inference.wrapper.ModelWrapper`."""
+
+    kind: ClassVar[str] = "tabular"
 
     def __init__(self, featurizer: Any, model: Any, schema: InputSchema, metadata: Mapping[str, Any]):
         self.featurizer, self.model, self.schema, self.metadata = featurizer, model, schema, dict(metadata)
