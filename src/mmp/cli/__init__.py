@@ -33,6 +33,7 @@ COMMANDS = (
     "synth",
     "daily",
     "simulate",
+    "kfp",
 )
 
 
