@@ -125,7 +125,8 @@ def test_unknown_and_missing_keys_read_like_a_bad_recipe_key(tmp_path: Path) -> 
     with pytest.raises(MMPError, match=r"^conf/env/local.yaml: tune.storage: required key is missing$"):
         RuntimeSettings({"tune": {"heartbeat_interval": 3}}, "conf/env/local.yaml").tune  # noqa: B018
     with pytest.raises(
-        MMPError, match=r"^conf/env/local.yaml: servng: unknown key \(allowed: mlflow, serving, databases, tune, events, alerts, dask\)$"
+        MMPError,
+        match=r"^conf/env/local.yaml: servng: unknown key \(allowed: mlflow, serving, databases, tune, events, alerts, dask, llm\)$",
     ):
         RuntimeSettings({"servng": {}}, "conf/env/local.yaml")
 

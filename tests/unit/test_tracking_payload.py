@@ -80,8 +80,11 @@ def test_redact_hides_passwords() -> None:
 def test_model_stage_is_taken_as_an_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_MODEL_STAGE", raising=False)
     assert champion_alias() == "champion"
-    monkeypatch.setenv("MLFLOW_MODEL_STAGE", "Production")
-    assert champion_alias() == "Production"
+    monkeypatch.delenv("MLFLOW_MODEL_ALIAS", raising=False)
+    monkeypatch.setenv("MLFLOW_MODEL_STAGE", "Production")  # read as `mmp serve` reads it
+    assert champion_alias() == "champion"
+    monkeypatch.setenv("MLFLOW_MODEL_STAGE", "Blue")
+    assert champion_alias() == "blue"
     monkeypatch.setenv("MLFLOW_MODEL_STAGE", "v2")
     with pytest.raises(MMPError, match="MLFLOW_MODEL_STAGE"):
         champion_alias()

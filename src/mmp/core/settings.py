@@ -210,7 +210,7 @@ class AlertSettings(Strict):
     email: EmailSettings = Field(default_factory=EmailSettings)
 
 
-SECTIONS = ("mlflow", "serving", "databases", "tune", "events", "alerts", "dask")
+SECTIONS = ("mlflow", "serving", "databases", "tune", "events", "alerts", "dask", "llm")
 M = TypeVar("M", bound=Strict)
 
 
@@ -256,6 +256,10 @@ class RuntimeSettings:
     @cached_property
     def alerts(self) -> AlertSettings:
         return self._section(AlertSettings, "alerts")
+
+    @cached_property
+    def llm(self) -> LlmSettings:
+        return self._section(LlmSettings, "llm")
 
     def database(self, name: str) -> DatabaseSettings:
         """The connection of ``databases.<name>`` (only that one is resolved)."""
@@ -334,3 +338,83 @@ def load_settings(env: str | None = None, root: Path | None = None) -> RuntimeSe
     if not isinstance(raw, Mapping):
         raise MMPError(f"conf/env/{env}.yaml", "must be a mapping of sections", ", ".join(SECTIONS))
     return RuntimeSettings(raw, f"conf/env/{env}.yaml")
+
+
+class LlmSettings(Strict):
+    """What an LLM model kind needs from the environment: the provider's API key
+    (``OPENAI_API_KEY``), a secret, so never printed, logged, in params or in a model."""
+
+    api_key: SecretStr | None = None
+
+
+# ---- The variables of the product specification that pick a model or the data ------------------
+# MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME and OPENAI_API_KEY are runtime settings, read through
+# conf/env/<APP_ENV>.yaml above. The ones below are read here, each in one function.
+
+STAGE_ALIASES = {"production": "champion", "staging": "challenger"}  # registry stages, read as aliases
+CHAMPION = "champion"
+_ALIAS = re.compile(r"^[A-Za-z0-9_\-]+$")
+LOADER_TYPES = ("local", "sql", "feature_store")
+
+
+def model_alias(env: Mapping[str, str] | None = None, default: str | None = CHAMPION) -> str | None:
+    """The registry alias a deployment uses: ``MLFLOW_MODEL_ALIAS``, else ``MLFLOW_MODEL_STAGE``
+    read as an alias (Production -> champion, Staging -> challenger, any other name lower-cased),
+    else ``default``. ``mmp serve`` loads it; ``mmp promote``/``deploy``/``rollback`` move it."""
+    env = os.environ if env is None else env
+    for variable in ("MLFLOW_MODEL_ALIAS", "MLFLOW_MODEL_STAGE"):
+        value = env.get(variable)
+        if not value:
+            continue
+        alias = value if variable == "MLFLOW_MODEL_ALIAS" else STAGE_ALIASES.get(value.lower(), value.lower())
+        if not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+            raise MMPError(variable, "is not a valid alias name", "letters, digits, _ and -; not 'latest' or v<number>")
+        return alias
+    return default
+
+
+def recipe_overrides(env: Mapping[str, str] | None = None) -> list[str]:
+    """The Hydra overrides that ``DATA_SOURCE_PATH`` and ``DATA_LOADER_TYPE`` stand for. The data
+    source is a recipe value, not a runtime setting: it is composed into params.yaml
+    (``mmp params``), so dvc.lock records it and a change re-runs prepare."""
+    return [f"{key}={_quoted(value)}" for key, (_var, value) in recipe_values(env).items()]
+
+
+def recipe_values(env: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """The recipe keys the data variables set: key -> (the variable, the value)."""
+    env = os.environ if env is None else env
+    path, kind = env.get("DATA_SOURCE_PATH") or None, env.get("DATA_LOADER_TYPE") or None
+    if kind is not None and kind not in LOADER_TYPES:
+        raise MMPError("DATA_LOADER_TYPE", "unknown loader type", ", ".join(LOADER_TYPES))
+    values = {"data.feature_store": ("DATA_LOADER_TYPE", "builtin")} if kind == "feature_store" else {}  # the point-in-time join
+    if path is None:
+        if kind in ("local", "sql"):
+            raise MMPError("DATA_LOADER_TYPE", f"{kind} needs DATA_SOURCE_PATH (the data to load)", _SOURCE_FORMS)
+        return values
+    is_sql = path.startswith("sql://")
+    if kind == "sql" and not is_sql:
+        path = f"sql://{path}"  # <database>/<query file>
+    elif kind in ("local", "feature_store") and is_sql:
+        raise MMPError("DATA_SOURCE_PATH", f"is a sql:// URI but DATA_LOADER_TYPE is {kind}", _SOURCE_FORMS)
+    return {"data.source_uri": ("DATA_SOURCE_PATH", path), **values}
+
+
+def check_recipe_env(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+    """Refuse to run a stage on other data than the data variables ask for: params.yaml was
+    composed without them (plain ``dvc exp run``), and silently ignoring them would train on
+    the wrong data."""
+    for key, (variable, value) in recipe_values(env).items():
+        if str(data.get(key.removeprefix("data."))) != value:
+            raise MMPError(
+                variable, f"asks for another {key} than params.yaml holds", "run `mmp params` (it applies the variable) or unset it"
+            )
+
+
+_SOURCE_FORMS = (
+    "local: a path or fsspec URL of a .csv/.parquet/.json file; sql: <database>/<query file> or sql://...; feature_store: as local"
+)
+
+
+def _quoted(value: str) -> str:
+    """A Hydra override value, quoted so that any character of a path is taken literally."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -7,12 +7,15 @@ import tempfile
 from pathlib import Path
 
 from mmp.core.errors import MMPError
+from mmp.core.settings import recipe_overrides
 
 PARAMS = "params.yaml"
 
 
 def compose(repo: Path, overrides: list[str]) -> str:
-    """The YAML that ``dvc exp run`` would write, using DVC's own composition."""
+    """The YAML that ``dvc exp run`` would write, using DVC's own composition. ``DATA_SOURCE_PATH``
+    and ``DATA_LOADER_TYPE``, when set, come first (``mmp.core.settings.recipe_overrides``): an
+    explicit override of the same key wins."""
     from dvc.utils.hydra import compose_and_dump
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -21,7 +24,7 @@ def compose(repo: Path, overrides: list[str]) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / PARAMS
         try:
-            compose_and_dump(out, str(config_dir), None, "config", str(repo.resolve()), overrides)
+            compose_and_dump(out, str(config_dir), None, "config", str(repo.resolve()), [*recipe_overrides(), *overrides])
         except (HydraException, OmegaConfBaseException) as err:
             raise MMPError("conf/", f"cannot compose the recipe: {err}".replace(os.linesep, " ")) from None
         return out.read_text()

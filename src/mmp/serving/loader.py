@@ -22,12 +22,11 @@ from pathlib import Path
 import yaml
 
 from mmp.core.errors import MMPError
+from mmp.core.settings import model_alias
 from mmp.core.tracking import download_model, prepare_tracking
 from mmp.inference.scorer import Scorer
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-# Registry stages are deprecated in MLflow; a stage name still given is read as this alias.
-STAGE_ALIASES = {"production": "champion", "staging": "challenger"}
 SOURCES = "a models/package directory, models:/name@alias, models:/name/version, runs:/<run_id>/model or a run id"
 RESOLVED_ENV = "MMP_RESOLVED_MODEL"  # set by `mmp serve` for its workers: the model already fetched
 
@@ -59,16 +58,10 @@ def model_spec(given: str | None, env: Mapping[str, str]) -> str:
     name = env.get("MLFLOW_MODEL_NAME")
     if not name:
         raise MMPError("model", "no model given", f"--model or MMP_MODEL ({SOURCES}), or MLFLOW_MODEL_NAME with MLFLOW_MODEL_ALIAS")
-    alias = env.get("MLFLOW_MODEL_ALIAS") or stage_alias(env.get("MLFLOW_MODEL_STAGE"))
+    alias = model_alias(env, default=None)
     if not alias:
         raise MMPError("MLFLOW_MODEL_NAME", "is set but neither MLFLOW_MODEL_ALIAS nor MLFLOW_MODEL_STAGE is", "an alias such as champion")
     return f"models:/{name}@{alias}"
-
-
-def stage_alias(stage: str | None) -> str | None:
-    if not stage:
-        return None
-    return STAGE_ALIASES.get(stage.lower(), stage.lower())
 
 
 @contextlib.contextmanager

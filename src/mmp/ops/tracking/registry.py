@@ -3,28 +3,22 @@ deprecated stages). ``candidate`` marks the newest version; ``champion`` the pro
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
 from mmp.core.errors import MMPError
+from mmp.core.settings import CHAMPION, model_alias
 from mmp.ops.tracking.mirror import KEY_TAG, PACKAGE_TAG, Mirrored, Tracker
 from mmp.ops.tracking.payload import RunPayload
 
 CANDIDATE = "candidate"
 INTERFACE_TAG = "mmp.interface.md5"  # the input schema and task a registered model holds
 TASK_TAG = "mmp.task"
-CHAMPION = "champion"
-_ALIAS = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 def champion_alias() -> str:
-    """The alias promotion moves: ``champion``, or MLFLOW_MODEL_STAGE (the original documents'
-    registry "stage", e.g. Production, taken as an alias name, verbatim)."""
-    alias = os.environ.get("MLFLOW_MODEL_STAGE") or CHAMPION
-    if not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
-        raise MMPError("MLFLOW_MODEL_STAGE", f"{alias!r} is not a valid alias name", "letters, digits, _ and -; not 'latest' or v<number>")
-    return alias
+    """The alias promotion moves: ``champion``, or the one MLFLOW_MODEL_ALIAS / MLFLOW_MODEL_STAGE
+    name (the original documents' registry "stage", read as an alias), as ``mmp serve`` reads it."""
+    return model_alias() or CHAMPION
 
 
 def register(tracker: Tracker, payload: RunPayload, mirrored: Mirrored) -> Mirrored:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from mmp.core.io import atomic_path, write_json
+from mmp.core.settings import check_recipe_env
 from mmp.data.quality import warning_lines
 from mmp.data.sources import load_rows
 from mmp.pipeline.quality_report import write_report
@@ -24,6 +25,7 @@ def main(argv: list[str]) -> None:
         quality="directory for the data quality report (quality.json, index.html, PNGs)",
     ).parse_args(argv)
     params = checked_params(args.params, "data")
+    check_recipe_env(params.data.model_dump())  # DATA_SOURCE_PATH / DATA_LOADER_TYPE: recipe values
     if params.compute.engine == "dask":
         from mmp.core.cluster import on_cluster
         from mmp.pipeline.dask_steps import prepare_on_dask, read_source
