@@ -114,6 +114,10 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "make format": Run(),
     "source .venv/bin/activate": Run(),
     # experiments
+    "mmp kfp venv": Covered("tests/integration/test_kfp_compile.py::kfp_python", ("ensure_kfp_venv",), "builds a virtualenv from PyPI"),
+    "mmp kfp compile --output pipeline.yaml": Covered(
+        "tests/integration/test_kfp_compile.py::test_compiled_pipeline_has_dvc_topology_and_a_gated_register", ('"compile", "--output"',)
+    ),
     "dvc exp run": Covered("tests/e2e/test_pipeline.py::test_dvc_commands_report_the_experiment", ("default_run",)),
     "dvc exp run -S model=random_forest": Covered(
         "tests/e2e/test_experiments.py::test_model_change_reruns_only_the_model_stages", ('"model=random_forest"',), "at 2,000 rows"

@@ -17,6 +17,7 @@ import argparse
 import os
 from pathlib import Path
 
+from mmp.cli import plain_text
 from mmp.ops.kfp_plan import DEFAULT_IMAGE, REQUIREMENTS
 
 
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     c = actions.add_parser(
-        "compile", help="write the pipeline YAML", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        "compile", help="write the pipeline YAML", description=plain_text(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     c.add_argument("--output", default="pipeline.yaml", help="the pipeline YAML to write (default: pipeline.yaml)")
     c.add_argument(

@@ -139,6 +139,12 @@ def kfp_python(root: Path, explicit: str | None = None) -> str:
     import sys
 
     if explicit:
+        import subprocess
+
+        # asked first, so a Python without kfp fails before DVC's graph is read
+        found = subprocess.run([explicit, "-c", "import kfp"], capture_output=True, check=False)
+        if found.returncode != 0:
+            raise missing_sdk(explicit)
         return explicit
     if importlib.util.find_spec("kfp") is not None:
         return sys.executable
@@ -201,5 +207,10 @@ def ensure_kfp_venv(root: Path) -> Path:
         shutil.rmtree(building, ignore_errors=True)
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise MMPError(REQUIREMENTS.as_posix(), f"installing the kfp extra failed: {last}")
-    os.replace(building, venv)  # only bin/python is used: the venv's scripts' shebangs never run
+    try:
+        os.replace(building, venv)  # only bin/python is used: the venv's scripts' shebangs never run
+    except OSError:  # another process built it meanwhile
+        shutil.rmtree(building, ignore_errors=True)
+        if not python.is_file():
+            raise
     return python
