@@ -70,7 +70,9 @@ def test_compiled_pipeline_has_dvc_topology_and_a_gated_register(kfp_python: Pat
     assert condition["inputs"]["parameters"]["pipelinechannel--evaluate-roc_auc"]["taskOutputParameter"]["producerTask"] == "evaluate"
     inner = spec["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
     assert list(inner) == ["register"]
-    assert spec["deploymentSpec"]["executors"]["exec-register"]["container"]["command"][2] == "mmp promote --params params.yaml"
+    assert spec["deploymentSpec"]["executors"]["exec-register"]["container"]["command"][2] == (
+        "dvc pull data/prepared/test.parquet && mmp promote --params params.yaml --test data/prepared/test.parquet"
+    )
 
     # every step runs its stage in the given image, between dvc pull and dvc push
     train = spec["deploymentSpec"]["executors"]["exec-train"]["container"]

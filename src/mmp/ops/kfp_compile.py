@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import re
 import shlex
 import sys
@@ -90,7 +91,8 @@ def compile_plan(plan: dict[str, Any], output: str) -> None:
 
 
 def _compare(channel: Any, op: str, value: float) -> Any:
-    return {">=": channel >= value, ">": channel > value, "<=": channel <= value, "<": channel < value}[op]
+    """A KFP condition: comparing a task output builds one (``ConditionOperator``)."""
+    return {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}[op](channel, value)
 
 
 def _rule(rule: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from mmp.core.errors import MMPError
 DEFAULT_IMAGE = "mmp-serve:latest"  # the serving image (Dockerfile, deploy/k8s/deployment.yaml)
 EVALUATE_STAGE = "evaluate"
 REQUIREMENTS = Path("deploy/kfp/requirements.txt")  # the pins of the kfp extra's own virtualenv
+PROMOTE_TEST = "data/prepared/test.parquet"  # `mmp promote --test`'s default: the candidate's test split
 
 
 class Carried(BaseModel):
@@ -75,7 +76,8 @@ def build_plan(root: Path, image: str = DEFAULT_IMAGE, params_file: str = "param
         gate_stage=EVALUATE_STAGE,
         gate=[GateRule(metric=r.metric, op=r.op, value=r.value) for r in gate.rules],
         register_after=[s.name for s in steps if s.name not in upstream],
-        register_command=f"mmp promote --params {params_file}",
+        # promote scores candidate and champion on the test split: the fresh container pulls it
+        register_command=f"dvc pull {PROMOTE_TEST} && mmp promote --params {params_file} --test {PROMOTE_TEST}",
     )
 
 
