@@ -29,8 +29,8 @@ SMALL = ["-S", "data.rows=1000"]
 DASK = ["src/mmp/core/cluster.py", "src/mmp/pipeline/dask_steps.py"]  # compute=dask only
 # Deps the default recipe does not import, and why they are declared anyway.
 ONLY_FOR_SOME_RECIPES = {
-    # SQL sources; data.loaders; compute=dask
-    "prepare": ["src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/core/plugins.py", *DASK],
+    # data.loaders; compute=dask
+    "prepare": ["src/mmp/core/plugins.py", *DASK],
     "featurize": [*DASK, "src/mmp/core/db.py", "src/mmp/core/settings.py", "src/mmp/modeling/dask_features.py"],
     # model classes a recipe may name; the base model of model.finetune.from (a registry URI:
     # settings, tracking); compute=dask
