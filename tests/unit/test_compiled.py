@@ -286,3 +286,27 @@ def test_one_row_on_python_floats_equals_the_array_path_bit_for_bit(cfg: dict) -
         np.testing.assert_array_equal(from_arrays, want[i : i + 1])
         np.testing.assert_array_equal(from_lists, want[i : i + 1])
         assert from_lists.dtype == np.float32 and from_lists.shape == (1, len(compiled.feature_names))
+
+
+def test_typed_columns_read_without_series_equal_the_general_path() -> None:
+    """Columns already of their declared kind are read straight from the frame (the pyfunc's
+    one-row cost); others (numbers as text, tz-aware dates, object text) take the general path.
+    Both hand the featurizer the same values."""
+    from mmp.inference.scorer import _typed
+
+    frame = credit_default(40, 5).drop(columns=["default"])
+    schema = schema_for(credit_default(40, 5), "binary", ["default"])
+    variants = {
+        "plain": frame,
+        "us dates": frame.assign(first_credit_date=frame["first_credit_date"].astype("datetime64[us]")),
+        "text numbers": frame.assign(income=frame["income"].astype(str).where(frame.index % 3 > 0, "n/a")),
+        "tz dates": frame.assign(first_credit_date=frame["first_credit_date"].dt.tz_localize("UTC")),
+        "object text": frame.astype({"region": object}),
+        "one row": frame.iloc[[7]],
+    }
+    for name, variant in variants.items():
+        got = typed_columns(variant, schema)
+        for col in schema.features:
+            want = _typed(variant[col.name], col.dtype)
+            assert type(got[col.name]) is type(want), (name, col.name)
+            pd.testing.assert_series_equal(pd.Series(got[col.name]), pd.Series(want), obj=f"{name}: {col.name}")
