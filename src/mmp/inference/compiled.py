@@ -114,12 +114,12 @@ def _compile_block(cols: list[str], steps: list[Any]) -> tuple[Callable[[Columns
         numeric, scalar = _numeric_steps(steps[1:])
         return (
             lambda columns: _apply(np.column_stack([p(_as_datetime(columns[c])) for c in cols for p in parts]), numeric),
-            lambda columns: _apply(_date_row([columns[c][0] for c in cols], scalar_parts), scalar),
+            lambda columns: _apply(_date_row([_first(columns[c]) for c in cols], scalar_parts), scalar),
         )
     numeric, scalar = _numeric_steps(steps)
     return (
         lambda columns: _apply(np.column_stack([_as_float(columns[c]) for c in cols]), numeric),
-        lambda columns: _apply([_float(columns[c][0]) for c in cols], scalar),
+        lambda columns: _apply([_float(_first(columns[c])) for c in cols], scalar),
     )
 
 
@@ -207,7 +207,7 @@ def _categorical_block(cols: list[str], steps: list[Any]) -> tuple[Callable[[Col
     pairs = list(zip(lookups, cols, strict=True))
     return (
         lambda columns: np.hstack([lookup(columns[c]) for lookup, c in pairs]),
-        lambda columns: [v for lookup, c in pairs for v in lookup.row(columns[c][0])],
+        lambda columns: [v for lookup, c in pairs for v in lookup.row(_first(columns[c]))],
     )
 
 
@@ -296,6 +296,11 @@ def _as_float(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
         return values.astype(np.float64, copy=False)
     return np.asarray([np.nan if _missing(v) else v for v in values], dtype=np.float64)
+
+
+def _first(values: Sequence[Any] | np.ndarray) -> Any:
+    """The one value of a one-row column, by position (a pandas Series indexes by label)."""
+    return values.iloc[0] if isinstance(values, pd.Series) else values[0]
 
 
 def _float(value: Any) -> float:
