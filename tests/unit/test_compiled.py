@@ -262,3 +262,51 @@ def test_the_fast_path_equals_the_reference_path_row_by_row(task: str) -> None:
         np.testing.assert_array_equal(frame[col].to_numpy(), one_by_one)
     if want is not None:
         assert np.concatenate([r["prediction"] for r in rows]).tolist() == want["prediction"].tolist()
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_one_row_on_python_floats_equals_the_array_path_bit_for_bit(cfg: dict) -> None:
+    """The one-row path (Python scalars, the hot path of serving and the pyfunc) against the
+    numpy path on the same rows: typed numpy columns and HTTP's lists (None for missing), with
+    missing values, an unseen category, dates before 1970 and a value beyond float32."""
+    featurizer, _, test = fitted(cfg)
+    test = test.head(60).copy()
+    test.loc[[1, 2], "income"] = np.nan
+    test.loc[[3], "income"] = 1e300  # inf in float32 on both paths
+    test.loc[[4], "employment_type"] = None
+    test.loc[[5], "first_credit_date"] = pd.NaT
+    test.loc[[6], "first_credit_date"] = pd.Timestamp("1969-12-31 23:59:59.999999")
+    compiled = compile_featurizer(featurizer)
+    arrays = {c: test[c].to_numpy() for c in test.columns}
+    want = compiled.transform(arrays)
+    records = test.astype(object).where(test.notna(), None)
+    for i in range(len(test)):
+        from_arrays = compiled.transform_row({c: values[i : i + 1] for c, values in arrays.items()})
+        from_lists = compiled.transform_row({c: [records[c].iloc[i]] for c in test.columns})
+        np.testing.assert_array_equal(from_arrays, want[i : i + 1])
+        np.testing.assert_array_equal(from_lists, want[i : i + 1])
+        assert from_lists.dtype == np.float32 and from_lists.shape == (1, len(compiled.feature_names))
+
+
+def test_typed_columns_read_without_series_equal_the_general_path() -> None:
+    """Columns already of their declared kind are read straight from the frame (the pyfunc's
+    one-row cost); others (numbers as text, tz-aware dates, object text) take the general path.
+    Both hand the featurizer the same values."""
+    from mmp.inference.scorer import _typed
+
+    frame = credit_default(40, 5).drop(columns=["default"])
+    schema = schema_for(credit_default(40, 5), "binary", ["default"])
+    variants = {
+        "plain": frame,
+        "us dates": frame.assign(first_credit_date=frame["first_credit_date"].astype("datetime64[us]")),
+        "text numbers": frame.assign(income=frame["income"].astype(str).where(frame.index % 3 > 0, "n/a")),
+        "tz dates": frame.assign(first_credit_date=frame["first_credit_date"].dt.tz_localize("UTC")),
+        "object text": frame.astype({"region": object}),
+        "one row": frame.iloc[[7]],
+    }
+    for name, variant in variants.items():
+        got = typed_columns(variant, schema)
+        for col in schema.features:
+            want = _typed(variant[col.name], col.dtype)
+            assert type(got[col.name]) is type(want), (name, col.name)
+            pd.testing.assert_series_equal(pd.Series(got[col.name]), pd.Series(want), obj=f"{name}: {col.name}")

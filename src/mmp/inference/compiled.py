@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ from mmp.modeling.features import AsText, DateParts
 # Columns arrive as numpy arrays (batch) or lists (one request): both are "array-like".
 Columns = Mapping[str, Sequence[Any] | np.ndarray]
 Step = Callable[[np.ndarray], np.ndarray]
+Row = Callable[[Columns], list[float]]  # one block on the first row's values, as Python floats
+ScalarStep = Callable[[list[float]], list[float]]
 SMALL = 32  # below this many rows a dict lookup beats building a pandas index
 
 
@@ -39,18 +42,33 @@ class CompiledFeaturizer:
     blocks: list[Callable[[Columns], np.ndarray]]
     feature_names: list[str]
     keep: np.ndarray | None = None  # boolean mask of a fitted feature selector, if any
+    # The same blocks on one row's Python scalars: a dozen numpy calls on 1-element arrays cost
+    # more than the arithmetic itself (the serving and pyfunc hot path is one record).
+    rows: list[Row] | None = None
+    first: str | None = None  # a column every call reads: its length is the number of rows
 
     def transform(self, columns: Columns) -> np.ndarray:
         """Raw columns (name -> values) to the float32 feature matrix sklearn would produce."""
+        if self.rows is not None and self.first is not None and len(columns[self.first]) == 1:
+            return self.transform_row(columns)
         with np.errstate(over="ignore"):  # huge values become inf in float32, as in the sklearn path
             X = np.hstack([block(columns) for block in self.blocks]).astype(np.float32, copy=False)
+        return X if self.keep is None else X[:, self.keep]
+
+    def transform_row(self, columns: Columns) -> np.ndarray:
+        """:meth:`transform` of a one-row input on Python floats: the same IEEE double operations
+        in the same order, then the same cast to float32, so the output is equal bit for bit."""
+        assert self.rows is not None
+        values = [v for row in self.rows for v in row(columns)]
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = np.array([values], dtype=np.float32)
         return X if self.keep is None else X[:, self.keep]
 
     def select(self, support: np.ndarray) -> CompiledFeaturizer:
         """Keep the columns a fitted selector supports (``get_support()``), after this one's."""
         keep = support if self.keep is None else _chain(self.keep, support)
         names = [n for n, k in zip(self.feature_names, support, strict=True) if k]
-        return CompiledFeaturizer(self.blocks, names, keep)
+        return CompiledFeaturizer(self.blocks, names, keep, self.rows, self.first)
 
 
 def _chain(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -72,49 +90,80 @@ def compile_featurizer(featurizer: Any) -> CompiledFeaturizer:
         return compiled
     if not isinstance(featurizer, ColumnTransformer):
         raise NotCompilable(f"{type(featurizer).__name__} is not a ColumnTransformer")
-    blocks = []
+    blocks, rows, first = [], [], None
     for _, pipe, cols in featurizer.transformers_:
         if pipe == "drop":
             continue
         if pipe == "passthrough":
             raise NotCompilable(f"passthrough columns {list(cols)}")
         steps = [s for _, s in pipe.steps] if isinstance(pipe, Pipeline) else [pipe]
-        blocks.append(_compile_block(list(cols), steps))
-    return CompiledFeaturizer(blocks, [str(n) for n in featurizer.get_feature_names_out()])
+        block, row = _compile_block(list(cols), steps)
+        blocks.append(block)
+        rows.append(row)
+        first = first or (list(cols) or [None])[0]
+    return CompiledFeaturizer(blocks, [str(n) for n in featurizer.get_feature_names_out()], rows=rows, first=first)
 
 
-def _compile_block(cols: list[str], steps: list[Any]) -> Callable[[Columns], np.ndarray]:
+def _compile_block(cols: list[str], steps: list[Any]) -> tuple[Callable[[Columns], np.ndarray], Row]:
+    """One transformer as a numpy function of the columns and as the same on one row."""
     if steps and isinstance(steps[0], AsText):
         return _categorical_block(cols, steps[1:])
     if steps and isinstance(steps[0], DateParts):
         parts = [_date_part(p) for p in steps[0].parts]
-        numeric = [_numeric_step(s) for s in steps[1:]]
-        return lambda columns: _apply(np.column_stack([p(_as_datetime(columns[c])) for c in cols for p in parts]), numeric)
-    numeric = [_numeric_step(s) for s in steps]
-    return lambda columns: _apply(np.column_stack([_as_float(columns[c]) for c in cols]), numeric)
+        scalar_parts = [SCALAR_DATE_PARTS[p] for p in steps[0].parts]
+        numeric, scalar = _numeric_steps(steps[1:])
+        return (
+            lambda columns: _apply(np.column_stack([p(_as_datetime(columns[c])) for c in cols for p in parts]), numeric),
+            lambda columns: _apply(_date_row([_first(columns[c]) for c in cols], scalar_parts), scalar),
+        )
+    numeric, scalar = _numeric_steps(steps)
+    return (
+        lambda columns: _apply(np.column_stack([_as_float(columns[c]) for c in cols]), numeric),
+        lambda columns: _apply([_float(_first(columns[c])) for c in cols], scalar),
+    )
 
 
-def _apply(X: np.ndarray, steps: list[Step]) -> np.ndarray:
+def _apply(X: Any, steps: list[Any]) -> Any:
     for step in steps:
         X = step(X)
     return X
 
 
-def _numeric_step(step: Any) -> Step:
-    """Imputers and scalers as elementwise numpy (float64, like sklearn)."""
+def _numeric_steps(steps: list[Any]) -> tuple[list[Step], list[ScalarStep]]:
+    pairs = [_numeric_step(s) for s in steps]
+    return [array for array, _ in pairs], [scalar for _, scalar in pairs]
+
+
+def _numeric_step(step: Any) -> tuple[Step, ScalarStep]:
+    """Imputers and scalers as elementwise numpy (float64, like sklearn), and as the same
+    operations on a row of Python floats (IEEE doubles too: equal results)."""
     if isinstance(step, SimpleImputer) and step.add_indicator is False and _is_nan(step.missing_values):
         fill = np.asarray(step.statistics_, dtype=np.float64)
-        return lambda X: np.where(np.isnan(X), fill, X)
+        fills = fill.tolist()
+        return lambda X: np.where(np.isnan(X), fill, X), lambda row: [f if v != v else v for v, f in zip(row, fills, strict=True)]
     if isinstance(step, StandardScaler):
-        mean = step.mean_ if step.with_mean else None
-        scale = step.scale_ if step.with_std else None
-        return lambda X: _shift_scale(X, mean, scale)
+        return _shift_scale_pair(step.mean_ if step.with_mean else None, step.scale_ if step.with_std else None)
     if isinstance(step, RobustScaler):
-        return lambda X: _shift_scale(X, step.center_ if step.with_centering else None, step.scale_ if step.with_scaling else None)
+        return _shift_scale_pair(step.center_ if step.with_centering else None, step.scale_ if step.with_scaling else None)
     if isinstance(step, MinMaxScaler) and not step.clip:
         scale, offset = step.scale_, step.min_
-        return lambda X: X * scale + offset
+        scales, offsets = scale.tolist(), offset.tolist()
+        return lambda X: X * scale + offset, lambda row: [v * s + o for v, s, o in zip(row, scales, offsets, strict=True)]
     raise NotCompilable(f"{type(step).__name__} (with these settings) in a numeric pipeline")
+
+
+def _shift_scale_pair(centre: np.ndarray | None, scale: np.ndarray | None) -> tuple[Step, ScalarStep]:
+    centres = None if centre is None else np.asarray(centre, dtype=np.float64).tolist()
+    scales = None if scale is None else np.asarray(scale, dtype=np.float64).tolist()
+
+    def row(values: list[float]) -> list[float]:
+        if centres is not None:
+            values = [v - c for v, c in zip(values, centres, strict=True)]
+        if scales is not None:
+            values = [v / s for v, s in zip(values, scales, strict=True)]
+        return values
+
+    return lambda X: _shift_scale(X, centre, scale), row
 
 
 def _shift_scale(X: np.ndarray, centre: np.ndarray | None, scale: np.ndarray | None) -> np.ndarray:
@@ -129,7 +178,7 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and np.isnan(value)
 
 
-def _categorical_block(cols: list[str], steps: list[Any]) -> Callable[[Columns], np.ndarray]:
+def _categorical_block(cols: list[str], steps: list[Any]) -> tuple[Callable[[Columns], np.ndarray], Row]:
     """AsText -> SimpleImputer -> One-hot/Ordinal encoder becomes, per column, a lookup table
     from the text value to its output row. The rows are produced by the fitted encoder itself,
     one per known category plus one for an unseen value, so infrequent-category merging,
@@ -155,7 +204,11 @@ def _categorical_block(cols: list[str], steps: list[Any]) -> Callable[[Columns],
             )
         width = _output_slice(encoder, j)
         lookups.append(_Lookup(known, table[:, width], str(imputer.statistics_[j])))
-    return lambda columns: np.hstack([lookup(columns[c]) for lookup, c in zip(lookups, cols, strict=True)])
+    pairs = list(zip(lookups, cols, strict=True))
+    return (
+        lambda columns: np.hstack([lookup(columns[c]) for lookup, c in pairs]),
+        lambda columns: [v for lookup, c in pairs for v in lookup.row(_first(columns[c]))],
+    )
 
 
 def _unseen(known: list[str]) -> str:
@@ -185,6 +238,14 @@ class _Lookup:
         self.pandas_index = pd.Index(known)
         self.known, self.table, self.fill, self.unseen = known, table, fill, len(known)
         self.refuses_unseen = bool(np.isnan(table).any())  # handle_unknown="error": its row is NaN
+        self.rows: list[list[float]] = table.tolist()
+
+    def row(self, value: Any) -> list[float]:
+        """:meth:`__call__` of one value, as Python floats."""
+        code = self.index.get(self.fill if _missing(value) else str(value), self.unseen)
+        if self.refuses_unseen and code == self.unseen:
+            raise ValueError(f"unknown categories {[str(value)]}")
+        return self.rows[code]
 
     def __call__(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
         codes: np.ndarray | None
@@ -237,6 +298,26 @@ def _as_float(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     return np.asarray([np.nan if _missing(v) else v for v in values], dtype=np.float64)
 
 
+def _first(values: Sequence[Any] | np.ndarray) -> Any:
+    """The one value of a one-row column, by position (a pandas Series indexes by label)."""
+    return values.iloc[0] if isinstance(values, pd.Series) else values[0]
+
+
+def _float(value: Any) -> float:
+    """One value as :func:`_as_float` converts it."""
+    return np.nan if _missing(value) else float(value)
+
+
+def _date_row(values: list[Any], parts: list[Callable[[datetime], int]]) -> list[float]:
+    """The date parts of one value per column, as :func:`_date_part` computes them (NaT: NaN).
+    The value is converted as :func:`_as_datetime` converts it (microseconds)."""
+    out: list[float] = []
+    for value in values:
+        moment = None if _missing(value) else np.datetime64(value, "us").item()
+        out.extend(np.nan if moment is None else float(part(moment)) for part in parts)
+    return out
+
+
 def _as_datetime(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
         return values
@@ -269,4 +350,13 @@ DATE_PARTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "quarter": lambda v: (v.astype("datetime64[M]").astype(np.int64) % 12) // 3 + 1,
     "dayofyear": lambda v: (v.astype("datetime64[D]") - v.astype("datetime64[Y]")).astype(np.int64) + 1,
     "hour": lambda v: (v.astype("datetime64[h]") - v.astype("datetime64[D]")).astype(np.int64),
+}
+SCALAR_DATE_PARTS: dict[str, Callable[[datetime], int]] = {
+    "year": lambda d: d.year,
+    "month": lambda d: d.month,
+    "day": lambda d: d.day,
+    "dayofweek": lambda d: d.weekday(),
+    "quarter": lambda d: (d.month - 1) // 3 + 1,
+    "dayofyear": lambda d: d.timetuple().tm_yday,
+    "hour": lambda d: d.hour,
 }

@@ -106,7 +106,8 @@ class Scorer:
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Raw rows (any extra columns are ignored) to one output row each, same index."""
-        return pd.DataFrame(self.predict_columns(typed_columns(frame, self.schema), len(frame)), index=frame.index)
+        out = self.predict_columns(typed_columns(frame, self.schema), len(frame))
+        return pd.DataFrame(out, index=frame.index, copy=False)  # the arrays are this call's own
 
     def predict_columns(self, columns: Columns, n_rows: int) -> dict[str, np.ndarray]:
         """Feature columns in, output columns out (see :attr:`output_columns`)."""
@@ -197,10 +198,33 @@ def typed_columns(frame: pd.DataFrame, schema: InputSchema) -> dict[str, Any]:
     """The feature columns of raw rows, each with its declared type: numbers float64 with NaN
     (unparseable values become NaN), dates datetime64 (NaT likewise), text as pandas holds it
     (Arrow strings are then looked up without a copy)."""
-    missing = [name for name in schema.feature_names if name not in frame.columns]
+    labels = frame.columns.tolist()  # one conversion: pandas 3 holds the labels as Arrow text
+    position = {name: i for i, name in enumerate(labels)}
+    missing = [name for name in schema.feature_names if name not in position]
     if missing:
         raise MMPError("input", f"missing required column(s) {missing}", ", ".join(schema.feature_names))
-    return {col.name: _typed(frame[col.name], col.dtype) for col in schema.features}
+    unique = len(position) == len(labels)
+    out = {}
+    for col in schema.features:
+        fast = _typed_fast(frame, position[col.name], col.dtype) if unique else None
+        out[col.name] = _typed(frame[col.name], col.dtype) if fast is None else fast
+    return out
+
+
+def _typed_fast(frame: pd.DataFrame, position: int, dtype: str) -> Any:
+    """:func:`_typed` of a column already of its declared kind, read without building a Series
+    (``frame[name]`` costs tens of microseconds in pandas 3: most of a one-row pyfunc call's own
+    time). None when the column needs the general path (or pandas lacks the column accessor)."""
+    get = getattr(frame, "_get_column_array", None)
+    if get is None:
+        return None
+    values = get(position)
+    plain = isinstance(values.dtype, np.dtype)
+    if dtype in ("int", "float"):
+        return values.astype(np.float64, copy=False) if isinstance(values, np.ndarray) and values.dtype.kind in "fiub" else None
+    if dtype == "datetime":  # a tz-naive datetime column (tz-aware ones take the general path)
+        return np.asarray(values, dtype="datetime64[ns]") if plain and values.dtype.kind == "M" else None
+    return values if isinstance(values, pd.api.extensions.ExtensionArray) else None  # what Series.array is
 
 
 def _typed(values: pd.Series, dtype: str) -> Any:
