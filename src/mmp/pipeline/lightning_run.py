@@ -65,6 +65,11 @@ def _run_logger(root: Path, cfg: Any) -> Any:
     uri = cfg.tracking_uri
     prepare_tracking(uri)
     with store_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name(cfg.experiment)
+        if experiment is not None:
+            for old in client.search_runs([experiment.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{identity.key}'"):
+                client.delete_run(old.info.run_id)  # this training replaces the identity's run
         logger = MLFlowLogger(
             experiment_name=cfg.experiment,
             run_name=identity.name,
@@ -73,9 +78,5 @@ def _run_logger(root: Path, cfg: Any) -> Any:
             log_model=True,  # the best checkpoint (ModelCheckpoint's save_top_k=1), at the end of training
             artifact_location=artifact_root(cfg.artifact_location),
         )
-        client = MlflowClient(tracking_uri=uri)
-        experiment_id = str(logger.experiment_id)  # creates the experiment when it is new
-        for old in client.search_runs([experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{identity.key}'"):
-            client.delete_run(old.info.run_id)  # this training replaces the identity's run
-        logger.run_id  # noqa: B018 - creates the run now, under the lock
+        logger.run_id  # noqa: B018 - creates the experiment (when new) and the run now, under the lock
     return logger
