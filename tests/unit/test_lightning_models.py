@@ -13,7 +13,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 
+from mmp.core.config import Params, parse, read_params
 from mmp.modeling.models.lightning import LightningMLPClassifier, LightningMLPRegressor, LightningTabTransformerClassifier
+from tests.conftest import ROOT
 
 SMALL = {"hidden_layers": [8], "batch_size": 64, "random_state": 3}
 
@@ -81,3 +83,27 @@ def test_mlflow_logger_gets_params_and_per_epoch_metrics(data: tuple[np.ndarray,
     assert len(client.get_metric_history(logger.run_id, "train_loss")) == 3
     [best] = [a.path for a in client.list_artifacts(logger.run_id) if a.path.startswith("best-epoch=")]  # the best checkpoint only
     assert f"{best}/{best}.ckpt" in {a.path for a in client.list_artifacts(logger.run_id, best)}
+
+
+def _params(class_path: str) -> Params:
+    raw = read_params(ROOT / "params.yaml")
+    raw["model"] = {"class_path": class_path, "hyperparameters": {}}
+    return parse(Params, raw)
+
+
+def test_the_train_stage_gives_lightning_an_mlflow_logger_only_with_mirroring_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmp.core.identity import KEY_TAG
+    from mmp.pipeline.lightning_run import mlflow_loggers
+
+    lightning = _params("mmp.modeling.models.lightning.LightningMLPClassifier")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MMP_MIRROR", "false")
+    assert mlflow_loggers(tmp_path, lightning) == [], "mirroring off: dvclive only"
+    assert not (tmp_path / "mlflow.db").exists()
+    monkeypatch.setenv("MMP_MIRROR", "true")
+    assert mlflow_loggers(tmp_path, _params("lightgbm.LGBMClassifier")) == [], "not a Lightning recipe"
+    [first] = mlflow_loggers(tmp_path, lightning)
+    [again] = mlflow_loggers(tmp_path, lightning)  # a retraining of the same experiment
+    client = first.experiment
+    assert client.get_run(first.run_id).info.lifecycle_stage == "deleted", "replaced, never a second run"
+    assert client.get_run(again.run_id).data.tags[KEY_TAG].startswith("repro:")
