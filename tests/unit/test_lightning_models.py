@@ -26,12 +26,15 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_two_fits_on_cpu_predict_the_same(data: tuple[np.ndarray, np.ndarray]) -> None:
+    import torch
+
     X, y = data
     first = LightningMLPClassifier(epochs=3, **SMALL).fit(X, y)
     second = clone(first).fit(X, y)
     assert len(first.history_) == 3
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
     assert first.history_ == second.history_
+    assert not torch.are_deterministic_algorithms_enabled(), "the process's torch flags are restored after a fit"
 
 
 def test_early_stopping_stops_on_a_plateau_and_keeps_the_best_epoch(data: tuple[np.ndarray, np.ndarray]) -> None:

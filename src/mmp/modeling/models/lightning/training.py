@@ -47,23 +47,11 @@ class LightningTraining:
         pl.seed_everything(est.random_state or 0, workers=True, verbose=False)
         lit = TabularModule(module, est._loss, {**est.get_params(), "epochs": epochs}, est.class_weights_)
         self.history_: list[dict[str, float]] = []
-        with tempfile.TemporaryDirectory() as checkpoints, _quiet():
+        with tempfile.TemporaryDirectory() as checkpoints, _quiet(), _deterministic_restored():
             # MLFlowLogger(log_model=True) logs the one kept checkpoint under its stem: `best-epoch=N/`.
             best = pl.callbacks.ModelCheckpoint(dirpath=checkpoints, filename="best-{epoch}", monitor="val_loss", mode="min", save_top_k=1)
             stop = pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=est.patience, min_delta=1e-6)
-            trainer = pl.Trainer(
-                max_epochs=epochs,
-                accelerator="auto" if est.device == "auto" else pick_device(est.device),
-                devices=1,
-                deterministic=True,
-                callbacks=[best, stop, EpochReport(self.history_, live, epoch_callback)],
-                logger=list(self._loggers) or False,
-                default_root_dir=checkpoints,
-                enable_progress_bar=False,
-                enable_model_summary=False,
-                num_sanity_val_steps=0,
-                log_every_n_steps=1,
-            )
+            trainer = self._trainer(epochs, checkpoints, [best, stop, EpochReport(self.history_, live, epoch_callback)])
             trainer.fit(lit, *self._loaders(features, targets))
             # The best epoch's weights, not the last one's, are the model.
             state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
@@ -71,6 +59,26 @@ class LightningTraining:
             self.best_val_loss_ = float(best.best_model_score) if best.best_model_score is not None else float("inf")
         self.module_ = lit.network.to("cpu").eval()  # fitted models predict on CPU and pickle portably
         return self
+
+    def _trainer(self, epochs: int, root: str, callbacks: list[Any]) -> Any:
+        import pytorch_lightning as pl
+
+        est: Any = self
+        device = pick_device(est.device)
+        return pl.Trainer(
+            max_epochs=epochs,
+            accelerator="auto" if est.device == "auto" else device,
+            devices=1,
+            # Bit-exact on CPU; on a GPU an op without a deterministic kernel warns, never fails.
+            deterministic=True if device == "cpu" else "warn",
+            callbacks=callbacks,
+            logger=list(self._loggers) or False,
+            default_root_dir=root,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            log_every_n_steps=1,
+        )
 
     def _loaders(self, features: np.ndarray, targets: np.ndarray) -> tuple[Any, Any]:
         """Seeded shuffled mini-batches of the train rows; the validation rows in one batch."""
@@ -84,6 +92,19 @@ class LightningTraining:
         train = DataLoader(TensorDataset(X[train_idx], y[train_idx]), batch_size=est.batch_size, shuffle=True, generator=generator)
         val = DataLoader(TensorDataset(X[val_idx], y[val_idx]), batch_size=max(len(val_idx), 1))
         return train, val
+
+
+@contextlib.contextmanager
+def _deterministic_restored() -> Iterator[None]:
+    """``Trainer(deterministic=...)`` switches torch's deterministic algorithms on for the whole
+    process; they are switched back after the fit, so later code runs as it would have."""
+    import torch
+
+    enabled, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
 
 
 @contextlib.contextmanager
