@@ -137,6 +137,11 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "dvc exp run --queue -S 'model=lightgbm,random_forest,logistic_regression' && dvc queue start -j 2": Covered(
         "tests/e2e/test_experiments.py::test_queue_of_two_runs_in_parallel", ('"--queue"', '"queue", "start", "-j", "2"'), "a queue of two"
     ),
+    "dvc exp run -S model=lightning_mlp": Covered(
+        "tests/e2e/test_lightning.py::test_lightning_and_the_mirror_share_one_run_and_the_package_predicts_as_the_estimator",
+        ('"model=lightning_mlp"',),
+        "at 1,000 rows, 3 epochs",
+    ),
     "dvc exp run -S +experiment=uplift": Covered(
         "tests/e2e/test_recipes.py::test_uplift_experiment_runs_end_to_end_and_its_package_serves_effects", ('"+experiment=uplift"',)
     ),

@@ -30,6 +30,7 @@ RECIPES = [
     ["model=stacking"],
     ["model=mlp", *TORCH_FAST],
     ["+experiment=tab_transformer", *TORCH_FAST],
+    ["+experiment=lightning_tab_transformer", *TORCH_FAST],
     ["+experiment=robust_features", "model.hyperparameters.n_estimators=30"],
     ["data=breast_cancer", "model=lightgbm", "model.hyperparameters.n_estimators=30"],
     ["+experiment=iris"],
@@ -64,7 +65,8 @@ def run_stages(params: Path, out: Path) -> None:
 
 
 @pytest.mark.parametrize("overrides", RECIPES, ids=lambda o: " ".join(o))
-def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Path) -> None:
+def test_every_shipped_recipe_runs_end_to_end(overrides: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMP_MIRROR", "false")  # no DVC run to mirror: a Lightning train logs to dvclive only
     raw = yaml.safe_load(compose(ROOT, [*FAST, *overrides]))
     library = raw["model"]["class_path"].split(".")[0]
     if library in ("xgboost", "catboost"):

@@ -7,11 +7,14 @@ default, over four minutes of silence), so every entry point that talks to a tra
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from mmp.core.db import redact
@@ -82,3 +85,26 @@ def download_model(uri: str, tracking_uri: str | None, dst: str) -> tuple[str, A
             raise MMPError("--model", f"{uri} names no alias or version", "models:/name@alias or models:/name/version")
         source = client.get_model_version_download_uri(version.name, version.version)
     return mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=dst, tracking_uri=tracking_uri), version
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Two queued experiments that open a new SQLite store at once both run MLflow's schema
+    migrations and leave it half-migrated; a file lock beside the database serialises them."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    from filelock import FileLock
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(db) + ".lock", timeout=300):
+        yield
+
+
+def artifact_root(location: str | None) -> str | None:
+    """A new experiment's artifact location as MLflow wants it: a URI (a plain path resolved to a
+    ``file://`` URI); None lets the tracking server decide."""
+    if location and "://" not in location:
+        return Path(location).resolve().as_uri()
+    return location or None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -25,10 +26,16 @@ def category_kwargs(estimator: Any, X: pd.DataFrame) -> dict[str, Any]:
 
 
 def fit_model(
-    estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live: Any | None = None, treatment: pd.Series | None = None
+    estimator: Any,
+    X: pd.DataFrame,
+    y: pd.Series | pd.DataFrame,
+    live: Any | None = None,
+    treatment: pd.Series | None = None,
+    loggers: Sequence[Any] = (),
 ) -> Any:
     """Fit ``estimator``. LightGBM logs its per-round loss to ``live``; an estimator whose
-    ``fit`` takes a ``live`` argument (mmp's torch models) logs its own epochs. An uplift
+    ``fit`` takes a ``live`` argument (mmp's torch models) logs its own epochs, and one whose
+    ``fit`` takes ``loggers`` (the Lightning models) also logs to those Lightning loggers. An uplift
     learner gets the ``treatment`` by keyword: mmp's take ``fit(X, y, treatment)``, causalml's
     ``fit(X, treatment, y)``."""
     if treatment is not None:
@@ -46,6 +53,8 @@ def fit_model(
             callbacks=[DVCLiveCallback(live=live)],
             **category_kwargs(estimator, X),
         )
+    if loggers and "loggers" in inspect.signature(estimator.fit).parameters:
+        return estimator.fit(X, y, live=live, loggers=loggers)
     if live is not None and "live" in inspect.signature(estimator.fit).parameters:
         return estimator.fit(X, y, live=live)
     return estimator.fit(X, y, **category_kwargs(estimator, X))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -99,10 +100,16 @@ def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featur
     return Featurized(featurizer, X_train.join(train[labels]), transform(featurizer, test).join(test[labels]))
 
 
-def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | None = None, logger: Any | None = None) -> Any:
+def train(
+    features: pd.DataFrame,
+    params: Params,
+    best_params: dict[str, Any] | None = None,
+    logger: Any | None = None,
+    loggers: Sequence[Any] = (),
+) -> Any:
     """Build the estimator from the model recipe, with ``best_params`` (the tune step's values)
     for its search ranges and their defaults otherwise, and fit it. ``logger`` (dvclive) gets
-    the training curve where the model iterates. ``model.pretrain`` pre-trains a TabTransformer's
+    the training curve where the model iterates; a Lightning model also logs to ``loggers``. ``model.pretrain`` pre-trains a TabTransformer's
     encoder first; ``model.finetune.from`` warm-starts a torch model from that package's weights
     instead of fitting from scratch (README "Fine-tuning")."""
     from mmp.data.target import target
@@ -119,7 +126,7 @@ def train(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | 
 
         with base_model(params.model.finetune.source) as base:
             return finetune(estimator, base, X, y, params.model.finetune, logger)
-    fit_model(estimator, X, y, logger, features[data.treatment_col] if data.treatment_col else None)
+    fit_model(estimator, X, y, logger, features[data.treatment_col] if data.treatment_col else None, loggers)
     return estimator
 
 

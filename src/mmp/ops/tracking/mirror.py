@@ -4,20 +4,18 @@ never duplicates a run, a metric point, a dataset input or a logged model."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mmp.core.identity import KEY_TAG
 from mmp.core.settings import MlflowSettings
-from mmp.core.tracking import prepare_tracking
+from mmp.core.tracking import artifact_root, prepare_tracking, store_lock
 from mmp.ops.tracking.payload import RunPayload
 
-KEY_TAG = "mmp.exp_key"
 PACKAGE_TAG = "mmp.package.md5"
 BATCH = 100  # MLflow accepts at most 100 params/tags per log_batch call
 
@@ -40,23 +38,8 @@ def connect(cfg: MlflowSettings) -> Tracker:
     """An MLflow client for the tracking URI and the experiment runs go into."""
     uri = cfg.tracking_uri
     prepare_tracking(uri)  # fail in seconds, not minutes, when a server is down
-    with _store_lock(uri):
+    with store_lock(uri):
         return _open(uri, cfg)
-
-
-@contextlib.contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    """Two queued experiments that open a new SQLite store at once both run MLflow's schema
-    migrations and leave it half-migrated; a file lock beside the database serialises them."""
-    if not uri.startswith("sqlite:///"):
-        yield
-        return
-    from filelock import FileLock
-
-    db = Path(uri.removeprefix("sqlite:///"))
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(db) + ".lock", timeout=300):
-        yield
 
 
 def _open(uri: str, cfg: MlflowSettings) -> Tracker:
@@ -67,11 +50,8 @@ def _open(uri: str, cfg: MlflowSettings) -> Tracker:
     name = cfg.experiment
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
-        location = cfg.artifact_location
-        if location and "://" not in location:
-            location = Path(location).resolve().as_uri()
         try:
-            return Tracker(client, client.create_experiment(name, artifact_location=location or None))
+            return Tracker(client, client.create_experiment(name, artifact_location=artifact_root(cfg.artifact_location)))
         except MlflowException:  # created concurrently by a parallel queued run
             experiment = client.get_experiment_by_name(name)
             if experiment is None:  # not a concurrent creation: the error stands

@@ -1,35 +1,19 @@
 """Reading one experiment's state: from the workspace, or from an experiment's git commit plus
 the DVC cache (what ``mmp mirror --all`` needs: queued runs and run-cache restores leave their
-results only there). Also: the experiment's identity, which keys the mirror."""
+results only there). The identity that keys the mirror is mmp.core.identity's."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 
 from mmp.core.errors import MMPError
+from mmp.core.identity import Identity, exp_identity, git, repro_identity
 from mmp.core.io import md5_file
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What makes two mirrors the same MLflow run. An experiment is its baseline commit plus
-    its name (DVC keeps names unique per baseline); a plain ``dvc repro`` is the commit plus the
-    hash of params.yaml."""
-
-    key: str
-    name: str
-    commit: str
-    baseline: str | None = None
-    exp_name: str | None = None
 
 
 class RepoFiles(Protocol):
@@ -39,13 +23,6 @@ class RepoFiles(Protocol):
     def files_under(self, prefix: str) -> list[str]: ...
     def data_md5(self, path: str, lock: dict[str, Any]) -> str | None: ...
     def package(self, path: str, lock: dict[str, Any], scratch: Path) -> tuple[Path, str] | None: ...
-
-
-def git(root: Path, *args: str, binary: bool = False) -> Any:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-    if proc.returncode != 0:
-        return None
-    return proc.stdout if binary else proc.stdout.decode().strip()
 
 
 def md5_dir(path: Path) -> str:
@@ -136,25 +113,6 @@ def materialize_dir(root: Path, oid: str, dest: Path) -> None:
             target = dest / entry["relpath"]
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(odb.oid_to_path(entry["md5"]), target)
-
-
-def repro_identity(root: Path, params_text: bytes) -> Identity:
-    commit = git(root, "rev-parse", "HEAD") or "nocommit"
-    digest = hashlib.sha256(params_text).hexdigest()[:12]
-    return Identity(key=f"repro:{commit}:{digest}", name=f"repro-{commit[:7]}", commit=commit)
-
-
-def exp_identity(baseline: str, name: str, commit: str) -> Identity:
-    return Identity(key=f"exp:{baseline}:{name}", name=name, commit=commit, baseline=baseline, exp_name=name)
-
-
-def stage_identity(root: Path) -> Identity:
-    """The identity of the run a stage belongs to: DVC tells a stage its experiment through
-    DVC_EXP_NAME / DVC_EXP_BASELINE_REV (workspace and queued runs alike)."""
-    name, baseline = os.environ.get("DVC_EXP_NAME"), os.environ.get("DVC_EXP_BASELINE_REV")
-    if name and baseline:
-        return exp_identity(baseline, name, commit=baseline)
-    return repro_identity(root, (root / "params.yaml").read_bytes() if (root / "params.yaml").exists() else b"")
 
 
 def experiments(root: Path) -> list[Identity]:

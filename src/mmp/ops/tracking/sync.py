@@ -48,9 +48,10 @@ def _mirror_workspace(root: Path) -> None:
 
     from mmp.core.db import redact
     from mmp.core.errors import MMPError
+    from mmp.core.identity import stage_identity
     from mmp.core.settings import load_settings
     from mmp.ops.tracking.mirror import connect
-    from mmp.ops.tracking.state import WorkspaceFiles, stage_identity
+    from mmp.ops.tracking.state import WorkspaceFiles
 
     settings = load_settings()
     switches = settings.mirroring  # a malformed switch is a user error: no silent fallback

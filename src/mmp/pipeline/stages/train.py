@@ -12,6 +12,7 @@ import joblib
 import pandas as pd
 
 from mmp.core.io import atomic_path, read_json, write_json
+from mmp.pipeline.lightning_run import mlflow_loggers
 from mmp.pipeline.stages import checked_params, cluster, live, parser, run_stage
 from mmp.pipeline.steps import decision_threshold, train
 
@@ -35,8 +36,9 @@ def main(argv: list[str]) -> None:
             pass
     else:
         features = pd.read_parquet(train_file)
+        loggers = mlflow_loggers(Path.cwd(), params)  # Lightning recipes, into the mirror's run
         with live(args.live) as logger:
-            model = train(features, params, best, logger)
+            model = train(features, params, best, logger, loggers)
     with atomic_path(args.out) as tmp:
         joblib.dump(model, tmp)
     # compute=dask too: the threshold's validation fit runs here, on the gathered train rows.
