@@ -64,3 +64,9 @@ def test_mmp_predict_scores_a_kind_it_does_not_know_and_refuses_to_explain_it(ec
     first = refused.stderr.strip().splitlines()[0]
     assert first == "error: --explain: model kind echo has no explanations (allowed: a model kind with explain_columns (tabular))"
     assert "Traceback" not in refused.stderr
+
+
+def test_the_mirror_reads_the_kind_a_package_names(echo_package: Trained) -> None:
+    from mmp.ops.tracking.payload import model_kind
+
+    assert model_kind(echo_package.package) == "tests.kinds.echo:EchoModel"  # the run and version tag mmp.model.kind

@@ -270,3 +270,9 @@ def _typed(values: pd.Series, dtype: str) -> Any:
 
 def _threads(n_rows: int) -> dict[str, Any]:
     return {"num_threads": 1} if n_rows < SINGLE_THREAD_ROWS else {}
+
+
+if TYPE_CHECKING:  # mypy holds the tabular kind to the whole contract
+    from mmp.inference.wrapper import ModelWrapper
+
+    _TABULAR: type[ModelWrapper] = Scorer
