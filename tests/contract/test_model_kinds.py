@@ -24,12 +24,11 @@ from tests.contract.conftest import Trained, echo, kind_env, served, tabular
 
 pytestmark = pytest.mark.slow
 
-KINDS_UNDER_TEST: list[Callable[[Path], Trained]] = [
-    tabular("lightgbm.LGBMClassifier", n_estimators=20, num_leaves=7, n_jobs=1, verbose=-1),
-    tabular("mmp.modeling.models.mlp.MLPClassifier", hidden_layers=[16], epochs=2, batch_size=64, device="cpu"),
-    echo,  # a kind named by import path, outside mmp: serving and batch need no change for it
+KINDS_UNDER_TEST = [
+    pytest.param(tabular("lightgbm.LGBMClassifier", n_estimators=20, num_leaves=7, n_jobs=1, verbose=-1), id="lightgbm"),
+    pytest.param(tabular("mmp.modeling.models.mlp.MLPClassifier", hidden_layers=[16], epochs=2, batch_size=64, device="cpu"), id="mlp"),
+    pytest.param(echo, id="echo"),  # a kind named by import path, outside mmp: serving and batch need no change for it
 ]
-IDS = ["lightgbm", "mlp", "echo"]
 
 # a fresh interpreter that knows nothing of the test: plain MLflow, the package, the rows
 LOAD_AND_PREDICT = """
@@ -39,7 +38,7 @@ model.predict(pd.read_parquet(sys.argv[2])).to_parquet(sys.argv[3])
 """
 
 
-@pytest.mark.parametrize("build", KINDS_UNDER_TEST, ids=IDS)
+@pytest.mark.parametrize("build", KINDS_UNDER_TEST)
 def test_a_kind_trains_packages_loads_with_plain_mlflow_and_serves(build: Callable[[Path], Trained], tmp_path: Path) -> None:
     trained = build(tmp_path / "package")
     model = trained.model
