@@ -101,6 +101,7 @@ def test_exp_run_is_mirrored_once_with_everything(tracked: Path) -> None:
     assert {a.path for a in client.list_artifacts(mirrored.info.run_id, "plots/evaluate/sklearn")} >= {"plots/evaluate/sklearn/roc.json"}
     [version] = versions(client)
     assert version.run_id == mirrored.info.run_id
+    assert data.tags["mmp.model.kind"] == version.tags["mmp.model.kind"] == "tabular"  # the package's ModelWrapper kind
     assert str(client.get_model_version_by_alias(MODEL, "candidate").version) == str(version.version)
     card = Path(client.download_artifacts(mirrored.info.run_id, "MODEL_CARD.md", str(tracked.parent / "dl")))
     assert card.read_text() == (tracked / "models/package/MODEL_CARD.md").read_text()

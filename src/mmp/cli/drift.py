@@ -25,7 +25,7 @@ from mmp.core.errors import MMPError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mmp.inference.scorer import Scorer
+    from mmp.inference.wrapper import ModelWrapper
 
 DRIFT_EXIT = 3
 MODEL_PREFIXES = ("models:/", "runs:/")
@@ -115,7 +115,7 @@ def within(frame: pd.DataFrame, since: str | None, until: str | None) -> pd.Data
     return frame[keep]
 
 
-def load_model(spec: str) -> tuple[Scorer, pd.DataFrame | None]:
+def load_model(spec: str) -> tuple[ModelWrapper, pd.DataFrame | None]:
     """The model's scorer and its packaged reference sample (None when it has none)."""
     from mmp.inference.reference import read_reference
     from mmp.serving.loader import load_scorer, resolved
@@ -124,7 +124,7 @@ def load_model(spec: str) -> tuple[Scorer, pd.DataFrame | None]:
         return load_scorer(ref), read_reference(Path(ref.path))
 
 
-def with_predictions(frame: pd.DataFrame, scorer: Scorer | None) -> pd.DataFrame:
+def with_predictions(frame: pd.DataFrame, scorer: ModelWrapper | None) -> pd.DataFrame:
     """``frame`` with the log's prediction columns: its own, else scored by the model."""
     from mmp.data.prediction_log import PREDICTION, SCORE
     from mmp.inference.reference import log_columns

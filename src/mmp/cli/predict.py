@@ -119,7 +119,7 @@ def explain_columns(explain: bool, top_k: int | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from mmp.inference.batch import Identity, file_chunks, now, score_to_file, sql_chunks
-    from mmp.inference.scorer import Scorer
+    from mmp.inference.wrapper import load_wrapper
     from mmp.serving.loader import resolved
 
     if args.chunksize < 1:
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     # caught, but the final path is only ever written by a rename: it never holds a partial file)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with resolved(args.model) as ref:  # a downloaded model's temp dir goes once it is loaded
-        scorer = Scorer.from_package(ref.path, source=ref.source)
+        scorer = load_wrapper(ref.path, source=ref.source)
     total = None
     if args.query:
         url = args.db_url or os.environ.get("MMP_DB_URL")

@@ -24,7 +24,8 @@ from mmp.core.io import atomic_path
 from mmp.data.contract import check_contract, coerce_dates
 from mmp.inference.explain import Explanation
 from mmp.inference.predlog import Entry, PredictionLog
-from mmp.inference.scorer import Scorer, typed_columns
+from mmp.inference.scorer import typed_columns
+from mmp.inference.wrapper import Explainable, ModelWrapper, no_explanations
 
 FILE_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -124,7 +125,7 @@ class ExplainColumns:
 
     top_k: int | None = None
 
-    def names(self, scorer: Scorer) -> list[str]:
+    def names(self, scorer: ModelWrapper) -> list[str]:
         head = ["raw_score", "base_value", "explain_method"]
         if self.top_k is None:
             return [*head, *(f"contrib_{c}" for c in scorer.features)]
@@ -146,7 +147,7 @@ class ExplainColumns:
 
 
 def score_chunk(
-    scorer: Scorer, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int, explain: ExplainColumns | None = None
+    scorer: ModelWrapper, chunk: pd.DataFrame, contract: Contract, identity: Identity, first_row: int, explain: ExplainColumns | None = None
 ) -> pd.DataFrame:
     """Check one chunk against the contract and score it (and explain it, with ``explain``)."""
     chunk = checked_chunk(chunk, contract, first_row)
@@ -156,6 +157,8 @@ def score_chunk(
     if explain is None:
         scored = scorer.predict_columns(columns, len(chunk))
     else:
+        if not isinstance(scorer, Explainable):
+            raise no_explanations(scorer, "--explain")
         scored, expl = scorer.explain_columns(columns, len(chunk))
     for name, values in scored.items():
         out[name] = values
@@ -195,7 +198,7 @@ class ChunkWriter:
 
 
 def score_to_file(
-    scorer: Scorer,
+    scorer: ModelWrapper,
     chunks: Iterator[pd.DataFrame],
     output: Path,
     identity: Identity,
@@ -211,6 +214,8 @@ def score_to_file(
     from tqdm import tqdm
 
     fmt = file_format(output, "--output")
+    if explain is not None and not isinstance(scorer, Explainable):
+        raise no_explanations(scorer, "--explain")  # before an output file is opened
     contract = scorer.schema.contract()
     ids = scorer.schema.id_cols
     explained = explain.names(scorer) if explain is not None else []
@@ -232,7 +237,7 @@ def score_to_file(
     return writer.rows
 
 
-def log_entry(chunk: pd.DataFrame, scored: pd.DataFrame, scorer: Scorer, identity: Identity) -> Entry:
+def log_entry(chunk: pd.DataFrame, scored: pd.DataFrame, scorer: ModelWrapper, identity: Identity) -> Entry:
     """The prediction log's entry for one scored chunk: its raw columns and the outputs."""
     ids = scorer.schema.id_cols
     return Entry(

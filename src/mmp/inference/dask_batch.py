@@ -16,7 +16,7 @@ from typing import Any
 from mmp.core.errors import MMPError
 from mmp.core.io import atomic_path
 from mmp.inference.batch import Identity, input_files, score_chunk
-from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import ModelWrapper, load_wrapper
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ def pieces(input_path: Path) -> list[Piece]:
 
 
 @lru_cache(maxsize=4)
-def worker_scorer(package: str) -> Scorer:
+def worker_scorer(package: str) -> ModelWrapper:
     """The scorer of ``package``, loaded once per worker process."""
-    return Scorer.from_package(package)
+    return load_wrapper(package)
 
 
 def score_piece(package: str, piece: Piece, identity: Identity, out_dir: str) -> int:
@@ -76,7 +76,7 @@ def score_on_cluster(client: Any, package: str | Path, input_path: Path, output:
     work = pieces(input_path)
     if not work:
         raise MMPError("--input", f"{input_path} holds no rows", "a Parquet dataset with at least one row")
-    Scorer.from_package(package)  # a bad package is refused here, before any task runs
+    load_wrapper(package)  # a bad package is refused here, before any task runs
     with atomic_path(output) as tmp:
         tmp.mkdir()
         n = len(work)

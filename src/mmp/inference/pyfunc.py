@@ -26,8 +26,7 @@ from mlflow.types import ColSpec, Schema, TensorSpec
 
 from mmp.core.quiet import quiet_mlflow
 from mmp.data.schema import InputSchema
-from mmp.inference.scorer import Scorer
-from mmp.inference.wrapper import load_artifacts
+from mmp.inference.wrapper import ModelWrapper, load_artifacts, package_kind
 
 MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category": "string", "string": "string", "datetime": "datetime"}
 BASE_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scikit-learn", "joblib", "pyarrow")
@@ -123,18 +122,26 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
         staged = {name: f"{name}{path.suffix}" for name, path in artifacts.items()}
         for name, path in artifacts.items():
             shutil.copyfile(path, staged[name])
-        scorer = Scorer.load(staged)
-        example = example_frame(scorer.schema)
+        wrapper = load_artifacts(staged)
+        example = example_frame(wrapper.schema)
         with warnings.catch_warnings(), _quiet("mlflow"):
             warnings.simplefilter("ignore")  # MLflow's int-column hint and cloudpickle notice
-            outputs = mlflow.models.infer_signature(example, scorer.predict(example)).outputs
+            outputs = mlflow.models.infer_signature(example, wrapper.predict(example)).outputs
             mlflow.pyfunc.save_model(
                 path=str(out),
                 python_model=TabularModel(),
                 artifacts=staged,
-                signature=ModelSignature(inputs=input_signature(scorer.schema), outputs=outputs),
+                signature=ModelSignature(inputs=input_signature(wrapper.schema), outputs=outputs),
                 input_example=example,
-                pip_requirements=pip_requirements(scorer.model),
+                # the fitted estimator's library where the kind has one (the tabular kind's ``model``)
+                pip_requirements=pip_requirements(getattr(wrapper, "model", wrapper)),
                 mlflow_model=Model(utc_time_created=created, model_uuid=content_uuid(list(artifacts.values()))),
-                metadata={"task_type": scorer.task, **{k: v for k, v in scorer.metadata.items() if k in ("model_class", "threshold")}},
+                metadata=mlmodel_metadata(wrapper),
             )
+
+
+def mlmodel_metadata(wrapper: ModelWrapper) -> dict[str, Any]:
+    """What MLmodel's ``metadata`` tells a registry browser: the kind (as metadata.json names it),
+    the task and, where the kind has them, the model class and the threshold."""
+    kept = {k: v for k, v in wrapper.metadata.items() if k in ("model_class", "threshold")}
+    return {"kind": package_kind(wrapper.metadata), "task_type": wrapper.schema.task_type, **kept}

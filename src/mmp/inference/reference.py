@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from mmp.data.prediction_log import PREDICTION, SCORE
-from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import ModelWrapper, load_wrapper
 
 REFERENCE_FILE = "reference.parquet"
 REFERENCE_ROWS = 5_000
 
 
-def log_columns(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
+def log_columns(scorer: ModelWrapper, frame: pd.DataFrame) -> pd.DataFrame:
     """``mmp_prediction`` and ``mmp_score`` (the positive class's probability for a binary
     classifier, else null) for raw rows, as the prediction log records them."""
     out = scorer.predict(frame)
@@ -30,7 +30,7 @@ def log_columns(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({PREDICTION: prediction, SCORE: score}, index=frame.index)
 
 
-def reference_sample(train: pd.DataFrame, scorer: Scorer, seed: int, rows: int = REFERENCE_ROWS) -> pd.DataFrame:
+def reference_sample(train: pd.DataFrame, scorer: ModelWrapper, seed: int, rows: int = REFERENCE_ROWS) -> pd.DataFrame:
     """A seeded sample of ``train``'s feature columns, in their original order, with the
     model's predictions: the same rows and bytes on every run."""
     sample = train[scorer.schema.feature_names]
@@ -42,7 +42,7 @@ def reference_sample(train: pd.DataFrame, scorer: Scorer, seed: int, rows: int =
 
 def write_reference(package: Path, train: pd.DataFrame, seed: int) -> None:
     """Score the sample with the package just saved at ``package`` and store it there."""
-    sample = reference_sample(train, Scorer.from_package(package), seed)
+    sample = reference_sample(train, load_wrapper(package), seed)
     sample.to_parquet(package / REFERENCE_FILE, index=False, compression="zstd")
 
 

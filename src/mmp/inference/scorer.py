@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
@@ -73,6 +73,52 @@ class Scorer:
             model=load_legacy(lambda: joblib.load(artifacts["model"])),
             schema=InputSchema.read(Path(artifacts["schema"])),
             metadata=json.loads(Path(artifacts["metadata"]).read_text()),
+        )
+
+    @classmethod
+    def train(cls, frame: pd.DataFrame, params: Any, best: Mapping[str, Any] | None = None, logger: Any | None = None) -> Scorer:
+        """Fit the recipe (``params``: :class:`mmp.core.config.Params`) on raw labelled train rows
+        (the prepare step's train split): the featurizer, then the estimator, by the same
+        functions the featurize and train stages call. A fine-tune (``model.finetune.from``)
+        fetches its base package: the pipeline's train stage does that."""
+        from mmp.data.online import online_features
+        from mmp.data.schema import infer_schema
+        from mmp.modeling.features import fit_features
+        from mmp.modeling.training import fit_recipe
+
+        if params.model.finetune.source:
+            raise MMPError(
+                "model.finetune.from", "Scorer.train fits from scratch", "the pipeline's train stage (dvc exp run) for a fine-tune"
+            )
+        data = params.data
+        featurizer, features = fit_features(frame, params)
+        model = fit_recipe(features, params, best, logger)
+        schema = infer_schema(frame, data, online_features(data, params.features.time))
+        metadata = {"kind": cls.kind, "model_class": params.model.class_path, "threshold": params.evaluate.fixed_threshold}
+        return cls(featurizer, model, schema, metadata | label_columns(data))
+
+    def evaluate(self, frame: pd.DataFrame, extra: Sequence[Any] = ()) -> dict[str, float]:
+        """Metrics on raw labelled rows, computed the way the evaluate step does: the task's
+        metrics at the package's threshold, plus ``extra`` (the recipe's extra metrics, loaded).
+        An uplift model reads its treatment (and known effect) column named in its metadata."""
+        from mmp.data.target import target
+        from mmp.modeling.metrics import classification_metrics, extra_metric_values, regression_metrics, uplift_metrics
+
+        out = self.predict(frame)
+        y = np.asarray(target(frame, self.schema.targets))
+        if self.uplift:
+            treatment, effect = self.metadata.get("treatment_col"), self.metadata.get("effect_col")
+            if not treatment:
+                raise MMPError("metadata.json", "an uplift package names no treatment_col", "a package saved by this version of mmp")
+            known = frame[effect].to_numpy() if effect else None
+            return uplift_metrics(y, frame[treatment].to_numpy(), out["effect"].to_numpy(), known)
+        if self.classes is None:
+            pred = out[self.output_columns].to_numpy()
+            pred = pred[:, 0] if pred.shape[1] == 1 else pred
+            return regression_metrics(y, pred) | extra_metric_values(extra, y, pred, None)
+        proba = out[[f"proba_{c}" for c in self.classes]].to_numpy()
+        return classification_metrics(y, proba, self.classes, self.threshold) | extra_metric_values(
+            extra, y, proba, self.classes, self.threshold
         )
 
     @classmethod
@@ -194,6 +240,11 @@ class Scorer:
         return np.asarray(self.model.predict_proba(X), dtype=np.float64)
 
 
+def label_columns(data: Any) -> dict[str, str]:
+    """What an uplift package's :meth:`Scorer.evaluate` reads beside the target, for its metadata."""
+    return {name: col for name, col in (("treatment_col", data.treatment_col), ("effect_col", data.effect_col)) if col}
+
+
 def typed_columns(frame: pd.DataFrame, schema: InputSchema) -> dict[str, Any]:
     """The feature columns of raw rows, each with its declared type: numbers float64 with NaN
     (unparseable values become NaN), dates datetime64 (NaT likewise), text as pandas holds it
@@ -243,3 +294,9 @@ def _typed(values: pd.Series, dtype: str) -> Any:
 
 def _threads(n_rows: int) -> dict[str, Any]:
     return {"num_threads": 1} if n_rows < SINGLE_THREAD_ROWS else {}
+
+
+if TYPE_CHECKING:  # mypy holds the tabular kind to the whole contract
+    from mmp.inference.wrapper import ModelWrapper
+
+    _TABULAR: type[ModelWrapper] = Scorer

@@ -12,7 +12,7 @@ the user's repository.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mmp.data.schema import InputSchema
+    from mmp.inference.explain import Explanation
 
 # kind -> the class implementing it (imported on first use: a kind's libraries load only when used)
 KINDS: dict[str, str] = {"tabular": "mmp.inference.scorer:Scorer"}
@@ -60,8 +61,9 @@ class ModelWrapper(Protocol):
         object the package stores. ``logger`` (dvclive) gets training curves."""
         ...
 
-    def evaluate(self, frame: pd.DataFrame) -> dict[str, float]:
-        """Labelled rows (inputs and targets) in, the kind's offline metrics out."""
+    def evaluate(self, frame: pd.DataFrame, extra: Sequence[Any] = ()) -> dict[str, float]:
+        """Labelled rows (inputs and targets) in, the kind's offline metrics out. ``extra``: the
+        recipe's ``evaluate.extra_metrics`` (loaded), which a kind without them ignores."""
         ...
 
     @classmethod
@@ -76,6 +78,19 @@ class ModelWrapper(Protocol):
     def predict_columns(self, columns: Mapping[str, Any], n_rows: int) -> dict[str, np.ndarray]:
         """Input columns (name -> values) to output columns: the HTTP and batch path."""
         ...
+
+
+@runtime_checkable
+class Explainable(Protocol):
+    """A capability only some kinds have: per-row explanations by raw input column (``/explain``,
+    ``mmp predict --explain``). Check with ``isinstance`` and refuse with :func:`no_explanations`."""
+
+    def explain_columns(self, columns: Mapping[str, Any], n_rows: int) -> tuple[dict[str, np.ndarray], Explanation]: ...
+
+
+def no_explanations(model: ModelWrapper, key: str = "explain") -> MMPError:
+    """The one refusal for a kind that cannot explain (a 4xx over HTTP, exit 2 in the CLI)."""
+    return MMPError(key, f"model kind {model.kind} has no explanations", "a model kind with explain_columns (tabular)")
 
 
 def wrapper_class(kind: str) -> type[ModelWrapper]:

@@ -21,7 +21,7 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 
-from mmp.core.config import FeaturesConfig, TaskType, task_kind
+from mmp.core.config import FeaturesConfig, Params, TaskType, task_kind
 from mmp.core.errors import MMPError, raise_all
 
 SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
@@ -219,3 +219,16 @@ def transform(featurizer: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
     """Featurize raw rows into float32 features with stable, named columns (category codes as
     integers, see :func:`category_codes`)."""
     return _float32(featurizer.transform(frame))
+
+
+def fit_features(train: pd.DataFrame, params: Params) -> tuple[Pipeline, pd.DataFrame]:
+    """Fit the recipe's preprocessing on the train rows only: the featurizer and the train feature
+    matrix, with the label columns (target, and an uplift task's treatment and known effect)
+    joined beside it."""
+    from mmp.data.target import target
+
+    data = params.data
+    columns = select_columns(train, params.features, data.non_feature_cols)
+    featurizer = build_featurizer(params.features, columns, data.task_type, params.seed, params.model.class_path)
+    X_train = fit_transform(featurizer, train, target(train, data.targets))
+    return featurizer, X_train.join(train[data.label_cols])

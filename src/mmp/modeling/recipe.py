@@ -287,3 +287,32 @@ def check_task(estimator: Any, task: TaskType, key: str = "model.class_path") ->
         raise MMPError(key, f"{kind} is a classifier but data.task_type is regression", "a regressor, e.g. -S model=lightgbm_regressor")
     if task_kind(task) == "classification" and is_regressor(estimator):
         raise MMPError(key, f"{kind} is a regressor but data.task_type is {task}", "a classifier, e.g. -S model=lightgbm")
+
+
+def tuned_chooser(best: Mapping[str, Any], ranges: Mapping[str, SearchRange]) -> Chooser:
+    """The chooser of the final fit: a tuned value where the search produced one, else the
+    range's documented default. Values for ranges the recipe no longer has are an error."""
+    stale = sorted(set(best) - set(ranges))
+    if stale:
+        raise MMPError("best params", f"values for ranges the recipe does not have: {stale}", "re-run the tune stage (dvc exp run)")
+    return lambda name, r: best[name] if name in best else r.midpoint()
+
+
+def tuned_recipe(model: ModelConfig, best: Mapping[str, Any]) -> tuple[ModelConfig, dict[str, Any], str | None]:
+    """(recipe, tuned values, family) from the tune stage's best_params.json: an AutoML study
+    (``tune.families``) writes ``{family, model, params}`` and its family's recipe replaces
+    ``model``; otherwise the file maps the recipe's own range names to values (empty when
+    tuning is off)."""
+    if isinstance(best.get("model"), Mapping):  # a plain study's values are scalars, never a mapping
+        spec = parse(ModelConfig, dict(best["model"]), "best params model")
+        return spec, dict(best.get("params") or {}), str(best.get("family"))
+    return model, dict(best), None
+
+
+def recipe_estimator(model: ModelConfig, task: TaskType, seed: int, best: Mapping[str, Any] | None = None) -> Any:
+    """The unfitted estimator of the model recipe, with the tune step's values for its ranges
+    (an AutoML study's: the family it chose) and their defaults otherwise."""
+    spec, values, _ = tuned_recipe(model, best or {})
+    estimator = build_estimator(spec, seed, tuned_chooser(values, find_ranges(spec.hyperparameters)))
+    check_task(estimator, task)
+    return estimator

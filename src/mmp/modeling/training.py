@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pandas as pd
 
-from mmp.core.config import FinetuneConfig, ModelConfig, PretrainConfig
+from mmp.core.config import FinetuneConfig, ModelConfig, Params, PretrainConfig
 from mmp.core.errors import MMPError
 
 # LightGBM's training curve is the loss on a seeded sample of at most this many train rows:
@@ -92,3 +93,33 @@ def finetune(estimator: Any, base: Any, X: pd.DataFrame, y: pd.Series | pd.DataF
     if settings.lr is not None:
         estimator.set_params(lr=settings.lr)
     return estimator.fine_tune(base, X, y.to_numpy(), settings.epochs, settings.class_weight == "balanced", live)
+
+
+def fit_recipe(
+    features: pd.DataFrame,
+    params: Params,
+    best: Mapping[str, Any] | None = None,
+    live: Any = None,
+    base: Callable[[], AbstractContextManager[Any]] | None = None,
+    loggers: Sequence[Any] = (),
+) -> Any:
+    """Build the estimator of the model recipe (with ``best``, the tune step's values) and fit it
+    on the feature matrix ``features`` (the label columns beside the features). ``model.pretrain``
+    pre-trains a TabTransformer's encoder first; with ``base`` (opens the fitted model that
+    ``model.finetune.from`` names: a download, so only once the recipe is known to fine-tune) the
+    estimator warm-starts from its weights instead of fitting from scratch (README "Fine-tuning").
+    A Lightning model also logs to ``loggers`` (Lightning loggers)."""
+    from mmp.data.target import target
+    from mmp.modeling.recipe import recipe_estimator
+
+    data = params.data
+    estimator = recipe_estimator(params.model, data.task_type, params.seed, best)
+    check_warm_start(estimator, params.model)
+    X, y = features.drop(columns=data.label_cols), target(features, data.targets)
+    if params.model.pretrain.enabled:
+        pretrain(estimator, X, params.model.pretrain)
+    if base is not None:
+        with base() as fitted:
+            return finetune(estimator, fitted, X, y, params.model.finetune, live)
+    fit_model(estimator, X, y, live, features[data.treatment_col] if data.treatment_col else None, loggers)
+    return estimator

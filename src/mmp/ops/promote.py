@@ -13,43 +13,32 @@ from mmp.core.errors import MMPError
 if TYPE_CHECKING:
     from mmp.core.config import DataConfig
     from mmp.data.schema import InputSchema
+    from mmp.inference.wrapper import ModelWrapper
 
 
-def fetch(model_uri: str, tracking_uri: str) -> Any:
-    """The registered package as the one Scorer (not MLflow's pickled wrapper), so a version
+def fetch(model_uri: str, tracking_uri: str) -> ModelWrapper:
+    """The registered package as its kind's wrapper (not MLflow's pickled one), so a version
     built before a refactoring of mmp still loads."""
     import tempfile
 
     import mlflow.artifacts
 
-    from mmp.inference.scorer import Scorer
+    from mmp.inference.wrapper import load_wrapper
 
     with tempfile.TemporaryDirectory(prefix="mmp-promote-") as tmp:
         path = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp, tracking_uri=tracking_uri)
-        return Scorer.from_package(path, source=model_uri)
+        return load_wrapper(path, source=model_uri)
 
 
-def score(scorer: Any, test: Any, data: DataConfig, extra: Sequence[Any] = ()) -> dict[str, float]:
-    """Metrics of a registered model on raw test rows, computed the way the evaluate step does
-    (``extra``: the recipe's ``evaluate.extra_metrics``, loaded)."""
-    import numpy as np
-
-    from mmp.data.target import target
-    from mmp.modeling.metrics import classification_metrics, extra_metric_values, regression_metrics, uplift_metrics
-
-    targets = data.targets
-    out = scorer.predict(test.drop(columns=data.label_cols))
-    y = np.asarray(target(test, targets))
-    if data.treatment_col:
-        known = test[data.effect_col].to_numpy() if data.effect_col else None
-        return uplift_metrics(y, test[data.treatment_col].to_numpy(), out["effect"].to_numpy(), known)
-    if scorer.classes is None:
-        pred = out[scorer.output_columns].to_numpy()
-        pred = pred[:, 0] if pred.shape[1] == 1 else pred
-        return regression_metrics(y, pred) | extra_metric_values(extra, y, pred, None)
-    proba = out[[f"proba_{c}" for c in scorer.classes]].to_numpy()
-    classes = np.asarray(scorer.classes)
-    return classification_metrics(y, proba, classes, scorer.threshold) | extra_metric_values(extra, y, proba, classes, scorer.threshold)
+def score(model: ModelWrapper, test: Any, data: DataConfig, extra: Sequence[Any] = ()) -> dict[str, float]:
+    """Metrics of a registered model on raw labelled test rows: its kind's ``evaluate`` (the
+    tabular kind computes them the way the evaluate step does; ``extra``: the recipe's
+    ``evaluate.extra_metrics``, loaded)."""
+    # packages saved before metadata named an uplift model's label columns: the recipe's
+    for key, column in (("treatment_col", data.treatment_col), ("effect_col", data.effect_col)):
+        if column:
+            model.metadata.setdefault(key, column)
+    return model.evaluate(test, extra)
 
 
 def promote(params_path: Path, test_path: Path, version: str | None, repo: Path) -> int:

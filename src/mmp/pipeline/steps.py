@@ -90,14 +90,10 @@ def described(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig, time: T
 def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featurized:
     """Fit the preprocessing on the train split only and transform both splits. The label
     columns (target, and an uplift task's treatment and known effect) travel beside them."""
-    from mmp.data.target import target
-    from mmp.modeling.features import build_featurizer, fit_transform, select_columns, transform
+    from mmp.modeling.features import fit_features, transform
 
-    labels = params.data.label_cols
-    columns = select_columns(train, params.features, params.data.non_feature_cols)
-    featurizer = build_featurizer(params.features, columns, params.data.task_type, params.seed, params.model.class_path)
-    X_train = fit_transform(featurizer, train, target(train, params.data.targets))
-    return Featurized(featurizer, X_train.join(train[labels]), transform(featurizer, test).join(test[labels]))
+    featurizer, X_train = fit_features(train, params)
+    return Featurized(featurizer, X_train, transform(featurizer, test).join(test[params.data.label_cols]))
 
 
 def train(
@@ -107,39 +103,28 @@ def train(
     logger: Any | None = None,
     loggers: Sequence[Any] = (),
 ) -> Any:
-    """Build the estimator from the model recipe, with ``best_params`` (the tune step's values)
-    for its search ranges and their defaults otherwise, and fit it. ``logger`` (dvclive) gets
-    the training curve where the model iterates; a Lightning model also logs to ``loggers``. ``model.pretrain`` pre-trains a TabTransformer's
-    encoder first; ``model.finetune.from`` warm-starts a torch model from that package's weights
-    instead of fitting from scratch (README "Fine-tuning")."""
-    from mmp.data.target import target
-    from mmp.modeling.training import check_warm_start, finetune, fit_model, pretrain
+    """Fit the model recipe on the train feature matrix (:func:`mmp.modeling.training.fit_recipe`,
+    the tabular kind's one fitting rule), with ``best_params`` (the tune step's values) for its
+    search ranges. ``logger`` (dvclive) gets the training curve where the model iterates; a
+    Lightning model also logs to ``loggers``; ``model.finetune.from`` names the package whose
+    weights a torch model warm-starts from."""
+    from mmp.modeling.training import fit_recipe
 
-    estimator = recipe_estimator(params, best_params)
-    check_warm_start(estimator, params.model)
-    data = params.data
-    X, y = features.drop(columns=data.label_cols), target(features, data.targets)
-    if params.model.pretrain.enabled:
-        pretrain(estimator, X, params.model.pretrain)
-    if params.model.finetune.source:
+    source = params.model.finetune.source
+    if source:
+        from functools import partial
+
         from mmp.pipeline.finetune import base_model
 
-        with base_model(params.model.finetune.source) as base:
-            return finetune(estimator, base, X, y, params.model.finetune, logger)
-    fit_model(estimator, X, y, logger, features[data.treatment_col] if data.treatment_col else None, loggers)
-    return estimator
+        return fit_recipe(features, params, best_params, logger, partial(base_model, source), loggers)
+    return fit_recipe(features, params, best_params, logger, loggers=loggers)
 
 
 def recipe_estimator(params: Params, best_params: dict[str, Any] | None = None) -> Any:
     """The unfitted estimator of the model recipe, with the tune step's values for its ranges."""
-    from mmp.modeling.recipe import build_estimator, check_task, find_ranges
-    from mmp.tuning.space import tuned_chooser, tuned_recipe
+    from mmp.modeling.recipe import recipe_estimator as build
 
-    spec, values, _ = tuned_recipe(params.model, best_params or {})  # AutoML: the family tune chose
-    chooser = tuned_chooser(values, find_ranges(spec.hyperparameters))
-    estimator = build_estimator(spec, params.seed, chooser)
-    check_task(estimator, params.data.task_type)
-    return estimator
+    return build(params.model, params.data.task_type, params.seed, best_params)
 
 
 # The share of the train split held out to choose the decision threshold: one fold of five.
@@ -258,6 +243,7 @@ def package(
     seeded sample of it and its predictions go in too (``reference.parquet``: drift's reference)."""
     from mmp.inference.model_card import render_card
     from mmp.inference.pyfunc import save_package  # mlflow is heavy: import only here
+    from mmp.inference.scorer import Scorer, label_columns
     from mmp.modeling.gate import evaluate_gate
 
     key, gate = params.evaluate.gate_for(params.data.task_type)
@@ -277,10 +263,12 @@ def package(
             files["encoder"].write_bytes(encoder.state)
             family_entry["encoder_sha256"] = encoder.sha256
         metadata = {
+            "kind": Scorer.kind,
             "model_class": params.model.class_path,
             **family_entry,
             "threshold": params.evaluate.applied_threshold(metrics),
             "metrics": metrics,
+            **label_columns(params.data),  # an uplift model's evaluate reads its treatment column
         }
         write_json(files["metadata"], metadata)
         save_package(out, files, created)

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from mmp.core.errors import MMPError
 from mmp.data.schema import InputSchema
-from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import ModelWrapper
 from mmp.serving.loader import ModelRef, fetched_spec, load_scorer
 
 log = logging.getLogger("mmp.serving.ab")
@@ -127,7 +127,7 @@ class Model:
     """One loaded variant."""
 
     ref: ModelRef
-    scorer: Scorer
+    scorer: ModelWrapper
 
 
 @dataclass(frozen=True)

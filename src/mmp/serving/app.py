@@ -38,7 +38,7 @@ from mmp.core.quiet import quiet_mlflow
 from mmp.core.settings import ServingSettings, load_settings
 from mmp.data.schema import InputSchema
 from mmp.inference import predlog
-from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import ModelWrapper
 from mmp.serving import ab, enrichment, metrics, swap
 from mmp.serving.explain import add_explain_route
 from mmp.serving.loader import ModelRef, load_scorer, resolved
@@ -90,7 +90,7 @@ class Service:
     def __init__(
         self,
         ref: ModelRef,
-        scorer: Scorer,
+        scorer: ModelWrapper,
         settings: ServingSettings,
         token: str | None,
         challenger: ModelRef | None = None,
@@ -133,10 +133,10 @@ class Service:
         return self.champion.ref
 
     @property
-    def scorer(self) -> Scorer:
+    def scorer(self) -> ModelWrapper:
         return self.champion.scorer
 
-    def swap(self, ref: ModelRef, scorer: Scorer) -> None:
+    def swap(self, ref: ModelRef, scorer: ModelWrapper) -> None:
         """Serve another version of the champion from the next request on (swap.AliasPoller
         has checked that it takes the same inputs)."""
         self.champion = ab.Model(ref, scorer)
@@ -196,6 +196,7 @@ class Service:
             "name": model.ref.name,
             "version": model.ref.version,
             "source": model.ref.source,
+            "kind": model.scorer.kind,
             "model_class": meta.get("model_class"),
             "threshold": meta.get("threshold"),
             "metrics": meta.get("metrics", {}),
@@ -257,7 +258,7 @@ class Service:
             listener(batch)
         return batch
 
-    def run(self, scorer: Scorer, records: list[Any]) -> dict[str, Any]:
+    def run(self, scorer: ModelWrapper, records: list[Any]) -> dict[str, Any]:
         """The scorer's output columns (arrays) for the records; a value it refuses is a 422."""
         columns = {name: [getattr(r, name) for r in records] for name in scorer.features}
         try:
@@ -267,21 +268,28 @@ class Service:
 
 
 def as_json(out: Mapping[str, Any]) -> dict[str, Any]:
-    """Scorer output columns as the response's JSON lists: predictions (an uplift model's are its
-    estimated effects, also named as such) and class probabilities."""
+    """A model's output columns as the response's JSON lists: predictions (an uplift model's are
+    its estimated effects, also named as such; any JSON value, an LLM's answers are strings) and
+    class probabilities."""
     response: dict[str, Any] = {}
     if "effect" in out:
-        response["predictions"] = response["effects"] = out["effect"].tolist()
+        response["predictions"] = response["effects"] = listed(out["effect"])
     elif "prediction" in out:
-        response["predictions"] = out["prediction"].tolist()
+        response["predictions"] = listed(out["prediction"])
     else:
-        response["predictions"] = [dict(zip(out, row, strict=True)) for row in zip(*(v.tolist() for v in out.values()), strict=True)]
+        response["predictions"] = [dict(zip(out, row, strict=True)) for row in zip(*(listed(v) for v in out.values()), strict=True)]
     probas = [k for k in out if k.startswith("proba_")]
     if probas:
-        values = [out[k].tolist() for k in probas]
+        values = [listed(out[k]) for k in probas]
         names = [k.removeprefix("proba_") for k in probas]
         response["probabilities"] = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
     return response
+
+
+def listed(values: Any) -> list[Any]:
+    """One output column as a JSON list: numpy arrays and pandas columns (numbers, or objects
+    such as strings), or a plain list a kind returned."""
+    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 def body_limit(settings: ServingSettings, schema: InputSchema) -> int:

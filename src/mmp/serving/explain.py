@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mmp.core.errors import MMPError
 from mmp.inference.explain import DEFAULT_TOP_K, MAX_TOP_K
-from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import Explainable, ModelWrapper, no_explanations
 from mmp.serving.ab import Model
 from mmp.serving.loader import ModelRef
 
@@ -41,7 +41,10 @@ class ExplainResponse(BaseModel):
     explanations: list[RecordExplanation]
 
 
-def explain(scorer: Scorer, ref: ModelRef, records: list[Any], k: int) -> dict[str, Any]:
+def explain(scorer: ModelWrapper, ref: ModelRef, records: list[Any], k: int) -> dict[str, Any]:
+    if not isinstance(scorer, Explainable):  # a capability of some kinds: a 4xx naming the kind
+        err = no_explanations(scorer)
+        raise HTTPException(422, detail={"message": str(err), "fields": []})
     columns = {name: [getattr(r, name) for r in records] for name in scorer.features}
     try:
         out, expl = scorer.explain_columns(columns, len(records))

@@ -24,7 +24,7 @@ import yaml
 from mmp.core.errors import MMPError
 from mmp.core.settings import model_alias
 from mmp.core.tracking import download_model, prepare_tracking
-from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import ModelWrapper, load_wrapper
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 SOURCES = "a models/package directory, models:/name@alias, models:/name/version, runs:/<run_id>/model or a run id"
@@ -67,7 +67,7 @@ def model_spec(given: str | None, env: Mapping[str, str]) -> str:
 @contextlib.contextmanager
 def fetched(spec: str, tracking_uri: str | None = None, flag: str = "--model") -> Iterator[ModelRef]:
     """``spec`` as a local pyfunc directory for the duration of the block. A remote model is
-    downloaded into a temp directory that the block removes (on errors too): a loaded Scorer
+    downloaded into a temp directory that the block removes (on errors too): a loaded model
     holds everything in memory, and serving workers load theirs before the block ends."""
     local = Path(spec)
     if local.is_dir():
@@ -117,9 +117,9 @@ def _model_uuid(path: Path) -> str:
     return str(meta.get("model_uuid") or "local")
 
 
-def load_scorer(ref: ModelRef) -> Scorer:
-    """The fetched model as the one shared Scorer (errors name the source the user gave)."""
-    return Scorer.from_package(ref.path, source=ref.source)
+def load_scorer(ref: ModelRef) -> ModelWrapper:
+    """The fetched model as its kind's wrapper, whatever the kind (errors name the source the user gave)."""
+    return load_wrapper(ref.path, source=ref.source)
 
 
 @contextlib.contextmanager

@@ -24,14 +24,14 @@ import pandas as pd
 
 from mmp.core.errors import MMPError
 from mmp.core.tracking import prepare_tracking
-from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import ModelWrapper
 from mmp.serving.loader import ModelRef, fetched_spec, load_scorer, registry_tracking_uri
 
 log = logging.getLogger("mmp.serving.swap")
 POLL_ENV = "MMP_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 30.0
 
-Swap = Callable[[ModelRef, Scorer], None]
+Swap = Callable[[ModelRef, ModelWrapper], None]
 
 
 def poll_seconds(env: Mapping[str, str]) -> float:
@@ -59,7 +59,7 @@ def followed_alias(source: str) -> tuple[str, str] | None:
 class AliasPoller:
     """Follows one registry alias in a daemon thread and swaps to each new version it names."""
 
-    def __init__(self, served: ModelRef, scorer: Scorer, interval: float, env: Mapping[str, str], swap: Swap):
+    def __init__(self, served: ModelRef, scorer: ModelWrapper, interval: float, env: Mapping[str, str], swap: Swap):
         followed = followed_alias(served.source)
         assert followed is not None  # see follower()
         self.name, self.alias = followed
@@ -140,7 +140,7 @@ class AliasPoller:
         return version
 
 
-def check_replacement(served: Scorer, new: Scorer) -> None:
+def check_replacement(served: ModelWrapper, new: ModelWrapper) -> None:
     """Refuse a model that cannot answer the served model's requests the same way: other inputs
     or task, other output columns, or a failing prediction on its own example row."""
     differs = served.schema.difference(new.schema)
@@ -153,7 +153,7 @@ def check_replacement(served: Scorer, new: Scorer) -> None:
         raise MMPError("the new version", f"answered {len(smoke)} rows for one", "one prediction per record")
 
 
-def follower(served: ModelRef, scorer: Scorer, env: Mapping[str, str], swap: Swap) -> AliasPoller | None:
+def follower(served: ModelRef, scorer: ModelWrapper, env: Mapping[str, str], swap: Swap) -> AliasPoller | None:
     """The poller for a server of ``served`` (None when its source is no alias or polling is off)."""
     interval = poll_seconds(env)
     if interval == 0 or followed_alias(served.source) is None:

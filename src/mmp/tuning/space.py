@@ -3,12 +3,14 @@ the train stage can use ``tuned_chooser`` cheaply."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from mmp.core.config import ModelConfig, parse
+from mmp.core.config import ModelConfig
 from mmp.core.errors import MMPError, raise_all
-from mmp.modeling.recipe import Chooser, SearchRange, Site, find_ranges
+from mmp.modeling.recipe import Chooser, SearchRange, Site, find_ranges, tuned_chooser, tuned_recipe
+
+# tuned_chooser and tuned_recipe live with the recipe (the tabular kind trains below tuning)
+__all__ = ["search_space", "trial_chooser", "tuned_chooser", "tuned_recipe"]
 
 # Optuna stores categorical choices only of these types.
 CHOICE_TYPES = (type(None), bool, int, float, str)
@@ -58,23 +60,3 @@ def trial_chooser(trial: Any) -> Chooser:
         return trial.suggest_float(name, low, high, step=r.step, log=r.log)
 
     return choose
-
-
-def tuned_chooser(best: Mapping[str, Any], ranges: Mapping[str, SearchRange]) -> Chooser:
-    """The chooser of the final fit: a tuned value where the search produced one, else the
-    range's documented default. Values for ranges the recipe no longer has are an error."""
-    stale = sorted(set(best) - set(ranges))
-    if stale:
-        raise MMPError("best params", f"values for ranges the recipe does not have: {stale}", "re-run the tune stage (dvc exp run)")
-    return lambda name, r: best[name] if name in best else r.midpoint()
-
-
-def tuned_recipe(model: ModelConfig, best: Mapping[str, Any]) -> tuple[ModelConfig, dict[str, Any], str | None]:
-    """(recipe, tuned values, family) from the tune stage's best_params.json: an AutoML study
-    (``tune.families``) writes ``{family, model, params}`` and its family's recipe replaces
-    ``model``; otherwise the file maps the recipe's own range names to values (empty when
-    tuning is off)."""
-    if isinstance(best.get("model"), Mapping):  # a plain study's values are scalars, never a mapping
-        spec = parse(ModelConfig, dict(best["model"]), "best params model")
-        return spec, dict(best.get("params") or {}), str(best.get("family"))
-    return model, dict(best), None

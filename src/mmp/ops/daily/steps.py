@@ -60,7 +60,7 @@ def drift(d: Day) -> dict[str, Any]:
     from mmp.core.monitor import load_monitor
     from mmp.inference.drift import column_kinds, drift_report
     from mmp.inference.reference import log_columns, read_reference
-    from mmp.inference.scorer import Scorer
+    from mmp.inference.wrapper import load_wrapper
     from mmp.ops.drift_report import write_drift_output
 
     found = d.done("drift")
@@ -68,7 +68,7 @@ def drift(d: Day) -> dict[str, Any]:
         return found
     champion = d.champion()
     package = d.package(str(champion.version))
-    scorer = Scorer.from_package(package)
+    scorer = load_wrapper(package)
     reference = read_reference(package)
     if reference is None:
         raise MMPError(f"{d.model_name} version {champion.version}", "holds no reference.parquet", "a package built by this version of mmp")
@@ -94,10 +94,10 @@ def drift(d: Day) -> dict[str, Any]:
 
 def metrics_of(d: Day, version: str) -> dict[str, float]:
     """A registered version's metrics on the day's held-out rows, computed as `mmp promote` does."""
-    from mmp.inference.scorer import Scorer
+    from mmp.inference.wrapper import load_wrapper
     from mmp.ops.promote import score
 
-    scorer = Scorer.from_package(d.package(version))
+    scorer = load_wrapper(d.package(version))
     return {k: float(v) for k, v in score(scorer, pd.read_parquet(d.holdout_path), d.params.data).items()}
 
 

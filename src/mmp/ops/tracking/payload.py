@@ -19,6 +19,7 @@ from mmp.inference.model_card import DataFile
 from mmp.ops.tracking.state import Identity, RepoFiles, load_yaml, lock_entries
 
 CARD = "MODEL_CARD.md"
+KIND_TAG = "mmp.model.kind"  # on the run and the registered version: what serves the package
 _VAR = re.compile(r"\$\{paths\.(\w+)\}")
 
 
@@ -35,6 +36,7 @@ class RunPayload:
     package: Path | None = None
     package_md5: str | None = None
     schema: InputSchema | None = None  # the package's input schema: what its registered model must hold
+    kind: str | None = None  # the package's model kind (mmp.inference.wrapper), tagged on the run and version
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -122,7 +124,8 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
         if (payload.package / CARD).is_file():
             payload.artifacts[CARD] = (payload.package / CARD).read_bytes()
         payload.schema = package_schema(payload.package)
-    payload.tags = _tags(identity, outs, payload.package_md5)
+        payload.kind = model_kind(payload.package)
+    payload.tags = _tags(identity, outs, payload.package_md5, payload.kind)
     return payload
 
 
@@ -134,6 +137,19 @@ def package_schema(package: Path) -> InputSchema:
     except (KeyError, TypeError, OSError, ValueError) as err:
         raise MMPError(
             str(package), f"has no readable input schema ({type(err).__name__}: {err})", "a package built by the package stage"
+        ) from None
+
+
+def model_kind(package: Path) -> str:
+    """The model kind a package's metadata.json names (``tabular`` for packages older than kinds)."""
+    from mmp.inference.wrapper import package_kind
+
+    try:
+        listed = load_yaml((package / "MLmodel").read_bytes())["flavors"]["python_function"]["artifacts"]
+        return package_kind(json.loads((package / listed["metadata"]["path"]).read_text()))
+    except (KeyError, TypeError, OSError, ValueError) as err:
+        raise MMPError(
+            str(package), f"has no readable metadata.json ({type(err).__name__}: {err})", "a package built by the package stage"
         ) from None
 
 
@@ -160,7 +176,7 @@ def _datasets(files: RepoFiles, lock: dict[str, Any], prepared: str, metrics: di
     return found
 
 
-def _tags(identity: Identity, outs: dict[str, str], package_md5: str | None) -> dict[str, str]:
+def _tags(identity: Identity, outs: dict[str, str], package_md5: str | None, kind: str | None = None) -> dict[str, str]:
     tags = {
         "mmp.exp_key": identity.key,
         "mmp.git.commit": identity.commit,
@@ -171,4 +187,6 @@ def _tags(identity: Identity, outs: dict[str, str], package_md5: str | None) -> 
     tags.update({f"mmp.dvc.out.{path}": md5 for path, md5 in sorted(outs.items())})
     if package_md5:
         tags["mmp.package.md5"] = package_md5
+    if kind:
+        tags[KIND_TAG] = kind
     return {k: v for k, v in tags.items() if v}

@@ -8,7 +8,7 @@ from typing import Any
 from mmp.core.errors import MMPError
 from mmp.core.settings import CHAMPION, model_alias
 from mmp.ops.tracking.mirror import KEY_TAG, PACKAGE_TAG, Mirrored, Tracker
-from mmp.ops.tracking.payload import RunPayload
+from mmp.ops.tracking.payload import KIND_TAG, RunPayload
 
 CANDIDATE = "candidate"
 INTERFACE_TAG = "mmp.interface.md5"  # the input schema and task a registered model holds
@@ -35,6 +35,8 @@ def register(tracker: Tracker, payload: RunPayload, mirrored: Mirrored) -> Mirro
         tags = {KEY_TAG: payload.identity.key, PACKAGE_TAG: payload.package_md5 or ""}
         tags.update({f"mmp.data.{d.name}.md5": d.md5 for d in payload.datasets})
         tags.update(_interface_tags(payload))
+        if payload.kind:
+            tags[KIND_TAG] = payload.kind
         # The source is the logged model's own artifact location, not `models:/<model_id>`: the
         # SQLite registry resolves such a URI through MLflow's GLOBAL tracking URI (the cwd's
         # mlflow.db), not this client's, and a queued run's cwd is DVC's temp dir.

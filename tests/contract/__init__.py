@@ -1,0 +1,1 @@
+"""The model contract (mmp.inference.wrapper.ModelWrapper) over every shipped model kind."""
