@@ -26,7 +26,6 @@ from mlflow.types import ColSpec, Schema, TensorSpec
 
 from mmp.core.quiet import quiet_mlflow
 from mmp.data.schema import InputSchema
-from mmp.inference.scorer import Scorer
 from mmp.inference.wrapper import load_artifacts
 
 MLFLOW_TYPES = {"int": "long", "float": "double", "bool": "boolean", "category": "string", "string": "string", "datetime": "datetime"}
@@ -63,9 +62,10 @@ def example_frame(schema: InputSchema) -> pd.DataFrame:
     return frame
 
 
-def pip_requirements(model: Any) -> list[str]:
-    """Pinned from the running environment (explicit pins skip MLflow's slow inference)."""
-    names = [*BASE_REQUIREMENTS, type(model).__module__.split(".")[0].replace("sklearn", "scikit-learn")]
+def pip_requirements(model: Any, extra: tuple[str, ...] = ()) -> list[str]:
+    """Pinned from the running environment (explicit pins skip MLflow's slow inference):
+    ``model``'s library and a kind's ``extra`` distributions beside the base ones."""
+    names = [*BASE_REQUIREMENTS, type(model).__module__.split(".")[0].replace("sklearn", "scikit-learn"), *extra]
     pins = []
     for name in dict.fromkeys(names):
         try:
@@ -123,7 +123,7 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
         staged = {name: f"{name}{path.suffix}" for name, path in artifacts.items()}
         for name, path in artifacts.items():
             shutil.copyfile(path, staged[name])
-        scorer = Scorer.load(staged)
+        scorer = load_artifacts(staged)  # the kind its metadata names
         example = example_frame(scorer.schema)
         with warnings.catch_warnings(), _quiet("mlflow"):
             warnings.simplefilter("ignore")  # MLflow's int-column hint and cloudpickle notice
@@ -134,7 +134,10 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
                 artifacts=staged,
                 signature=ModelSignature(inputs=input_signature(scorer.schema), outputs=outputs),
                 input_example=example,
-                pip_requirements=pip_requirements(scorer.model),
+                pip_requirements=pip_requirements(getattr(scorer, "model", None), getattr(scorer, "requirements", ())),
                 mlflow_model=Model(utc_time_created=created, model_uuid=content_uuid(list(artifacts.values()))),
-                metadata={"task_type": scorer.task, **{k: v for k, v in scorer.metadata.items() if k in ("model_class", "threshold")}},
+                metadata={
+                    "task_type": scorer.schema.task_type,
+                    **{k: v for k, v in scorer.metadata.items() if k in ("model_class", "threshold")},
+                },
             )

@@ -49,7 +49,8 @@ def config_problems(raw: Mapping[str, Any], sections: tuple[str, ...] = ALL) -> 
         from mmp.modeling.feature_checks import feature_config_problems
 
         errors += feature_config_problems(checked["features"], data)
-    if "model" in sections and checked.get("model"):
+    # an estimator recipe's checks; another kind's recipe (model.llm) is all in its typed config
+    if "model" in sections and checked.get("model") and checked["model"].kind == "tabular":
         from mmp.modeling.model_checks import model_problems
 
         seed = raw_seed if isinstance(raw_seed := raw.get("seed"), int) else 42

@@ -18,12 +18,14 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import yaml
 
 from mmp.core.errors import MMPError
 from mmp.core.tracking import download_model, prepare_tracking
 from mmp.inference.scorer import Scorer
+from mmp.inference.wrapper import load_wrapper
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 # Registry stages are deprecated in MLflow; a stage name still given is read as this alias.
@@ -125,8 +127,10 @@ def _model_uuid(path: Path) -> str:
 
 
 def load_scorer(ref: ModelRef) -> Scorer:
-    """The fetched model as the one shared Scorer (errors name the source the user gave)."""
-    return Scorer.from_package(ref.path, source=ref.source)
+    """The fetched model, whatever its kind (errors name the source the user gave). Typed as the
+    tabular Scorer until serving is typed on ModelWrapper: serving calls only what the
+    contract has, so every kind serves."""
+    return cast(Scorer, load_wrapper(ref.path, source=ref.source))
 
 
 @contextlib.contextmanager
