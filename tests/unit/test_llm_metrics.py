@@ -95,3 +95,12 @@ def test_prompts_name_a_missing_prompt_clearly() -> None:
     with pytest.raises(MMPError, match=r"model.llm.prompt.*'nope' is not a prompt.*qa"):
         graph(SCRIPT, prompt="nope")
     assert json.loads(LLMConfig().model_dump_json())["provider"] == "fake"
+
+
+def test_a_golden_set_with_a_tabular_model_is_refused_in_one_line() -> None:
+    from mmp.ops.params import compose
+    from mmp.pipeline.checks import validate
+    from tests.conftest import ROOT
+
+    with pytest.raises(MMPError, match=r"^model.kind: tabular cannot answer data.task_type generation"):
+        validate(yaml.safe_load(compose(ROOT, ["data=qa_golden"])), None, ("data",))

@@ -622,8 +622,6 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _targets_are_not_features(self) -> Params:
-        if (self.model.kind == "llm_graph") != (self.data.task_type == "generation"):
-            raise ValueError("model.kind llm_graph goes with data.task_type generation, and only with it")
         if self.model.kind == "llm_graph" and (self.tune.enabled or self.tune.families):
             raise ValueError("model.kind llm_graph has nothing to tune: set tune.enabled false and tune.families []")
         overlap = set(self.features.drop) & set(self.data.label_cols)
