@@ -27,6 +27,7 @@ TRACER = (
 )
 SMALL = ["-S", "data.rows=1000"]
 DASK = ["src/mmp/core/cluster.py", "src/mmp/pipeline/dask_steps.py"]  # compute=dask only
+LLM = ["src/mmp/inference/llm.py", "src/mmp/modeling/llm"]  # model.kind llm_graph only
 # Deps the default recipe does not import, and why they are declared anyway.
 ONLY_FOR_SOME_RECIPES = {
     # data.loaders; compute=dask
@@ -43,9 +44,11 @@ ONLY_FOR_SOME_RECIPES = {
         "src/mmp/core/db.py",
         "src/mmp/modeling/dask_training.py",
         "src/mmp/core/identity.py",  # Lightning recipes with mirroring on (the run's identity)
+        "src/mmp/inference/__init__.py",
+        *LLM,
     ],
-    "evaluate": ["src/mmp/modeling/models"],
-    "package": ["src/mmp/modeling/models"],
+    "evaluate": ["src/mmp/modeling/models", *LLM],
+    "package": ["src/mmp/modeling/models", *LLM],
 }
 # The tune stage imports its search code only with tune.enabled (tests/e2e/test_tune_pipeline.py).
 NOT_RUN_BY_DEFAULT = {"tune"}

@@ -35,7 +35,7 @@ def test_unknown_key_names_the_key_and_lists_allowed_keys() -> None:
         parse(Params, with_change("model.hyperparamters", {}))
     assert err.value.where == "model.hyperparamters"
     assert err.value.rule == "unknown key"
-    assert err.value.allowed == "class_path, hyperparameters, finetune, pretrain"
+    assert err.value.allowed == "class_path, hyperparameters, finetune, pretrain, kind, llm"
 
 
 def test_unknown_key_inside_a_contract_column() -> None:

@@ -20,17 +20,17 @@ MODEL_NAME = r"^[A-Za-z0-9][\w.\-]*$"  # an MLflow registered model name mmp acc
 
 
 DType = Literal["int", "float", "bool", "category", "string", "datetime"]
-TaskType = Literal["binary", "multiclass", "regression", "uplift"]
-TaskKind = Literal["classification", "regression", "uplift"]
+TaskType = Literal["binary", "multiclass", "regression", "uplift", "generation"]
+TaskKind = Literal["classification", "regression", "uplift", "generation"]
 Direction = Literal["maximize", "minimize"]  # an Optuna study's direction
 
 
 def task_kind(task: TaskType) -> TaskKind:
     """The one task-kind rule: binary and multiclass are classification; regression and uplift
-    (a causal effect of ``data.treatment_col`` on a numeric outcome) are kinds of their own.
-    Everything that treats the kinds differently (split, features, metrics, gate, tuning,
+    (a causal effect of ``data.treatment_col`` on a numeric outcome) and generation (text
+    answers of an LLM graph, scored against expected answers) are kinds of their own. Everything that treats the kinds differently (split, features, metrics, gate, tuning,
     scoring) asks this function."""
-    if task in ("regression", "uplift"):
+    if task in ("regression", "uplift", "generation"):
         return task
     return "classification"
 
@@ -413,18 +413,56 @@ class PretrainConfig(Strict):
     rows: int | None = Field(default=None, gt=0)
 
 
+class LLMConfig(Strict):
+    """``model.llm``: the chat model and prompts of an LLM graph (``model.kind: llm_graph``).
+    ``provider`` ``fake`` is a deterministic scripted chat model (``script``: input -> reply, tool
+    calls included) that never touches the network; any other provider needs the ``llm`` extra
+    and its API key in the runtime environment (``OPENAI_API_KEY``), never here. ``prompts``: a
+    YAML file of named prompts, ``prompt`` the one used. ``output: json`` asks for a JSON answer,
+    checked against ``json_schema``."""
+
+    provider: Literal["fake", "openai"] = "fake"
+    model_name: str = "scripted"
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    prompts: str = "conf/llm/prompts.yaml"
+    prompt: str = "qa"
+    script: str | None = "conf/llm/fake_script.yaml"
+    output: Literal["text", "json"] = "text"
+    json_schema: dict[str, Any] | None = None
+    tools: list[Literal["calculator"]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _script_for_fake(self) -> LLMConfig:
+        if self.provider == "fake" and not self.script:
+            raise ValueError("model.llm.provider fake needs model.llm.script (a YAML file of input -> scripted reply)")
+        return self
+
+
+ModelKind = Literal["tabular", "llm_graph"]
+
+
 class ModelConfig(Strict):
     class_path: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    # The model kind (mmp.inference.wrapper.KINDS): the one field every stage dispatches on.
+    kind: ModelKind = "tabular"
+    llm: LLMConfig | None = None
+
+    @model_validator(mode="after")
+    def _llm_for_llm_graph(self) -> ModelConfig:
+        if (self.kind == "llm_graph") != (self.llm is not None):
+            raise ValueError("model.llm is required with model.kind llm_graph, and only there")
+        return self
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """``finetune``/``pretrain`` only where the recipe sets them: every other recipe dumps (model
         card, tuning study identity) as before they existed."""
         out: dict[str, Any] = handler(self)
-        return {k: v for k, v in out.items() if k not in ("finetune", "pretrain") or k in self.model_fields_set}
+        optional = ("finetune", "pretrain", "kind", "llm")
+        return {k: v for k, v in out.items() if k not in optional or k in self.model_fields_set}
 
 
 class CVConfig(Strict):
@@ -505,6 +543,7 @@ class TaskGates(Strict):
     classification: GateConfig = Field(default_factory=GateConfig)
     regression: GateConfig = Field(default_factory=GateConfig)
     uplift: GateConfig = Field(default_factory=GateConfig)
+    generation: GateConfig = Field(default_factory=GateConfig)
 
 
 # A binary model's decision threshold: a fixed probability, or ``f1``: the cut-off that maximises
@@ -583,6 +622,8 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _targets_are_not_features(self) -> Params:
+        if self.model.kind == "llm_graph" and (self.tune.enabled or self.tune.families):
+            raise ValueError("model.kind llm_graph has nothing to tune: set tune.enabled false and tune.families []")
         overlap = set(self.features.drop) & set(self.data.label_cols)
         if overlap:
             raise ValueError(f"features.drop lists the target column {sorted(overlap)}")

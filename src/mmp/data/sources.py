@@ -4,7 +4,8 @@
   (``data.rows`` rows; the second a randomised campaign with a known treatment effect);
 - ``sklearn://<name>``: datasets that ship with scikit-learn (breast_cancer, diabetes, iris,
   wine, linnerud);
-- a local path or fsspec URL ending in .csv, .parquet or .json;
+- a local path or fsspec URL ending in .csv, .parquet, .json or .jsonl (one JSON object a line:
+  an LLM graph's golden set);
 - ``sql://<database>/<query.sql or .sql.j2>``: SQL through SQLAlchemy (see ``mmp.data.sql``);
 - a scheme of the user's (``data.loaders``, README "Extending"): ``{scheme: module:Class}``
   reads with ``Class().read(uri) -> DataFrame``; ``{scheme: module}`` imports the module, which
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +25,12 @@ from mmp.core.config import DataConfig, FeatureView
 from mmp.core.errors import MMPError, raise_all
 
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine", "linnerud")
-FILE_FORMATS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}
+FILE_FORMATS = {
+    ".csv": pd.read_csv,
+    ".parquet": pd.read_parquet,
+    ".json": pd.read_json,
+    ".jsonl": partial(pd.read_json, lines=True, dtype=False, convert_dates=False),
+}
 
 
 def load_source(cfg: DataConfig, seed: int) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from mmp.core.config import DataConfig, TaskType, TimeFeatures, task_kind
 from mmp.core.errors import MMPError, raise_all
-from mmp.data.target import target
+from mmp.core.target import target
 
 
 def sizes(rows: int, test_size: float) -> tuple[int, int]:

@@ -62,9 +62,10 @@ def example_frame(schema: InputSchema) -> pd.DataFrame:
     return frame
 
 
-def pip_requirements(model: Any) -> list[str]:
-    """Pinned from the running environment (explicit pins skip MLflow's slow inference)."""
-    names = [*BASE_REQUIREMENTS, type(model).__module__.split(".")[0].replace("sklearn", "scikit-learn")]
+def pip_requirements(model: Any, extra: tuple[str, ...] = ()) -> list[str]:
+    """Pinned from the running environment (explicit pins skip MLflow's slow inference):
+    ``model``'s library and a kind's ``extra`` distributions beside the base ones."""
+    names = [*BASE_REQUIREMENTS, type(model).__module__.split(".")[0].replace("sklearn", "scikit-learn"), *extra]
     pins = []
     for name in dict.fromkeys(names):
         try:
@@ -133,8 +134,9 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
                 artifacts=staged,
                 signature=ModelSignature(inputs=input_signature(wrapper.schema), outputs=outputs),
                 input_example=example,
-                # the fitted estimator's library where the kind has one (the tabular kind's ``model``)
-                pip_requirements=pip_requirements(getattr(wrapper, "model", wrapper)),
+                # the fitted estimator's library where the kind has one (the tabular kind's
+                # ``model``), and the distributions a kind names (``requirements``)
+                pip_requirements=pip_requirements(getattr(wrapper, "model", None), tuple(getattr(wrapper, "requirements", ()))),
                 mlflow_model=Model(utc_time_created=created, model_uuid=content_uuid(list(artifacts.values()))),
                 metadata=mlmodel_metadata(wrapper),
             )

@@ -101,7 +101,7 @@ class Scorer:
         """Metrics on raw labelled rows, computed the way the evaluate step does: the task's
         metrics at the package's threshold, plus ``extra`` (the recipe's extra metrics, loaded).
         An uplift model reads its treatment (and known effect) column named in its metadata."""
-        from mmp.data.target import target
+        from mmp.core.target import target
         from mmp.modeling.metrics import classification_metrics, extra_metric_values, regression_metrics, uplift_metrics
 
         out = self.predict(frame)

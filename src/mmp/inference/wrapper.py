@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mmp.inference.explain import Explanation
 
 # kind -> the class implementing it (imported on first use: a kind's libraries load only when used)
-KINDS: dict[str, str] = {"tabular": "mmp.inference.scorer:Scorer"}
+KINDS: dict[str, str] = {"tabular": "mmp.inference.scorer:Scorer", "llm_graph": "mmp.inference.llm:LLMGraph"}
 DEFAULT_KIND = "tabular"
 PACKAGE = "a model package saved by the package stage (MLmodel + artifacts/)"
 

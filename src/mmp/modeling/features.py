@@ -225,7 +225,7 @@ def fit_features(train: pd.DataFrame, params: Params) -> tuple[Pipeline, pd.Data
     """Fit the recipe's preprocessing on the train rows only: the featurizer and the train feature
     matrix, with the label columns (target, and an uplift task's treatment and known effect)
     joined beside it."""
-    from mmp.data.target import target
+    from mmp.core.target import target
 
     data = params.data
     columns = select_columns(train, params.features, data.non_feature_cols)

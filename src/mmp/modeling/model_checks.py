@@ -35,6 +35,8 @@ ValueCheck = Callable[[str, Any], str | None]
 
 
 def model_problems(spec: ModelConfig, task: TaskType | None, seed: int = 42) -> list[MMPError]:
+    if spec.kind != "tabular":  # no estimator: the kind's settings (model.llm) are typed in ModelConfig
+        return []
     errors = recipe_problems(spec.model_dump(), "model")
     if errors:
         return errors

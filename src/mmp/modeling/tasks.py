@@ -16,6 +16,9 @@ REGRESSION_METRICS = ("rmse", "mae", "r2")
 # declares one: data.effect_col).
 UPLIFT_METRICS = ("qini", "auuc")
 KNOWN_EFFECT_METRICS = ("pehe",)
+# Generation (LLM graphs, mmp.modeling.llm.metrics): answers against expected answers;
+# json_valid_rate too when the recipe asks for JSON answers.
+GENERATION_METRICS = ("exact_match", "token_f1", "rouge_l")
 HIGHER_IS_BETTER: dict[str, bool] = {
     **{m: True for m in CLASSIFICATION_METRICS + WEIGHTED_METRICS},
     "log_loss": False,
@@ -25,6 +28,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "qini": True,
     "auuc": True,
     "pehe": False,
+    **{m: True for m in (*GENERATION_METRICS, "json_valid_rate")},
 }
 
 
@@ -34,6 +38,8 @@ def metric_names(task: TaskType) -> tuple[str, ...]:
         return REGRESSION_METRICS
     if task_kind(task) == "uplift":
         return UPLIFT_METRICS
+    if task_kind(task) == "generation":
+        return GENERATION_METRICS
     return CLASSIFICATION_METRICS + WEIGHTED_METRICS if task == "multiclass" else CLASSIFICATION_METRICS
 
 

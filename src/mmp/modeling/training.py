@@ -109,7 +109,7 @@ def fit_recipe(
     ``model.finetune.from`` names: a download, so only once the recipe is known to fine-tune) the
     estimator warm-starts from its weights instead of fitting from scratch (README "Fine-tuning").
     A Lightning model also logs to ``loggers`` (Lightning loggers)."""
-    from mmp.data.target import target
+    from mmp.core.target import target
     from mmp.modeling.recipe import recipe_estimator
 
     data = params.data

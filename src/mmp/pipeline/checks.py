@@ -17,6 +17,7 @@ import pandas as pd
 from mmp.core.config import DataConfig, FeaturesConfig, ModelConfig, Params, parse
 from mmp.core.errors import MMPError, collect, raise_all, unique
 
+KIND_TASKS = "model=llm_graph with data.task_type generation (+experiment=llm_qa), any other model with the other tasks"
 SECTIONS = {"data": DataConfig, "features": FeaturesConfig, "model": ModelConfig}
 ALL = ("data", "features", "model", "tune")
 
@@ -49,6 +50,8 @@ def config_problems(raw: Mapping[str, Any], sections: tuple[str, ...] = ALL) -> 
         from mmp.modeling.feature_checks import feature_config_problems
 
         errors += feature_config_problems(checked["features"], data)
+    if data and checked.get("model") and (checked["model"].kind == "llm_graph") != (data.task_type == "generation"):
+        errors.append(MMPError("model.kind", f"{checked['model'].kind} cannot answer data.task_type {data.task_type}", KIND_TASKS))
     if "model" in sections and checked.get("model"):
         from mmp.modeling.model_checks import model_problems
 

@@ -138,7 +138,7 @@ def decision_threshold(features: pd.DataFrame, params: Params, best_params: dict
     fifth's F1 at the cut-off and at 0.5. ``{}`` for other tasks, which have no threshold."""
     from sklearn.metrics import f1_score
 
-    from mmp.data.target import target
+    from mmp.core.target import target
     from mmp.modeling.metrics import f1_threshold
     from mmp.tuning.cv import make_folds
 
@@ -176,7 +176,7 @@ def evaluate(
     label metrics are at ``threshold`` (the train stage's :func:`decision_threshold`; else
     ``evaluate.threshold`` when a number, else 0.5), recorded as ``threshold``, with ``f1_at_0.5``
     beside them."""
-    from mmp.data.target import target
+    from mmp.core.target import target
     from mmp.modeling.metrics import feature_importance, load_extra_metrics
     from mmp.pipeline.evaluation import NoPlots, evaluate_classification, evaluate_regression, evaluate_uplift
 

@@ -15,7 +15,7 @@ import pandas as pd
 from mmp.core.config import Direction, ModelConfig, Params
 from mmp.core.errors import MMPError, collect, raise_all
 from mmp.core.settings import TuneSettings
-from mmp.data.target import target
+from mmp.core.target import target
 from mmp.modeling.metrics import ExtraMetric, load_extra_metrics
 from mmp.modeling.recipe import build_estimator, check_task
 from mmp.tuning.cv import make_folds, resolve_strategy

@@ -115,6 +115,10 @@ def build_payload(files: RepoFiles, identity: Identity, scratch: Path) -> RunPay
         for path in files.files_under(f"{prefix}/plots"):
             artifact = f"plots/{Path(prefix).name}/{Path(path).relative_to(f'{prefix}/plots').as_posix()}"
             payload.artifacts[artifact] = _read_listed(files, path)
+    examples = f"{paths['eval_live']}/examples.jsonl" if paths.get("eval_live") else None
+    raw_examples = files.read(examples) if examples else None
+    if raw_examples is not None:  # an LLM graph's per-example results on the golden set
+        payload.artifacts["evaluation/examples.jsonl"] = raw_examples
     payload.datasets = _datasets(files, lock, paths.get("prepared", "data/prepared"), payload.metrics)
     packaged = files.package(paths.get("package", "models/package"), lock, scratch)
     outs = lock_entries(lock, "outs")

@@ -12,6 +12,7 @@ import joblib
 import pandas as pd
 
 from mmp.core.io import atomic_path
+from mmp.pipeline.llm_steps import is_llm, pass_through
 from mmp.pipeline.stages import checked_params, cluster, parser, run_stage
 from mmp.pipeline.steps import featurize
 
@@ -23,7 +24,10 @@ def main(argv: list[str]) -> None:
         __doc__, prepared="prepare's output directory", out="feature matrices directory", featurizer="fitted featurizer file"
     ).parse_args(argv)
     params = checked_params(args.params, "data", "features")
-    if params.compute.engine == "dask":
+    if is_llm(params):  # the graph reads the raw text: nothing to fit
+        pass_through(Path(args.prepared), args.out)
+        featurizer = None
+    elif params.compute.engine == "dask":
         featurizer = featurize_dask(Path(args.prepared), args.out, params)
     else:
         train, test = (pd.read_parquet(Path(args.prepared) / f"{name}.parquet") for name in SPLITS)

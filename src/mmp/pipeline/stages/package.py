@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import joblib
 import pandas as pd
 
 from mmp.core.config import load_params
 from mmp.core.io import atomic_path, md5_file, read_json
 from mmp.data.schema import InputSchema
 from mmp.inference.model_card import DataFile
+from mmp.pipeline.llm_steps import is_llm, package_graph
 from mmp.pipeline.stages import parser, run_stage
 from mmp.pipeline.steps import package
 from mmp.tuning.space import tuned_recipe
@@ -43,6 +45,10 @@ def main(argv: list[str]) -> None:
     data = [data_file("train", args.train), data_file("test", args.test)]
     fitted = {"featurizer": Path(args.featurizer).read_bytes(), "model": Path(args.model).read_bytes()}  # the tracked bytes, as they are
     schema = InputSchema.read(args.schema)
+    if is_llm(params):
+        with atomic_path(args.out) as tmp:
+            package_graph(tmp, joblib.load(args.model), schema, read_json(args.metrics), params, created_at(Path.cwd()), data)
+        return
     with atomic_path(args.out) as tmp:
         package(
             tmp,

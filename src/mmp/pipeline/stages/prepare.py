@@ -11,6 +11,7 @@ from mmp.core.io import atomic_path, write_json
 from mmp.core.settings import check_recipe_env
 from mmp.data.quality import warning_lines
 from mmp.data.sources import load_rows
+from mmp.pipeline.llm_steps import is_llm, prepare_golden, write_no_quality
 from mmp.pipeline.quality_report import write_report
 from mmp.pipeline.stages import checked_params, cluster, parser, run_stage
 from mmp.pipeline.steps import prepare
@@ -26,7 +27,9 @@ def main(argv: list[str]) -> None:
     ).parse_args(argv)
     params = checked_params(args.params, "data")
     check_recipe_env(params.data.model_dump())  # DATA_SOURCE_PATH / DATA_LOADER_TYPE: recipe values
-    if params.compute.engine == "dask":
+    if is_llm(params):
+        prepared = prepare_golden(load_rows(params.data, params.seed), params.data)
+    elif params.compute.engine == "dask":
         from mmp.core.cluster import on_cluster
         from mmp.pipeline.dask_steps import prepare_on_dask, read_source
 
@@ -42,6 +45,9 @@ def main(argv: list[str]) -> None:
         write_json(out / "schema.json", prepared.schema.to_json())
     write_json(args.stats, prepared.stats)
     write_json(args.profile, prepared.profile)
+    if is_llm(params):
+        write_no_quality(args.quality)
+        return
     write_report(prepared.quality, args.quality)
     for line in warning_lines(prepared.quality):
         print(line, file=sys.stderr)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from mmp.core.io import atomic_path, read_json, write_json
 from mmp.pipeline.lightning_run import mlflow_loggers
+from mmp.pipeline.llm_steps import is_llm
 from mmp.pipeline.stages import checked_params, cluster, live, parser, run_stage
 from mmp.pipeline.steps import decision_threshold, train
 
@@ -30,6 +31,15 @@ def main(argv: list[str]) -> None:
     best = read_json(args.best_params)
     train_file = Path(args.features) / "train.parquet"
     features = None
+    if is_llm(params):  # nothing to fit: the model is the graph's spec (code, prompts, settings)
+        from mmp.inference.llm import LLMGraph
+
+        with atomic_path(args.out) as tmp:
+            joblib.dump(LLMGraph.train(pd.DataFrame(), params), tmp)
+        with live(args.live):
+            pass
+        write_json(args.threshold, {})
+        return
     if params.compute.engine == "dask":
         model = train_dask(train_file, params, best)
         with live(args.live):  # lightgbm.dask records no training curve
