@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -63,6 +64,26 @@ def echo(dest: Path) -> Trained:
     scratch.mkdir()
     save_package(dest, model.save(scratch), CREATED)
     rows = pd.DataFrame({"question": ["ping", "héllo", ""], "answer": ["echo: ping", "wrong", "echo: "]})
+    return Trained(model, dest, rows)
+
+
+def llm(dest: Path) -> Trained:
+    """The llm_graph kind of ``+experiment=llm_qa`` (the scripted offline chat model), packaged
+    by its package step; ``rows`` are the golden set."""
+    import yaml
+
+    from mmp.data.sources import load_rows
+    from mmp.inference.llm import LLMGraph
+    from mmp.ops.params import compose
+    from mmp.pipeline.llm_steps import golden_schema, package_graph
+
+    params = parse(Params, yaml.safe_load(compose(ROOT, ["+experiment=llm_qa"])))
+    with contextlib.chdir(ROOT):  # the recipe's paths (golden set, prompts, script) are the repository's
+        rows = load_rows(params.data, params.seed)
+        spec = LLMGraph.train(pd.DataFrame(), params)
+    schema = golden_schema(rows, params.data)
+    model = LLMGraph(spec, schema, {"kind": LLMGraph.kind})
+    package_graph(dest, spec, schema, model.evaluate(rows), params, CREATED, [])
     return Trained(model, dest, rows)
 
 

@@ -20,13 +20,18 @@ import pytest
 import yaml
 
 from mmp.inference.wrapper import ModelWrapper, load_wrapper, package_kind
-from tests.contract.conftest import Trained, echo, kind_env, served, tabular
+from tests.contract.conftest import Trained, echo, kind_env, llm, served, tabular
 
 pytestmark = pytest.mark.slow
 
 KINDS_UNDER_TEST = [
     pytest.param(tabular("lightgbm.LGBMClassifier", n_estimators=20, num_leaves=7, n_jobs=1, verbose=-1), id="lightgbm"),
     pytest.param(tabular("mmp.modeling.models.mlp.MLPClassifier", hidden_layers=[16], epochs=2, batch_size=64, device="cpu"), id="mlp"),
+    pytest.param(
+        tabular("mmp.modeling.models.lightning.LightningMLPClassifier", hidden_layers=[16], epochs=2, batch_size=64, device="cpu"),
+        id="lightning_mlp",
+    ),
+    pytest.param(llm, id="llm_graph"),  # +experiment=llm_qa with the scripted offline chat model
     pytest.param(echo, id="echo"),  # a kind named by import path, outside mmp: serving and batch need no change for it
 ]
 
