@@ -4,6 +4,8 @@ share of the cores, so LightGBM's threads no longer oversubscribe them."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from typing import Any
 
 import lightgbm
@@ -15,9 +17,11 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import Ridge
 
 from mmp.core.config import ModelConfig
+from mmp.core.errors import run_cli
 from mmp.tuning.objective import Objective, Problem
 from mmp.tuning.search import run_trials
 from mmp.tuning.threads import available_cores, cap_threads, threads_per_trial
+from tests.conftest import ROOT
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 RECIPE = ModelConfig(
@@ -84,3 +88,26 @@ def test_a_study_with_two_parallel_trials_fits_each_on_its_share() -> None:
     run_trials(study, Recording(RECIPE, 0, small_problem()), n_trials=4, n_jobs=2)
     assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 4
     assert Recording.seen == [min(2, threads_per_trial(2, available_cores()))] * 4
+
+
+@pytest.mark.parametrize(("users", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_entry_points_make_openmp_threads_wait_passively_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch, users: str | None, expected: str
+) -> None:
+    if users is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", users)
+    seen = []
+    with pytest.raises(SystemExit) as stop:
+        run_cli(lambda argv: seen.append(os.environ["OMP_WAIT_POLICY"]), [])
+    assert stop.value.code == 0 and seen == [expected]
+
+
+@pytest.mark.parametrize("stage", ["tune", "train"])
+def test_no_openmp_library_is_loaded_before_a_stage_sets_the_wait_policy(stage: str) -> None:
+    # libgomp reads OMP_WAIT_POLICY once, when it loads: it must not load with the stage module.
+    code = f"import mmp.pipeline.stages.{stage}; print(any('gomp' in line for line in open('/proc/self/maps')))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "False"
