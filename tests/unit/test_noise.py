@@ -23,10 +23,13 @@ def test_help_shows_no_restructuredtext() -> None:
         assert not RST.search(command.format_help()), f"mmp {name} --help shows reStructuredText markup"
 
 
-def test_dvc_usage_analytics_are_off_in_the_repository_config() -> None:
+def test_dvc_usage_analytics_and_update_checks_are_off_in_the_repository_config() -> None:
     from configobj import ConfigObj
 
-    assert ConfigObj(str(ROOT / ".dvc" / "config"))["core"]["analytics"] == "false"
+    core = ConfigObj(str(ROOT / ".dvc" / "config"))["core"]
+    assert core["analytics"] == "false"
+    # Offline first: no daily `dvc daemon updater` process reaching for the network.
+    assert core["check_update"] == "false"
 
 
 @pytest.fixture

@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prepared", default="data/prepared", help="prepare's output directory (default: data/prepared)")
     p.add_argument("--n-jobs", type=int, default=None, help="parallel trials in this worker (default: tune.n_jobs)")
     p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per trial's estimator (default: the recipe's; with W workers on one machine, cores // W keeps them from oversubscribing it)",
+    )
+    p.add_argument(
         "--seed",
         type=int,
         default=None,
@@ -50,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     params = validate(read_params(args.params), None, ("data", "model", "tune"))
     if args.n_jobs is not None and args.n_jobs < 1:
         raise MMPError("--n-jobs", f"must be >= 1 (got {args.n_jobs})")
+    if args.threads is not None and args.threads < 1:
+        raise MMPError("--threads", f"must be >= 1 (got {args.threads})")
     tune = params.tune.model_copy(update={"n_jobs": args.n_jobs}) if args.n_jobs else params.tune
     storage = load_settings().tune
     seed = args.seed if args.seed is not None else params.seed + os.getpid()
@@ -59,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     before = {t.number for t in study.get_trials(deepcopy=False)}
     progress = Progress(study, tune.n_trials)
     try:
-        run_trials(study, session.objective, tune.n_trials, tune.n_jobs, tune.timeout, callbacks=[progress])
+        objective = session.objective if args.threads is None else session.objective.with_threads(args.threads)
+        run_trials(study, objective, tune.n_trials, tune.n_jobs, tune.timeout, callbacks=[progress])
     finally:
         progress.close()
     mine = sorted(

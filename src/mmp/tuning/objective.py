@@ -21,6 +21,7 @@ from mmp.modeling.recipe import build_estimator
 from mmp.modeling.training import category_kwargs
 from mmp.tuning.families import FAMILY, family_site
 from mmp.tuning.space import trial_chooser
+from mmp.tuning.threads import available_cores, cap_threads, threads_per_trial
 
 # LightGBM's built-in metric equal to the tuned one: evaluated in C every round, for free.
 LGBM_METRICS = {
@@ -61,14 +62,38 @@ class Objective:
     """``objective(trial) -> mean CV score``; raises ``optuna.TrialPruned`` when pruned. With
     ``families`` (AutoML), each trial first picks a family, then only that family's ranges."""
 
-    def __init__(self, spec: ModelConfig, seed: int, problem: Problem, families: Mapping[str, ModelConfig] | None = None):
+    def __init__(
+        self,
+        spec: ModelConfig,
+        seed: int,
+        problem: Problem,
+        families: Mapping[str, ModelConfig] | None = None,
+        threads: int | None = None,
+    ):
         self.spec, self.seed, self.problem, self.families = spec, seed, problem, dict(families or {})
+        self.threads = threads  # None: the recipe's own thread count
+
+    def sharing(self, concurrent_trials: int) -> Objective:
+        """This objective for ``concurrent_trials`` trials running at once in this process: each
+        estimator gets an equal share of the cores (``mmp.tuning.threads``). One trial at a
+        time keeps the recipe's thread count, so a single-process study is unchanged."""
+        if concurrent_trials <= 1:
+            return self
+        return self.with_threads(threads_per_trial(concurrent_trials, available_cores()))
+
+    def with_threads(self, threads: int) -> Objective:
+        """This objective with at most ``threads`` threads per estimator (a smaller limit
+        already set is kept): ``mmp tune-worker --threads`` when workers share a machine."""
+        limit = threads if self.threads is None else min(threads, self.threads)
+        return type(self)(self.spec, self.seed, self.problem, self.families, limit)
 
     def estimator(self, trial: Any) -> Any:
         if not self.families:
-            return build_estimator(self.spec, self.seed, trial_chooser(trial))
-        name = trial.suggest_categorical(FAMILY, list(self.families))
-        return build_estimator(self.families[name], self.seed, trial_chooser(trial), family_site(name))
+            model = build_estimator(self.spec, self.seed, trial_chooser(trial))
+        else:
+            name = trial.suggest_categorical(FAMILY, list(self.families))
+            model = build_estimator(self.families[name], self.seed, trial_chooser(trial), family_site(name))
+        return model if self.threads is None else cap_threads(model, self.threads)
 
     def __call__(self, trial: Any) -> float:
         from sklearn.base import clone

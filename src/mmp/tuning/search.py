@@ -125,6 +125,8 @@ def run_trials(
     remaining = n_trials - count(study, "COMPLETE", "PRUNED")
     if remaining <= 0:
         return
+    if hasattr(objective, "sharing"):  # n_jobs trials share the cores: one share of threads each
+        objective = objective.sharing(n_jobs)
     # Any exception in a trial fails that trial only (a bad combination of values); the stage
     # reports when no trial completed at all.
     study.optimize(
