@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import ROOT, run
 
-# The committed golden set (data/golden/qa.jsonl) answered by the committed script
+# The committed golden set (golden/qa.jsonl) answered by the committed script
 # (conf/llm/fake_script.yaml): 2 of 6 exact; token F1 = ROUGE-L = (1 + 2/3 + 1 + 0 + 2/3 + 4/5) / 6.
 GOLDEN_SCORES = {"exact_match": 0.333333, "token_f1": 0.688889, "rouge_l": 0.688889, "n_examples": 6.0}
 
@@ -143,5 +143,5 @@ def test_dvc_exp_run_of_the_llm_recipe(repo_copy: Path) -> None:
     assert json.loads((repo_copy / "metrics" / "evaluate.json").read_text()) == GOLDEN_SCORES
     assert len((repo_copy / "metrics" / "evaluate" / "examples.jsonl").read_text().splitlines()) == 6
     lock = yaml.safe_load((repo_copy / "dvc.lock").read_text())
-    assert any(d["path"] == "data/golden" for d in lock["stages"]["prepare"]["deps"]), "the golden set's hash is in dvc.lock"
+    assert any(d["path"] == "golden" for d in lock["stages"]["prepare"]["deps"]), "the golden set's hash is in dvc.lock"
     assert yaml.safe_load((repo_copy / "params.yaml").read_text())["model"]["kind"] == "llm_graph"
