@@ -7,6 +7,7 @@ no wait). A worker process imports this module through ``model.class_path``."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -26,3 +27,19 @@ class GatedLogisticRegression(LogisticRegression):
                 raise TimeoutError(f"gate {gate} was never opened")
             time.sleep(0.05)
         return super().fit(X, y, sample_weight)
+
+
+CRASH_ENV = "MMP_TEST_CRASH_ONCE"
+
+
+class CrashOnceLogisticRegression(GatedLogisticRegression):
+    """The first ``fit`` in any process (it claims the file named by ``MMP_TEST_CRASH_ONCE``)
+    kills its own process, as the OOM killer would; every other ``fit`` waits at the gate."""
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> CrashOnceLogisticRegression:
+        try:
+            os.close(os.open(os.environ[CRASH_ENV], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return super().fit(X, y, sample_weight)
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")

@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="sampler seed of this worker (default: params seed + process id, so workers propose different values)",
     )
+    p.add_argument(
+        "--max-trials",
+        type=int,
+        default=None,
+        help="run at most this many trials in this worker (default: until the study holds tune.n_trials)",
+    )
     p.set_defaults(func=run)
 
 
@@ -58,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         raise MMPError("--n-jobs", f"must be >= 1 (got {args.n_jobs})")
     if args.threads is not None and args.threads < 1:
         raise MMPError("--threads", f"must be >= 1 (got {args.threads})")
+    if args.max_trials is not None and args.max_trials < 1:
+        raise MMPError("--max-trials", f"must be >= 1 (got {args.max_trials})")
     tune = params.tune.model_copy(update={"n_jobs": args.n_jobs}) if args.n_jobs else params.tune
     storage = load_settings().tune
     seed = args.seed if args.seed is not None else params.seed + os.getpid()
@@ -68,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(study, tune.n_trials)
     try:
         objective = session.objective if args.threads is None else session.objective.with_threads(args.threads)
-        run_trials(study, objective, tune.n_trials, tune.n_jobs, tune.timeout, callbacks=[progress])
+        run_trials(study, objective, tune.n_trials, tune.n_jobs, tune.timeout, [progress], args.max_trials)
     finally:
         progress.close()
     mine = sorted(

@@ -117,12 +117,21 @@ def best_trial(study: Any) -> Any | None:
 
 
 def run_trials(
-    study: Any, objective: Any, n_trials: int, n_jobs: int = 1, timeout: float | None = None, callbacks: Iterable[Any] = ()
+    study: Any,
+    objective: Any,
+    n_trials: int,
+    n_jobs: int = 1,
+    timeout: float | None = None,
+    callbacks: Iterable[Any] = (),
+    max_trials: int | None = None,
 ) -> None:
     """Run trials until the study holds ``n_trials`` finished ones (complete or pruned; a
-    failed trial does not count). A study that already has them runs nothing: re-running the
-    same recipe reads the same result, and an interrupted study is resumed, not restarted."""
+    failed trial does not count), at most ``max_trials`` of them here (a worker's share). A
+    study that already has them runs nothing: re-running the same recipe reads the same
+    result, and an interrupted study is resumed, not restarted."""
     remaining = n_trials - count(study, "COMPLETE", "PRUNED")
+    if max_trials is not None:
+        remaining = min(remaining, max_trials)
     if remaining <= 0:
         return
     if hasattr(objective, "sharing"):  # n_jobs trials share the cores: one share of threads each

@@ -44,8 +44,12 @@ def main(argv: list[str]) -> None:
     if params.compute.engine == "dask":  # tune.n_jobs worker loops on the cluster, then the checks below
         tune_dask(params, Path(args.features), Path(args.prepared), storage)
     progress = Progress(session.study, params.tune.n_trials)
+    tune = params.tune
     try:
-        complete_study(session.study, session.objective, params.tune, poll=1.0, limit=storage.grace_period * 4 + 600, callbacks=[progress])
+        if params.compute.engine != "dask" and tune.n_jobs > 1:  # worker processes, then any trial left here
+            tune_processes(args, params, session.study, storage, lambda: progress(session.study, None))
+            tune = tune.model_copy(update={"n_jobs": 1})
+        complete_study(session.study, session.objective, tune, poll=1.0, limit=storage.grace_period * 4 + 600, callbacks=[progress])
     finally:
         progress.close()
     result = summary(session.study, session.metric, time.perf_counter() - started)
@@ -70,6 +74,19 @@ def tune_dask(params: Any, features: Path, prepared: Path, storage: Any) -> None
     with cluster(params) as client:
         ran = on_cluster(lambda: tune_on_cluster(client, params, features, prepared, storage), "tune")
     print(f"tune: {len(ran)} Dask workers ran {sum(map(len, ran))} trials", flush=True)
+
+
+def tune_processes(args: Any, params: Any, study: Any, storage: Any, on_poll: Any) -> None:
+    """``tune.n_jobs`` worker processes share the remaining budget (``mmp.tuning.processes``)."""
+    from mmp.tuning.processes import run_workers
+    from mmp.tuning.search import count
+
+    remaining = params.tune.n_trials - count(study, "COMPLETE", "PRUNED")
+    if remaining <= 0:
+        return
+    budget = (remaining, params.tune.n_jobs, params.seed)
+    ran = run_workers(args.params, Path(args.features), Path(args.prepared), storage, budget, on_poll)
+    print(f"tune: {len(ran)} worker processes ran {sum(map(len, ran))} trials", flush=True)
 
 
 def write_disabled(best_params: str, metrics: str, live_dir: str) -> None:
