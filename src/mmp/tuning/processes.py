@@ -14,10 +14,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from mmp.core.errors import MMPError
 from mmp.core.settings import TuneSettings
@@ -67,6 +68,7 @@ def run_workers(
     with tempfile.TemporaryDirectory(prefix="mmp-tune-workers-") as tmp:
         logs = [(open(Path(tmp) / f"{i}.out", "w+"), open(Path(tmp) / f"{i}.err", "w+")) for i in range(len(shares))]  # noqa: SIM115
         procs: list[subprocess.Popen] = []
+        previous = on_sigterm(lambda *_: sys.exit(128 + signal.SIGTERM))  # so `finally` runs when DVC is stopped
         try:
             for i, share in enumerate(shares):
                 cmd = worker_command(params, features, prepared, threads, seed + 1 + i, share)
@@ -79,9 +81,17 @@ def run_workers(
             return [ran(out) for out, _ in logs]
         finally:  # an error, a failed worker or Ctrl-C: no worker outlives the stage
             stop(procs)
+            on_sigterm(previous)
             for out, err in logs:
                 out.close()
                 err.close()
+
+
+def on_sigterm(handler: Any) -> Any:
+    """Install ``handler`` for SIGTERM (main thread only, where Python allows it); the previous one."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler) if handler is not None else None
 
 
 def raise_failed(procs: list[subprocess.Popen], logs: Sequence[tuple[IO[str], IO[str]]]) -> None:

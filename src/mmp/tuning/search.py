@@ -132,7 +132,7 @@ def run_trials(
     remaining = n_trials - count(study, "COMPLETE", "PRUNED")
     if max_trials is not None:
         remaining = min(remaining, max_trials)
-    if remaining <= 0:
+    if remaining <= 0 or (timeout is not None and timeout <= 0):  # budget or time already spent
         return
     if hasattr(objective, "sharing"):  # n_jobs trials share the cores: one share of threads each
         objective = objective.sharing(n_jobs)

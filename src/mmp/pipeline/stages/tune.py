@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
         return
     from mmp.core.settings import load_settings
     from mmp.tuning.families import best_payload, family_scores
-    from mmp.tuning.search import Progress, complete_study, history, importances, summary, trials_table
+    from mmp.tuning.search import history, importances, summary, trials_table
     from mmp.tuning.session import open_session
 
     storage = load_settings().tune
@@ -43,15 +43,7 @@ def main(argv: list[str]) -> None:
     started = time.perf_counter()
     if params.compute.engine == "dask":  # tune.n_jobs worker loops on the cluster, then the checks below
         tune_dask(params, Path(args.features), Path(args.prepared), storage)
-    progress = Progress(session.study, params.tune.n_trials)
-    tune = params.tune
-    try:
-        if params.compute.engine != "dask" and tune.n_jobs > 1:  # worker processes, then any trial left here
-            tune_processes(args, params, session.study, storage, lambda: progress(session.study, None))
-            tune = tune.model_copy(update={"n_jobs": 1})
-        complete_study(session.study, session.objective, tune, poll=1.0, limit=storage.grace_period * 4 + 600, callbacks=[progress])
-    finally:
-        progress.close()
+    search(args, params, session, storage, started)
     result = summary(session.study, session.metric, time.perf_counter() - started)
     best = result["best_params"]
     if session.families:  # AutoML: the best score of each family, and the winner's recipe for train
@@ -65,6 +57,23 @@ def main(argv: list[str]) -> None:
     write_json(args.best_params, best)
     write_json(args.metrics, result)
     print(json.dumps({k: result[k] for k in ("best_score", "n_trials", "n_pruned", "duration")}), flush=True)
+
+
+def search(args: Any, params: Any, session: Any, storage: Any, started: float) -> None:
+    """Run the study's remaining trials: here, or in ``tune.n_jobs`` worker processes and then
+    here for any trial they left (a failed one), within what is left of ``tune.timeout``."""
+    from mmp.tuning.search import Progress, complete_study
+
+    progress = Progress(session.study, params.tune.n_trials)
+    tune = params.tune
+    try:
+        if params.compute.engine != "dask" and tune.n_jobs > 1:
+            tune_processes(args, params, session.study, storage, lambda: progress(session.study, None))
+            left = None if tune.timeout is None else max(0.0, tune.timeout - (time.perf_counter() - started))
+            tune = tune.model_copy(update={"n_jobs": 1, "timeout": left})
+        complete_study(session.study, session.objective, tune, poll=1.0, limit=storage.grace_period * 4 + 600, callbacks=[progress])
+    finally:
+        progress.close()
 
 
 def tune_dask(params: Any, features: Path, prepared: Path, storage: Any) -> None:
