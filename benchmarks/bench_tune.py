@@ -1,7 +1,7 @@
 """Tuning throughput on the default data (issue 16: at least 1.8 times the trials per minute with
 ``tune.n_jobs=2`` as with 1 on a 2-core machine): the tune stage with ``tune.n_jobs=1`` against
-``tune.n_jobs=2``, as back-to-back pairs, then two ``mmp tune-worker`` processes (one thread
-per trial each) sharing one study, and the wall time the median pruner saves at an equal
+``tune.n_jobs=2`` (two worker processes started by the stage), as back-to-back pairs, then two
+``mmp tune-worker`` processes started by hand (one thread per trial each) sharing one study, and the wall time the median pruner saves at an equal
 number of trials. Every run is a real subprocess on a fresh SQLite study store; each is capped
 by ``tune.timeout`` so the benchmark stays within a few minutes."""
 
