@@ -20,6 +20,7 @@ from tests.gated_model import CRASH_ENV, GATE_ENV
 from tests.tuning_helpers import LGBM, make_workspace, params_dict, stage_args
 
 FINISHED = ("COMPLETE", "PRUNED")
+SMALL_LGBM = {**LGBM, "hyperparameters": {**LGBM["hyperparameters"], "n_estimators": 20}}
 
 
 def only_study(url: str) -> optuna.Study:
@@ -28,7 +29,7 @@ def only_study(url: str) -> optuna.Study:
 
 
 def test_two_worker_processes_run_exactly_n_trials_between_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = make_workspace(tmp_path, params_dict(LGBM, n_trials=4, n_jobs=2))
+    root = make_workspace(tmp_path, params_dict(SMALL_LGBM, n_trials=4, n_jobs=2, cv={"folds": 2}))
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     monkeypatch.setenv("MMP_TUNE_STORAGE", url)
     monkeypatch.chdir(root)
