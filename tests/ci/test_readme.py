@@ -205,6 +205,11 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         ("MMP_TUNE_STORAGE",),
         "a real PostgreSQL",
     ),
+    "mmp tune-worker --threads 1 &": Covered(
+        "tests/cli/test_tune_processes.py::test_two_worker_processes_run_exactly_n_trials_between_them",
+        ("n_jobs=2",),
+        "tune.n_jobs=2 starts two `mmp tune-worker --threads <cores // 2>` processes beside the stage",
+    ),
     "mmp tune-worker &": Covered(
         "tests/integration/test_tune_workers.py::test_two_workers_split_the_trials_without_losing_or_duplicating_any", ("tune-worker",)
     ),
