@@ -131,7 +131,7 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         "tests/e2e/test_recipes.py::test_every_shipped_recipe_runs_end_to_end", ("data.rows=",), "the same override at a test's size"
     ),
     "dvc exp run -S data=diabetes -S model=lightgbm_regressor": Covered(
-        "tests/e2e/test_experiments.py::test_bundled_sklearn_datasets_run_the_same_graph",
+        "tests/e2e/test_tracking.py::test_another_dataset_gets_its_own_registered_model",
         ('"data=diabetes", "-S", "model=lightgbm_regressor"',),
     ),
     "dvc exp run --queue -S 'model=lightgbm,random_forest,logistic_regression' && dvc queue start -j 2": Covered(
