@@ -131,7 +131,7 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
         "tests/e2e/test_recipes.py::test_every_shipped_recipe_runs_end_to_end", ("data.rows=",), "the same override at a test's size"
     ),
     "dvc exp run -S data=diabetes -S model=lightgbm_regressor": Covered(
-        "tests/e2e/test_experiments.py::test_bundled_sklearn_datasets_run_the_same_graph",
+        "tests/e2e/test_tracking.py::test_another_dataset_gets_its_own_registered_model",
         ('"data=diabetes", "-S", "model=lightgbm_regressor"',),
     ),
     "dvc exp run --queue -S 'model=lightgbm,random_forest,logistic_regression' && dvc queue start -j 2": Covered(
@@ -212,6 +212,11 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     ),
     "mmp tune-worker &": Covered(
         "tests/integration/test_tune_workers.py::test_two_workers_split_the_trials_without_losing_or_duplicating_any", ("tune-worker",)
+    ),
+    "mmp tune-worker --threads 1 &": Covered(
+        "tests/unit/test_tune_threads.py::test_one_trial_at_a_time_keeps_the_recipe_threads_and_parallel_trials_share",
+        ("tune-worker --threads 1", "with_threads(1)"),
+        "the worker's own thread limit, kept when its trials share more",
     ),
     "make mlflow-server &": Covered(
         "tests/e2e/test_tracking.py::test_catching_up_after_the_server_was_down_and_nothing_leaks",
@@ -507,11 +512,22 @@ def test_every_yaml_block_is_a_valid_config_where_it_says_it_goes(copy: Path, mo
                 load_scenario(copy, name)
             else:
                 # an overlay (conf/experiment/) is not in the defaults list: it is added, not chosen
-                raw = yaml.safe_load(compose(copy, [f"{'+' if group == 'experiment' else ''}{group}={name}"]))
+                override = f"{'+' if group == 'experiment' else ''}{group}={name}"
+                if group == "model" and (yaml.safe_load(block.text) or {}).get("kind", "tabular") != "tabular":
+                    override = f"+experiment={pairing_experiment(copy, name)}"  # a kind comes with its own data
+                raw = yaml.safe_load(compose(copy, [override]))
                 problems += [f"{block.where()}: {e}" for e in config_problems(raw)]
         except Exception as err:  # noqa: BLE001 - every block is reported, not just the first
             problems.append(f"{block.where()}: {err}")
     assert not problems, "\n".join(problems)
+
+
+def pairing_experiment(copy: Path, model: str) -> str:
+    """The shipped experiment that pairs a non-tabular model kind with the data it answers."""
+    for path in sorted((copy / "conf" / "experiment").glob("*.yaml")):
+        if f"override /model: {model}" in path.read_text():
+            return path.stem
+    raise AssertionError(f"no conf/experiment/ pairs model={model} with its data")
 
 
 # --- bash blocks -----------------------------------------------------------------------------

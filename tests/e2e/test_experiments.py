@@ -47,22 +47,14 @@ def test_model_change_reruns_only_the_model_stages(ran_copy: Path) -> None:
     assert "roc_auc" in run(["dvc", "metrics", "diff"], repo_copy).stdout
 
 
-@pytest.mark.parametrize(
-    ("overrides", "metric_names"),
-    [
-        (["-S", "data=diabetes", "-S", "model=lightgbm_regressor"], {"rmse", "mae", "r2"}),
-        (["-S", "data=breast_cancer", "-S", "model=logistic_regression"], {"roc_auc", "f1"}),
-    ],
-    ids=["diabetes-regression", "breast-cancer-binary"],
-)
-def test_bundled_sklearn_datasets_run_the_same_graph(repo_copy: Path, overrides: list[str], metric_names: set[str]) -> None:
-    run(["dvc", "exp", "run", *overrides], repo_copy)
+def test_bundled_sklearn_datasets_run_the_same_graph(repo_copy: Path) -> None:
+    """A binary sklearn dataset here; the regression one (diabetes) runs in
+    tests/e2e/test_tracking.py::test_another_dataset_gets_its_own_registered_model, which asserts
+    its metrics on its own run rather than paying for another."""
+    run(["dvc", "exp", "run", "-S", "data=breast_cancer", "-S", "model=logistic_regression"], repo_copy)
     scores = json.loads((repo_copy / "metrics" / "evaluate.json").read_text())
-    assert metric_names <= set(scores)
-    if "r2" in scores:
-        assert scores["r2"] > 0.2
-    else:
-        assert scores["roc_auc"] > 0.95
+    assert {"roc_auc", "f1"} <= set(scores)
+    assert scores["roc_auc"] > 0.95
 
 
 def test_queue_of_two_runs_in_parallel(repo_copy: Path) -> None:

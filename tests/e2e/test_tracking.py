@@ -192,6 +192,9 @@ def test_another_dataset_gets_its_own_registered_model(tracked: Path) -> None:
     assert "mirrored sugar -> MLflow run" in out and "diabetes version 1 (new, alias candidate)" in out, out
     card = (tracked / "models/package/MODEL_CARD.md").read_text()
     assert card.startswith("# Model card: diabetes") and "loan" not in card.lower(), card
+    # A bundled sklearn dataset runs the same graph as the credit data, with the regression metrics.
+    scores = json.loads((tracked / "metrics/evaluate.json").read_text())
+    assert {"rmse", "mae", "r2"} <= set(scores) and scores["r2"] > 0.2, scores
     promoted = run(["mmp", "promote"], tracked).stdout
     assert "promoted: diabetes@champion -> version 1" in promoted, promoted
     assert len(versions(client)) == credit_versions, "credit-default is untouched"
