@@ -213,11 +213,6 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     "mmp tune-worker &": Covered(
         "tests/integration/test_tune_workers.py::test_two_workers_split_the_trials_without_losing_or_duplicating_any", ("tune-worker",)
     ),
-    "mmp tune-worker --threads 1 &": Covered(
-        "tests/unit/test_tune_threads.py::test_one_trial_at_a_time_keeps_the_recipe_threads_and_parallel_trials_share",
-        ("tune-worker --threads 1", "with_threads(1)"),
-        "the worker's own thread limit, kept when its trials share more",
-    ),
     "make mlflow-server &": Covered(
         "tests/e2e/test_tracking.py::test_catching_up_after_the_server_was_down_and_nothing_leaks",
         ("mlflow_server",),
