@@ -68,7 +68,7 @@ def live(directory: str | os.PathLike) -> Iterator[Any]:
     those, are declared with readable titles in ``plots_config(directory)``."""
     from dvclive import Live
 
-    class StageLive(Live):  # type: ignore[misc]
+    class StageLive(Live):
         def _init_dvc(self) -> None:
             # dvclive opens the DVC repo and git here (about 1 s of each stage's start-up) only
             # for its own dvc.yaml, experiment saving and Studio: all off here (dvcyaml=None,
