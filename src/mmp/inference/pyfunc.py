@@ -125,7 +125,7 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
             shutil.copyfile(path, staged[name])
         wrapper = load_artifacts(staged)
         example = example_frame(wrapper.schema)
-        with warnings.catch_warnings(), _quiet("mlflow"):
+        with warnings.catch_warnings(), _quiet("mlflow"), _no_mismatch_check():
             warnings.simplefilter("ignore")  # MLflow's int-column hint and cloudpickle notice
             outputs = mlflow.models.infer_signature(example, wrapper.predict(example)).outputs
             mlflow.pyfunc.save_model(
@@ -140,6 +140,21 @@ def save_package(out: Path, artifacts: dict[str, Path], created: datetime) -> No
                 mlflow_model=Model(utc_time_created=created, model_uuid=content_uuid(list(artifacts.values()))),
                 metadata=mlmodel_metadata(wrapper),
             )
+
+
+@contextlib.contextmanager
+def _no_mismatch_check() -> Iterator[None]:
+    """MLflow checks each pip requirement against the running environment, mapping every
+    installed distribution's files to modules on the way (about 1 s per save). Ours are pinned
+    from that same environment (``pip_requirements``), so the check can never warn."""
+    import mlflow.utils.environment as environment
+
+    check = environment.warn_dependency_requirement_mismatches
+    environment.warn_dependency_requirement_mismatches = lambda model_requirements: None
+    try:
+        yield
+    finally:
+        environment.warn_dependency_requirement_mismatches = check
 
 
 def mlmodel_metadata(wrapper: ModelWrapper) -> dict[str, Any]:

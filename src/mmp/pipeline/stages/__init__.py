@@ -68,9 +68,16 @@ def live(directory: str | os.PathLike) -> Iterator[Any]:
     those, are declared with readable titles in ``plots_config(directory)``."""
     from dvclive import Live
 
+    class StageLive(Live):
+        def _init_dvc(self) -> None:
+            # dvclive opens the DVC repo and git here (about 1 s of each stage's start-up) only
+            # for its own dvc.yaml, experiment saving and Studio: all off here (dvcyaml=None,
+            # save_dvc_exp=False), as the stage declares its plots itself.
+            self._dvc_file = self._init_dvc_file()
+
     final = Path(directory)
     with atomic_path(final) as tmp:
-        with Live(dir=str(tmp), dvcyaml=None, save_dvc_exp=False, report=None) as logger:
+        with StageLive(dir=str(tmp), dvcyaml=None, save_dvc_exp=False, report=None) as logger:
             yield logger
         Path(logger.metrics_file).unlink(missing_ok=True)  # dvclive's summary: the last curve point, read by nobody
         declarations = plot_declarations(tmp, final, logger)
