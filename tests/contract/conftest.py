@@ -6,7 +6,6 @@ import contextlib
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
 
@@ -23,7 +21,7 @@ from mmp.data.synthetic import credit_default
 from mmp.inference.wrapper import ModelWrapper
 from mmp.pipeline import steps
 from tests.conftest import ROOT, pipeline_env
-from tests.serving.conftest import free_port
+from tests.serving.conftest import free_port, wait_ready
 
 CREATED = datetime(2024, 1, 1)
 
@@ -100,14 +98,7 @@ def served(package: Path) -> Iterator[str]:
     proc = subprocess.Popen(cmd, cwd=ROOT, env=kind_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        wait_ready(proc, url)
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)

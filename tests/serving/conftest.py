@@ -5,9 +5,12 @@ default recipe and a small LightGBM."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -92,6 +95,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_ready(proc: subprocess.Popen, url: str, timeout: float = 120) -> None:
+    """Until ``mmp serve`` at ``url`` answers /ready; fails with its output if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
 
 
 def example_record(package: Path) -> dict:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from mmp.data import prediction_log as L
 from mmp.inference.predlog import open_log
 from mmp.serving.app import create_app
 from tests.conftest import ROOT, pipeline_env
-from tests.serving.conftest import example_record, free_port, sample_frame
+from tests.serving.conftest import example_record, free_port, sample_frame, wait_ready
 
 REQUESTS, CLIENTS = 160, 8
 
@@ -34,14 +33,7 @@ def test_every_request_is_logged_once_and_sigterm_loses_nothing(package_dir: Pat
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url, record = f"http://127.0.0.1:{port}", example_record(package_dir)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        wait_ready(proc, url)
 
         def call(i: int, client: httpx.Client) -> tuple[str, int]:
             records = [record] * (1 + i % 3)  # 1 to 3 records per request
