@@ -45,7 +45,7 @@ def test_two_worker_processes_run_exactly_n_trials_between_them(tmp_path: Path, 
     assert metrics["n_trials"] == 4 and metrics["n_failed"] == 0
     assert json.loads((root / "models/best_params.json").read_text()) == metrics["best_params"]
     assert (root / "metrics/tune/trials.csv").read_text().count("\n") == 5
-    assert not psutil.Process().children(recursive=True), "the workers have exited"
+    assert not tune_workers(), "the workers have exited"
 
 
 def test_a_killed_worker_fails_the_stage_in_one_line_and_stops_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,5 +65,18 @@ def test_a_killed_worker_fails_the_stage_in_one_line_and_stops_the_other(tmp_pat
     message = str(err.value)
     assert len(message.splitlines()) == 1
     assert message.startswith("tune.n_jobs: tune worker ") and "of 2 was killed by SIGKILL" in message, message
-    assert not psutil.Process().children(recursive=True), "the other worker was stopped"
+    assert not tune_workers(), "the other worker was stopped"
     assert not (root / "metrics/tune.json").exists()
+
+
+def tune_workers() -> list[psutil.Process]:
+    """This process's live `mmp tune-worker` children (an xdist worker may hold others: a Dask
+    cluster's or multiprocessing's processes from earlier tests)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "tune-worker" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
