@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 CASES = {
     "unknown-key": (
         ["+model.colour=red"],
-        "error: model.colour: unknown key (allowed: class_path, hyperparameters, finetune, pretrain)",
+        "error: model.colour: unknown key (allowed: class_path, hyperparameters, finetune, pretrain, kind, llm)",
         "data/prepared",
     ),
     "wrong-type": (["data.rows=many"], "error: data.rows: input should be a valid integer", "data/prepared"),
