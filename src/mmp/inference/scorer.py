@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 import joblib
 import numpy as np
 import pandas as pd
-import yaml
 
 from mmp.core.config import task_kind
 from mmp.core.errors import MMPError
@@ -41,9 +40,7 @@ if TYPE_CHECKING:
     from mmp.inference.explain import Explainer, Explanation
 
 log = logging.getLogger("mmp.inference.scorer")
-ARTIFACTS = ("featurizer", "model", "schema", "metadata")
 SINGLE_THREAD_ROWS = 2048  # OpenMP start-up costs more than it saves on small batches
-PACKAGE = "a model package saved by the package stage (MLmodel + artifacts/)"
 
 Features: TypeAlias = np.ndarray | pd.DataFrame  # what a featurizer backend hands to the model
 
@@ -125,13 +122,12 @@ class Scorer:
     def from_package(cls, path: str | Path, source: str | None = None) -> Scorer:
         """From a local pyfunc directory: the artifacts its MLmodel file lists. ``source`` is
         how the user named the model (a registry URI, say), for the error message."""
-        root = Path(path)
-        try:
-            meta = yaml.safe_load((root / "MLmodel").read_text())
-            listed = meta["flavors"]["python_function"]["artifacts"]
-            return cls.load({name: root / listed[name]["path"] for name in ARTIFACTS})
-        except (KeyError, TypeError, OSError, ValueError, ImportError, yaml.YAMLError) as err:
-            raise MMPError("--model", f"{source or path} is not an mmp model package ({type(err).__name__}: {err})", PACKAGE) from None
+        from mmp.inference.wrapper import load_wrapper  # the one reader of a package's MLmodel
+
+        model = load_wrapper(path, source)
+        if not isinstance(model, cls):
+            raise MMPError("--model", f"{source or path} is a {model.kind} model", "a tabular model package")
+        return model
 
     @property
     def task(self) -> str:
