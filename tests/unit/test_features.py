@@ -153,3 +153,46 @@ def test_featurizer_pickles() -> None:
     again = pickle.loads(pickle.dumps(featurizer))
     test = frame(seed=3)
     pd.testing.assert_frame_equal(transform(again, test), transform(featurizer, test))
+
+
+def categorical_frame(n: int = 3000, seed: int = 1) -> pd.DataFrame:
+    """Categories with ties, rare values, missing values, int codes and mixed int/str values."""
+    rng = np.random.default_rng(seed)
+    city = rng.choice(["b", "a", "c", "rare", "z"], n, p=[0.4, 0.4, 0.15, 0.004, 0.046]).astype(object)
+    city[rng.random(n) < 0.1] = None
+    code = rng.choice([3.0, 1.0, 7.0, np.nan], n, p=[0.5, 0.3, 0.005, 0.195])
+    mixed = rng.choice(np.asarray([1, "1", "x", "y"], dtype=object), n)
+    plan = pd.Series(rng.choice(["basic", "pro", None], n, p=[0.5, 0.3, 0.2]), dtype="str")
+    return pd.DataFrame({"city": city, "code": code, "mixed": mixed, "plan": plan, "y": (rng.random(n) < 0.4).astype(int)})
+
+
+@pytest.mark.parametrize(
+    "categorical",
+    [
+        {"encode": "onehot", "min_frequency": 0.01},
+        {"encode": "native", "min_frequency": 0.01},
+        {"encode": "ordinal"},
+        {"encode": "ordinal", "impute": "constant", "min_frequency": 0.05},
+        {"encode": "onehot", "max_categories": 3, "min_frequency": None},
+    ],
+)
+def test_categorical_fit_from_counts_equals_a_fit_on_every_row(categorical: dict[str, Any]) -> None:
+    """The featurizer fits its categorical block from value counts (fast at millions of rows);
+    the fitted imputer and encoder and the features equal scikit-learn's fit on every row."""
+    train, test = categorical_frame(), categorical_frame(500, seed=2)
+    features = FeaturesConfig(categorical=categorical)
+    columns = select_columns(train, features, ["y"])
+    counted = build_featurizer(features, columns, seed=0)
+    out = fit_transform(counted, train, train["y"])
+    plain = build_featurizer(features, columns, seed=0).fit(train, train["y"])
+    fast, slow = counted["columns"].named_transformers_["categorical"], plain["columns"].named_transformers_["categorical"]
+    assert type(fast["impute"]) is type(slow["impute"]) and type(fast["encode"]) is type(slow["encode"])
+    assert list(fast["impute"].statistics_) == list(slow["impute"].statistics_)
+    for mine, theirs in zip(fast["encode"].categories_, slow["encode"].categories_, strict=True):
+        assert mine.dtype == theirs.dtype and list(mine) == list(theirs)
+    assert fast["encode"]._infrequent_enabled == slow["encode"]._infrequent_enabled
+    if slow["encode"]._infrequent_enabled:
+        rare = [[None if c is None else list(c) for c in enc.infrequent_categories_] for enc in (fast["encode"], slow["encode"])]
+        assert rare[0] == rare[1] and any(c for c in rare[1])
+    pd.testing.assert_frame_equal(out, transform(plain, train))
+    pd.testing.assert_frame_equal(transform(counted, test), transform(plain, test))

@@ -22,7 +22,7 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, R
 
 from mmp.core.config import FeaturesConfig
 from mmp.core.errors import MMPError
-from mmp.modeling.features import OutlierClipper
+from mmp.modeling.features import OutlierClipper, fit_around, fit_encoder_on_counts, mode_rows
 
 QUANTILE_GRID = 101  # the percentiles each partition reports (see quantiles)
 
@@ -53,18 +53,11 @@ def dask_feature_problems(cfg: FeaturesConfig) -> list[MMPError]:
 def fit_featurizer_on_dask(featurizer: Pipeline, train: Any) -> Pipeline:
     """Fit ``featurizer`` (a :func:`build_featurizer` Pipeline without feature selection) on the
     Dask DataFrame ``train``; the same fitted Pipeline as a local fit holds."""
-    from sklearn.frozen import FrozenEstimator
-
     columns = featurizer.named_steps["columns"]
-    unfitted = columns.transformers
-    fitted = {name: fit_pipeline(pipe, train[cols]) for name, pipe, cols in unfitted}
+    fitted = {name: fit_pipeline(pipe, train[cols]) for name, pipe, cols in columns.transformers}
     # The ColumnTransformer learns its layout (input and output columns) from a few rows that
     # go through the already fitted pipelines unchanged; then it holds them as a local fit does.
-    columns.transformers = [(name, FrozenEstimator(fitted[name]), cols) for name, _, cols in unfitted]
-    featurizer.fit(few_rows(train))
-    columns.transformers = unfitted
-    columns.transformers_ = [(name, fitted.get(name, step), cols) for name, step, cols in columns.transformers_]
-    return featurizer
+    return fit_around(featurizer, fitted, lambda: featurizer.fit(few_rows(train)))
 
 
 def fit_pipeline(pipe: Pipeline, frame: Any) -> Pipeline:
@@ -163,25 +156,12 @@ def value_counts(frame: Any, dropna: bool) -> dict[str, pd.Series]:
 
 
 def most_frequent_rows(frame: Any) -> pd.DataFrame:
-    """Each column's most frequent values once each, padded with missing values: the imputer
-    picks among them by its own rule (the smallest of tied values)."""
-    modes = {c: list(n[n == n.max()].index) if len(n) else [] for c, n in value_counts(frame, dropna=True).items()}
-    length = max(1, *(len(m) for m in modes.values()))
-    dtypes = {c: object if frame[c].dtype == object else "float64" for c in modes}
-    return pd.DataFrame({c: pd.Series(m + [np.nan] * (length - len(m)), dtype=dtypes[c]) for c, m in modes.items()})
+    """Each column's most frequent values once each, padded with missing values (see
+    :func:`mmp.modeling.features.mode_rows`)."""
+    return mode_rows(value_counts(frame, dropna=True), {c: object if frame[c].dtype == object else "float64" for c in frame.columns})
 
 
 def fit_encoder(encoder: OneHotEncoder | OrdinalEncoder, frame: Any) -> None:
-    """The encoder's categories from the exact category counts: it is fitted on every category
-    once, then its infrequent categories (``min_frequency``, ``max_categories``) are drawn from
-    the true counts by scikit-learn's own rule."""
-    counts = value_counts(frame, dropna=False)
-    length = max(len(n) for n in counts.values())
-    seen = {c: list(n.index) for c, n in counts.items()}
-    encoder.fit(pd.DataFrame({c: pd.Series(v + v[:1] * (length - len(v)), dtype=frame[c].dtype) for c, v in seen.items()}))
-    if encoder._infrequent_enabled:
-        n_rows = int(next(iter(counts.values())).sum())
-        true_counts = [counts[c].reindex(cats).to_numpy() for c, cats in zip(frame.columns, encoder.categories_, strict=True)]
-        encoder._fit_infrequent_category_mapping(n_rows, true_counts, getattr(encoder, "_missing_indices", {}))
-        if isinstance(encoder, OneHotEncoder):
-            encoder._n_features_outs = encoder._compute_n_features_outs()
+    """The encoder's categories from the exact category counts of ``frame`` (see
+    :func:`mmp.modeling.features.fit_encoder_on_counts`)."""
+    fit_encoder_on_counts(encoder, value_counts(frame, dropna=False), {c: frame[c].dtype for c in frame.columns})

@@ -4,6 +4,9 @@ and target columns never become features."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
@@ -23,6 +26,8 @@ from sklearn.preprocessing import (
 
 from mmp.core.config import FeaturesConfig, Params, TaskType, task_kind
 from mmp.core.errors import MMPError, raise_all
+
+T = TypeVar("T")
 
 SCALERS = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
 
@@ -58,10 +63,15 @@ class AsText(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({c: X[c].astype(str).where(X[c].notna(), np.nan).astype(object) for c in X.columns}, index=X.index)
+        return pd.DataFrame({c: as_text(X[c]) for c in X.columns}, index=X.index)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """One column as :class:`AsText` gives it: text, missing kept missing, object dtype."""
+    return values.astype(str).where(values.notna(), np.nan).astype(object)
 
 
 def select_columns(frame: pd.DataFrame, cfg: FeaturesConfig, excluded: list[str]) -> dict[str, list[str]]:
@@ -205,14 +215,97 @@ def _float32(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_transform(featurizer: Pipeline, frame: pd.DataFrame, y: pd.Series | pd.DataFrame) -> pd.DataFrame:
-    """Fit on the train split and return its features (cross-fitted where the encoder is)."""
+    """Fit on the train split and return its features (cross-fitted where the encoder is).
+    The categorical block is fitted from its columns' value counts first (see
+    :func:`fit_categorical_by_counts`), then the rest around it."""
     import warnings
 
+    columns = featurizer.steps[0][1]
+    fitted = {
+        name: pipe for name, pipe, cols in columns.transformers if name == "categorical" and fit_categorical_by_counts(pipe, frame[cols])
+    }
     with warnings.catch_warnings():
         # SelectKBest warns on constant columns (e.g. a one-year date part); they score last.
         warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="sklearn.feature_selection")
-        return _float32(featurizer.fit_transform(frame, y))
+        return _float32(fit_around(featurizer, fitted, lambda: featurizer.fit_transform(frame, y)))
+
+
+def fit_around(featurizer: Pipeline, fitted: dict[str, Pipeline], fit: Callable[[], T]) -> T:
+    """Run ``fit`` (a fit of ``featurizer``) with the column pipelines in ``fitted`` already
+    fitted and left as they are; afterwards the featurizer holds them as if it had fitted them."""
+    from sklearn.frozen import FrozenEstimator
+
+    columns = featurizer.steps[0][1]
+    unfitted = columns.transformers
+    columns.transformers = [(name, FrozenEstimator(fitted[name]) if name in fitted else pipe, cols) for name, pipe, cols in unfitted]
+    try:
+        result = fit()
+    finally:
+        columns.transformers = unfitted
+    columns.transformers_ = [(name, fitted.get(name, step), cols) for name, step, cols in columns.transformers_]
+    return result
+
+
+def fit_categorical_by_counts(pipe: Pipeline, frame: pd.DataFrame) -> bool:
+    """Fit ``AsText -> SimpleImputer -> OneHotEncoder | OrdinalEncoder`` from each column's value
+    counts, each step by its own ``fit`` on rows that carry those counts (as the Dask fit does):
+    the same fitted steps as a fit on every row, without scikit-learn's per-value Python loop
+    over object columns (most of the featurize time at millions of rows). False, and nothing
+    fitted, for another pipeline or a column with no value (the imputer drops it)."""
+    text, impute, encode = (step for _, step in pipe.steps)
+    if not isinstance(encode, OneHotEncoder | OrdinalEncoder) or impute.strategy not in ("most_frequent", "constant"):
+        return False
+    text.fit(frame)
+    counts = {c: _text_counts(frame[c]) for c in frame.columns}
+    present = {c: n[n.index.notna()] for c, n in counts.items()}
+    if any(n.empty for n in present.values()):
+        return False
+    impute.fit(mode_rows(present, {c: object for c in present}))
+    imputed = {c: _filled(n, fill) for (c, n), fill in zip(counts.items(), impute.statistics_, strict=True)}
+    fit_encoder_on_counts(encode, imputed, {c: object for c in imputed})
+    return True
+
+
+def _text_counts(column: pd.Series) -> pd.Series:
+    """How often each of ``AsText``'s values occurs in ``column`` (missing as NaN): counted on
+    the raw values, then their text (two raw values may have one text, 1 and "1")."""
+    raw = column.value_counts(dropna=False, sort=False)
+    values = as_text(pd.Series(raw.index, dtype=column.dtype))
+    return pd.Series(raw.to_numpy(), index=pd.Index(values.to_numpy(dtype=object), dtype=object)).groupby(level=0, dropna=False).sum()
+
+
+def _filled(counts: pd.Series, fill: object) -> pd.Series:
+    """The counts after the imputer has put ``fill`` in place of every missing value."""
+    missing = int(counts[counts.index.isna()].sum())
+    present = counts[counts.index.notna()]
+    if not missing:
+        return present
+    return pd.concat([present, pd.Series([missing], index=pd.Index([fill], dtype=object))]).groupby(level=0).sum()
+
+
+def mode_rows(counts: dict[str, pd.Series], dtypes: dict[str, object]) -> pd.DataFrame:
+    """Each column's most frequent values once each, padded with missing values: an imputer
+    fitted on them picks among them by its own rule (the smallest of tied values)."""
+    modes = {c: list(n[n == n.max()].index) if len(n) else [] for c, n in counts.items()}
+    length = max(1, *(len(m) for m in modes.values()))
+    return pd.DataFrame({c: pd.Series(m + [np.nan] * (length - len(m)), dtype=dtypes[c]) for c, m in modes.items()})
+
+
+def fit_encoder_on_counts(encoder: OneHotEncoder | OrdinalEncoder, counts: dict[str, pd.Series], dtypes: dict[str, object]) -> None:
+    """The encoder's categories from exact category counts: it is fitted on every category
+    once, then its infrequent categories (``min_frequency``, ``max_categories``) are drawn from
+    the true counts by scikit-learn's own rule."""
+    length = max(len(n) for n in counts.values())
+    seen = {c: list(n.index) for c, n in counts.items()}
+    encoder.fit(pd.DataFrame({c: pd.Series(v + v[:1] * (length - len(v)), dtype=dtypes[c]) for c, v in seen.items()}))
+    if encoder._infrequent_enabled:
+        n_rows = int(next(iter(counts.values())).sum())
+        true_counts = [counts[c].reindex(cats).to_numpy() for c, cats in zip(counts, encoder.categories_, strict=True)]
+        encoder._fit_infrequent_category_mapping(n_rows, true_counts, getattr(encoder, "_missing_indices", {}))
+        if isinstance(encoder, OneHotEncoder):  # as OneHotEncoder.fit does after the mapping
+            encoder._set_drop_idx()
+            encoder._n_features_outs = encoder._compute_n_features_outs()
 
 
 def transform(featurizer: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
