@@ -77,3 +77,44 @@ def test_a_training_curve_is_one_titled_plot_and_no_curve_declares_nothing(tmp_p
         pass  # a model that does not iterate (random forest)
     assert declared(Path("metrics/train")) == {}
     assert not Path("metrics/train/plots").exists(), "the previous run's curve is replaced as a whole"
+
+
+def test_curves_are_exact_at_a_bounded_number_of_cut_offs() -> None:
+    """ROC and precision-recall are drawn from (label, score, count) rows: at most CURVE_POINTS
+    thresholds, each point the exact rates of the raw scores at that threshold."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from mmp.pipeline.evaluation import curve_rows
+
+    rng = np.random.default_rng(3)
+    score = np.round(rng.random(50_000), 7)  # many distinct scores, a few ties
+    is_pos = (rng.random(50_000) < score).astype(int)
+    label, lowered, weight = curve_rows(is_pos, score, points=200)
+    assert weight.sum() == len(score) and len(lowered) <= 400
+    fpr, tpr, cuts = roc_curve(label, lowered, sample_weight=weight)
+    precision, recall, pr_cuts = precision_recall_curve(label, lowered, sample_weight=weight)
+    assert len(cuts) <= 201 and len(pr_cuts) <= 200 and set(cuts[1:]) <= set(score)
+    for f, t, cut in zip(fpr[1:], tpr[1:], cuts[1:], strict=True):
+        chosen = score >= cut
+        assert (f, t) == (chosen[is_pos == 0].mean(), chosen[is_pos == 1].mean())
+    for p, r, cut in zip(precision[:-1], recall[:-1], pr_cuts, strict=True):
+        chosen = score >= cut
+        assert np.isclose(p, is_pos[chosen].mean(), rtol=1e-12) and np.isclose(r, chosen[is_pos == 1].mean(), rtol=1e-12)
+
+
+def test_the_confusion_matrix_file_holds_dvclives_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage logger writes the confusion matrix compactly: the same records (one per test
+    row, the form DVC's confusion template counts) as dvclive's own writer."""
+    import json
+
+    from dvclive import Live
+
+    monkeypatch.chdir(tmp_path)
+    truth, pred = ["0", "1", "1", "0", "1"], ["0", "1", "0", "0", "1"]
+    with live("metrics/evaluate") as logger:
+        logger.log_sklearn_plot("confusion_matrix", truth, pred, name="confusion_matrix")
+    with Live(dir="plain", save_dvc_exp=False, dvcyaml=None, report=None) as plain:
+        plain.log_sklearn_plot("confusion_matrix", truth, pred, name="confusion_matrix")
+    written = Path("metrics/evaluate/plots/sklearn/confusion_matrix.json")
+    assert json.loads(written.read_text()) == json.loads(Path("plain/plots/sklearn/confusion_matrix.json").read_text())
+    assert declared(Path("metrics/evaluate"))["../../evaluate/plots/sklearn/confusion_matrix.json"]["template"] == "confusion"

@@ -27,6 +27,9 @@ from mmp.modeling.metrics import (
 )
 
 QINI_POINTS = 200  # the Qini curve's plotted points: its shape, not one point per test row
+# The most cut-offs a ROC or precision-recall curve is drawn at. One per distinct score would be
+# ~100k JSON records at 2M rows (seconds to write, megabytes for `dvc plots` to render).
+CURVE_POINTS = 1000
 
 
 class PlotLogger(Protocol):
@@ -89,21 +92,36 @@ def evaluate_classification(
     if len(classes) == 2:
         # The decision threshold the labels above used, and F1 at the conventional 0.5 beside it.
         scores |= {"threshold": threshold, "f1_at_0.5": classification_metrics(truth, proba, classes, DEFAULT_THRESHOLD)["f1"]}
-        is_pos = (truth == classes[1]).astype(int)
-        logger.log_sklearn_plot("roc", is_pos, proba[:, 1], name="roc", drop_intermediate=True)
-        logger.log_sklearn_plot("precision_recall", is_pos, proba[:, 1], name="precision_recall", drop_intermediate=True)
+        is_pos, score, weight = curve_rows((truth == classes[1]).astype(int), proba[:, 1])
+        logger.log_sklearn_plot("roc", is_pos, score, name="roc", drop_intermediate=True, sample_weight=weight)
+        logger.log_sklearn_plot("precision_recall", is_pos, score, name="precision_recall", drop_intermediate=True, sample_weight=weight)
         return scores
     scores["per_class"] = per_class_report(truth, pred, classes)
     for i, c in enumerate(classes):  # one-vs-rest ROC: one file (one line in `dvc plots`) per class
+        is_pos, score, weight = curve_rows((truth == c).astype(int), proba[:, i])
         logger.log_sklearn_plot(
             "roc",
-            (truth == c).astype(int),
-            proba[:, i],
+            is_pos,
+            score,
             name=f"roc_ovr/{_file_name(c)}",
             drop_intermediate=True,
             title=f"ROC: class {c} vs rest",
+            sample_weight=weight,
         )
     return scores
+
+
+def curve_rows(is_pos: np.ndarray, score: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows a ROC or precision-recall curve is drawn from, as (label, score, count): each
+    score lowered to the nearest of at most ``points`` cut-offs at or below it (score quantiles,
+    each a score of the test rows). ``s >= cut`` holds for the lowered score exactly when it
+    holds for ``s``, so the curve drawn with the counts as ``sample_weight`` is the exact curve
+    at those cut-offs, with at most ``points`` thresholds."""
+    cuts = np.unique(np.quantile(score, np.linspace(0, 1, points), method="lower"))
+    at = np.searchsorted(cuts, score, side="right") - 1  # the largest cut <= score (the smallest score is a cut)
+    counts = np.bincount(2 * at + is_pos, minlength=2 * len(cuts))
+    kept = np.flatnonzero(counts)
+    return kept % 2, cuts[kept // 2], counts[kept].astype("float64")
 
 
 def evaluate_uplift(

@@ -75,6 +75,11 @@ def live(directory: str | os.PathLike) -> Iterator[Any]:
             # save_dvc_exp=False), as the stage declares its plots itself.
             self._dvc_file = self._init_dvc_file()
 
+        def log_sklearn_plot(self, kind: str, labels: Any, predictions: Any, name: str | None = None, **kwargs: Any) -> None:
+            if kind == "confusion_matrix" and (name or kind) not in self._plots:
+                self._plots[name or kind] = compact_confusion_plot()(name or kind, self.plots_dir)
+            super().log_sklearn_plot(kind, labels, predictions, name=name, **kwargs)
+
     final = Path(directory)
     with atomic_path(final) as tmp:
         with StageLive(dir=str(tmp), dvcyaml=None, save_dvc_exp=False, report=None) as logger:
@@ -82,6 +87,24 @@ def live(directory: str | os.PathLike) -> Iterator[Any]:
         Path(logger.metrics_file).unlink(missing_ok=True)  # dvclive's summary: the last curve point, read by nobody
         declarations = plot_declarations(tmp, final, logger)
     write_plots_config(final, declarations)
+
+
+def compact_confusion_plot() -> type:
+    """dvclive's confusion matrix plot writing the same file (a JSON list with one
+    ``{"actual", "predicted"}`` record per test row, the form DVC's confusion template counts)
+    without dvclive's 4-space indent: json's C encoder then writes it, ~15x faster (about 7 s
+    of the evaluate stage at 400k test rows)."""
+    import json
+
+    from dvclive.plots.sklearn import ConfusionMatrix
+
+    class CompactConfusionMatrix(ConfusionMatrix):
+        def dump(self, val: Any, **kwargs: Any) -> None:
+            records = [{"actual": str(actual), "predicted": str(predicted)} for actual, predicted in zip(val[0], val[1], strict=True)]
+            Path(self.output_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.output_path).write_text(json.dumps(records) + "\n", encoding="utf-8")
+
+    return CompactConfusionMatrix
 
 
 def plots_config(directory: Path) -> Path:
