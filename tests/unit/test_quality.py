@@ -122,3 +122,28 @@ def test_bad_quality_settings_are_refused_by_key() -> None:
         config(max_single_feature_score=0.3)
     with pytest.raises(ValueError, match="quality.fail_on_leak"):
         config(fail_on_leak=True)
+
+
+def test_histograms_and_leakage_scores_use_a_bounded_seeded_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SAMPLE_ROWS the histogram and the one-feature score come from a seeded sample (same
+    report twice); missing rates and distinct counts still count every row."""
+    from mmp.data import quality
+
+    monkeypatch.setattr(quality, "SAMPLE_ROWS", 500)
+    rng = np.random.default_rng(0)
+    n = 4000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(list("abcdefgh"), n), "y": rng.integers(0, 2, n)})
+    frame.loc[:9, "x"] = np.nan
+    data = DataConfig(source_uri="x.csv", target_col="y", task_type="binary")
+    train, test = frame.iloc[:3000], frame.iloc[3000:]
+    report = quality.quality_report(train, test, data)
+    assert report == quality.quality_report(train, test, data)
+    score = quality.single_feature_score(quality.sampled(train), quality.sampled(test), "x", data)
+    assert score is not None and report["leakage"]["single_feature_score"]["scores"]["x"] == round(score, 6)
+    assert score != quality.single_feature_score(train, test, "x", data)
+    assert (
+        sum(report["columns"]["x"]["histogram"]["counts"]) == quality.sampled(frame["x"]).notna().sum() < 500
+        and sum(report["columns"]["c"]["histogram"]["counts"]) == 500
+    )
+    assert report["columns"]["x"]["missing_rate"] == 10 / n and report["columns"]["c"]["distinct"] == 8
+    assert quality.sampled(frame).index.equals(frame.sample(n=500, random_state=quality.SAMPLE_SEED).index)

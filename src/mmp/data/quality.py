@@ -24,6 +24,12 @@ from mmp.core.config import DataConfig, task_kind
 from mmp.core.errors import MMPError
 
 MIN_ROWS_FOR_ID_CHECK = 20  # fewer rows are all distinct by chance
+# Past this many rows, the histograms and the one-feature leakage scores are computed on a seeded
+# sample of this many rows (of the column; of each split): their shape or an AUC (standard error
+# about 0.001) is as good from it as from millions, at a bounded cost. The figures that count
+# rows (missing rates, distinct counts, ranges, class balance, the id-like share) stay exact.
+SAMPLE_ROWS = 200_000
+SAMPLE_SEED = 0
 LEAKAGE_FIX = (
     "drop the column from the source, declare it in data.id_cols, list it in data.quality.allow, or set data.quality.fail_on_leakage=false"
 )
@@ -67,6 +73,11 @@ def column_kind(series: pd.Series) -> str:
     return "categorical"
 
 
+def sampled(rows: Any) -> Any:
+    """``rows`` (a frame or a column) as they are, or a seeded sample of ``SAMPLE_ROWS`` of them."""
+    return rows if len(rows) <= SAMPLE_ROWS else rows.sample(n=SAMPLE_ROWS, random_state=SAMPLE_SEED)
+
+
 def histogram(series: pd.Series, bins: int) -> dict[str, list[Any]]:
     """Counts over ``bins`` equal-width bins (numeric), or of the ``bins`` most frequent values
     (anything else; the rest counted as ``(other)``). Missing values are left out."""
@@ -98,7 +109,7 @@ def column_profile(series: pd.Series, bins: int) -> dict[str, Any]:
     }
     if kind in ("numeric", "datetime") and len(present):
         profile["min"], profile["max"] = _round(present.min()), _round(present.max())
-    profile["histogram"] = histogram(series, bins)
+    profile["histogram"] = histogram(sampled(series), bins)
     return profile
 
 
@@ -159,7 +170,8 @@ def is_id_like(series: pd.Series, share: float) -> bool:
 def leakage(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) -> tuple[dict[str, Any], list[Finding]]:
     rules = data.quality
     features = [c for c in train.columns if c not in data.non_feature_cols]
-    scores = {c: single_feature_score(train, test, c, data) for c in features}
+    train_rows, test_rows = sampled(train), sampled(test)
+    scores = {c: single_feature_score(train_rows, test_rows, c, data) for c in features}
     findings = []
     name = "|Spearman rho|" if task_kind(data.task_type) == "regression" else "AUC"
     for col, score in scores.items():
