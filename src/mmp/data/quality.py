@@ -159,12 +159,11 @@ def single_feature_score(train: pd.DataFrame, test: pd.DataFrame, column: str, d
 def is_id_like(series: pd.Series, share: float) -> bool:
     """An integer or text column whose present values are nearly all distinct (floats are
     continuous, so distinct by nature, and are left out)."""
-    present = series.dropna()
-    if len(present) < MIN_ROWS_FOR_ID_CHECK:
-        return False
     integer = pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series)
-    text = column_kind(series) == "categorical"
-    return (integer or text) and present.nunique() / len(present) >= share
+    if not (integer or column_kind(series) == "categorical"):
+        return False  # decided by the dtype: no pass over the values (floats are most columns)
+    present = int(series.notna().sum())
+    return present >= MIN_ROWS_FOR_ID_CHECK and series.nunique() / present >= share
 
 
 def leakage(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) -> tuple[dict[str, Any], list[Finding]]:
@@ -178,7 +177,7 @@ def leakage(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) -> tuple[
         if score is not None and score > rules.max_single_feature_score:
             rule = f"one-feature {name} {score:.3f} > {rules.max_single_feature_score:g} (data.quality.max_single_feature_score)"
             findings.append(Finding("single_feature", col, rule, True))
-    full = pd.concat([train, test], ignore_index=True)
+    full = pd.concat([train[features], test[features]], ignore_index=True)
     for col in features:
         if is_id_like(full[col], rules.id_like_share):
             share = full[col].nunique() / full[col].notna().sum()
