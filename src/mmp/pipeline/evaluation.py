@@ -28,8 +28,9 @@ from mmp.modeling.metrics import (
 
 QINI_POINTS = 200  # the Qini curve's plotted points: its shape, not one point per test row
 # The most cut-offs a ROC or precision-recall curve is drawn at. One per distinct score would be
-# ~100k JSON records at 2M rows (seconds to write, megabytes for `dvc plots` to render).
-CURVE_POINTS = 1000
+# ~60k JSON records at 2M rows (seconds to write, megabytes for `dvc plots` to render); up to
+# 5,000 distinct scores (the default recipe's 4,000 test rows) the curve keeps every one.
+CURVE_POINTS = 5000
 
 
 class PlotLogger(Protocol):
