@@ -112,9 +112,10 @@ def test_the_confusion_matrix_file_holds_dvclives_records(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     truth, pred = ["0", "1", "1", "0", "1"], ["0", "1", "0", "0", "1"]
     with live("metrics/evaluate") as logger:
-        logger.log_sklearn_plot("confusion_matrix", truth, pred, name="confusion_matrix")
+        logger.log_sklearn_plot("confusion_matrix", truth, pred, name="confusion_matrix", title="Test rows")
     with Live(dir="plain", save_dvc_exp=False, dvcyaml=None, report=None) as plain:
         plain.log_sklearn_plot("confusion_matrix", truth, pred, name="confusion_matrix")
     written = Path("metrics/evaluate/plots/sklearn/confusion_matrix.json")
     assert json.loads(written.read_text()) == json.loads(Path("plain/plots/sklearn/confusion_matrix.json").read_text())
-    assert declared(Path("metrics/evaluate"))["../../evaluate/plots/sklearn/confusion_matrix.json"]["template"] == "confusion"
+    props = declared(Path("metrics/evaluate"))["../../evaluate/plots/sklearn/confusion_matrix.json"]
+    assert (props["template"], props["title"]) == ("confusion", "Test rows")

@@ -75,10 +75,23 @@ def live(directory: str | os.PathLike) -> Iterator[Any]:
             # save_dvc_exp=False), as the stage declares its plots itself.
             self._dvc_file = self._init_dvc_file()
 
-        def log_sklearn_plot(self, kind: str, labels: Any, predictions: Any, name: str | None = None, **kwargs: Any) -> None:
-            if kind == "confusion_matrix" and (name or kind) not in self._plots:
-                self._plots[name or kind] = compact_confusion_plot()(name or kind, self.plots_dir)
-            super().log_sklearn_plot(kind, labels, predictions, name=name, **kwargs)
+        def log_sklearn_plot(
+            self,
+            kind: str,
+            labels: Any,
+            predictions: Any,
+            name: str | None = None,
+            title: str | None = None,
+            x_label: str | None = None,
+            y_label: str | None = None,
+            normalized: bool | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            config: dict[str, Any] = {"title": title, "x_label": x_label, "y_label": y_label, "normalized": normalized}
+            if kind == "confusion_matrix" and (name or kind) not in self._plots:  # dvclive then uses this plot
+                plot_config = {k: v for k, v in config.items() if v is not None}  # as dvclive builds it
+                self._plots[name or kind] = compact_confusion_plot()(name or kind, self.plots_dir, **plot_config)
+            return super().log_sklearn_plot(kind, labels, predictions, name=name, **config, **kwargs)
 
     final = Path(directory)
     with atomic_path(final) as tmp:
