@@ -35,6 +35,40 @@ def test_contract_accepts_valid_data() -> None:
     )
 
 
+def test_a_frame_that_keeps_the_contract_is_not_handed_to_pandera(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct checks pass it; pandera (slow on a batch chunk) only words a broken rule."""
+    import pandera.pandas as pa
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pandera validated a frame that keeps the contract")
+
+    monkeypatch.setattr(pa.DataFrameSchema, "validate", refuse)
+    rules = contract(age={"dtype": "float", "min": 18, "max": 60}, region={"dtype": "category", "allowed": ["north", "south", "east"]})
+    check_contract(frame(), rules, ["y"])
+    strict = rules.model_copy(update={"allow_extra_columns": False, "columns": {**rules.columns, "y": rules.columns["age"]}})
+    with pytest.raises(AssertionError, match="pandera validated"):  # y < 18 breaks a rule: pandera words it
+        check_contract(frame(), strict, ["y"])
+
+
+@pytest.mark.parametrize(
+    ("data", "rules", "allow_extra", "error"),
+    [
+        (frame(), {"age": {"dtype": "float", "min": 21}}, True, "column 'age': must be >= 21"),
+        (frame(), {"age": {"dtype": "float", "max": 49}}, True, "column 'age': must be <= 49"),
+        (frame(), {"age": {"dtype": "float", "nullable": False}}, True, "column 'age': must not be null"),
+        (frame(), {"region": {"dtype": "category", "allowed": ["north", "south"]}}, True, "must be one of the allowed values"),
+        (frame(), {"age": {"dtype": "float"}}, False, "column 'region': is not in the data contract"),
+        (frame(), {"income": {"dtype": "float"}}, True, "column 'income': required by the data contract"),
+        (frame().assign(y=[0, None, 1, 1]), {}, True, "column 'y': must not be null"),
+    ],
+)
+def test_each_broken_rule_is_reported(data: pd.DataFrame, rules: dict, allow_extra: bool, error: str) -> None:
+    """Every rule the direct checks look at, broken once: the error is pandera's wording."""
+    given = Contract.model_validate({"allow_extra_columns": allow_extra, "columns": rules})
+    with pytest.raises((MMPError, MMPErrors), match=error):
+        check_contract(data, given, ["y"])
+
+
 def test_contract_reports_every_violation_with_column_rule_and_rows() -> None:
     rules = contract(age={"dtype": "float", "min": 30, "nullable": False}, region={"dtype": "category", "allowed": ["north", "south"]})
     with pytest.raises(MMPErrors) as err:
