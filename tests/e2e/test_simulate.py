@@ -19,8 +19,9 @@ import pytest
 
 from tests.e2e.conftest import FIRST_GATE, QUIET, simulate
 
-# One worker: the scenarios run one after the other once the shared first day is built.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("simulate")]
+# The worker of tests/e2e/test_daily.py, which shares the first day: no worker waits on the
+# first day's lock while another builds it.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("daily")]
 RETRAIN = [*QUIET, "version", "retrain_attempt"]
 SCENARIOS = {
     # scenario: (days, drift from, gate, the kinds of each day's events)
