@@ -1,6 +1,10 @@
-"""The first day of `mmp simulate`, shared by the simulation tests and the daily-loop tests.
+"""Pipeline runs that several end-to-end modules start from, each built once per test run
+(``built_once``): read-only, tests copy them.
 
-`mmp simulate` trains its first champion exactly as tests/e2e/test_daily.py needs one (the recipe
+`small_run`: one `dvc exp run -S data.rows=2000 -n first`, the state tests/e2e/test_tracking.py
+and tests/e2e/test_experiments.py both start from.
+
+`first_day`: `mmp simulate` trains its first champion exactly as tests/e2e/test_daily.py needs one (the recipe
 on 3,000 rows with 50 trees, promoted, its distribution model fitted), then runs day 1. Training
 that champion is the costly part of both, so it is done once per test run: the scenarios
 continue copies of the day-1 work clone, and the daily tests run their days in another copy."""
@@ -15,6 +19,7 @@ import pytest
 
 from tests.conftest import built_once, make_repo_copy, run
 
+SMALL_ROWS = 2000  # small_run's rows
 QUIET = ["batch", "drift", "evaluation", "gate"]  # a day whose champion passes the gate
 FIRST_GATE = 0.2  # the shared day 1 is gated as the `stable` scenario is
 TRAIN_ROWS = 3000  # the first champion's rows
@@ -47,3 +52,16 @@ def first_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = built_once(tmp_path_factory, "simulate_first_day", build)
     return base / "repo", base / "day1"
 
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository copy after one `dvc exp run -S data.rows=2000 -n first`, mirrored by its
+    mirror stage into the copy's SQLite MLflow store (version 1, alias candidate). Read-only:
+    copy it (``shutil.copytree(..., symlinks=True)``) before running anything in it."""
+
+    def build(base: Path) -> None:
+        repo = make_repo_copy(base / "repo")
+        out = run(["dvc", "exp", "run", "-S", f"data.rows={SMALL_ROWS}", "-n", "first"], repo).stdout
+        assert "mirrored first -> MLflow run" in out, out[-3000:]
+
+    return built_once(tmp_path_factory, "small_run", build) / "repo"
