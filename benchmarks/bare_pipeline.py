@@ -64,7 +64,9 @@ def main(params_path: str, out_dir: str) -> None:
         ]
     )
     model = Pipeline([("features", features), ("model", build_estimator(params.model, params.seed))])
-    threshold = f1_threshold(model, X_train, y_train, params.seed) if params.evaluate.threshold == "f1" else float(params.evaluate.threshold)
+    threshold = (
+        f1_threshold(model, X_train, y_train, params.seed) if params.evaluate.threshold == "f1" else float(params.evaluate.threshold)
+    )
     model.fit(X_train, y_train)
     proba = model.predict_proba(X_test)[:, 1]
     scores = {
