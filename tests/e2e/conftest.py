@@ -2,7 +2,8 @@
 (``built_once``): read-only, tests copy them.
 
 `small_run`: one `dvc exp run -S data.rows=2000 -n first`, the state tests/e2e/test_tracking.py
-and tests/e2e/test_experiments.py both start from.
+and tests/e2e/test_experiments.py both start from. Their tests share the xdist group `small_run`:
+one worker builds it and runs them, and no other worker sits on its lock meanwhile.
 
 `first_day`: `mmp simulate` trains its first champion exactly as tests/e2e/test_daily.py needs one (the recipe
 on 3,000 rows with 50 trees, promoted, its distribution model fitted), then runs day 1. Training

@@ -28,6 +28,7 @@ def ran_stages(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
 
 
+@pytest.mark.xdist_group("small_run")
 def test_model_change_reruns_only_the_model_stages(ran_copy: Path) -> None:
     repo_copy = ran_copy
     out = run(["dvc", "exp", "run", *SMALL, "-S", "model=random_forest", "-S", "model.hyperparameters.n_estimators=20"], repo_copy).stdout
@@ -89,6 +90,7 @@ def lock_hashes(repo: Path) -> dict[str, str]:
     return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
 
 
+@pytest.mark.xdist_group("small_run")
 def test_reproductions_are_byte_identical_and_round_trip_the_remote(ran_copy: Path) -> None:
     repo_copy = ran_copy
     run(["dvc", "repro", "--force"], repo_copy)

@@ -69,7 +69,7 @@ def tracked(small_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tracking")
+@pytest.mark.xdist_group("small_run")
 def test_exp_run_is_mirrored_once_with_everything(tracked: Path) -> None:
     client = client_for(sqlite_uri(tracked))
     [mirrored] = runs(client)
@@ -108,7 +108,7 @@ def test_exp_run_is_mirrored_once_with_everything(tracked: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tracking")
+@pytest.mark.xdist_group("small_run")
 def test_mirroring_again_updates_and_never_duplicates(tracked: Path) -> None:
     client = client_for(sqlite_uri(tracked))
     [before] = runs(client)
@@ -127,7 +127,7 @@ def test_mirroring_again_updates_and_never_duplicates(tracked: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tracking")
+@pytest.mark.xdist_group("small_run")
 def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> None:
     client = client_for(sqlite_uri(tracked))
     out = run(["mmp", "promote"], tracked).stdout
@@ -183,7 +183,7 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tracking")
+@pytest.mark.xdist_group("small_run")
 def test_another_dataset_gets_its_own_registered_model(tracked: Path) -> None:
     client = client_for(sqlite_uri(tracked))
     credit_versions = len(versions(client))
