@@ -72,7 +72,7 @@ def beeswarm(contributions: np.ndarray, base: np.ndarray, values: np.ndarray, co
         shaps, fvalues = shaps[shuffled], fvalues[shuffled]
         ys = pos + _swarm_offsets(shaps, rng)
         missing = np.isnan(fvalues)
-        dots = {"s": 16, "linewidth": 0, "zorder": 3, "rasterized": len(shaps) > 500}
+        dots: dict[str, Any] = {"s": 16, "linewidth": 0, "zorder": 3, "rasterized": len(shaps) > 500}
         ax.scatter(shaps[missing], ys[missing], color="#777777", **dots)
         if not missing.all():
             low, high = _colour_range(fvalues[~missing])
