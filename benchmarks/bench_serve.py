@@ -233,13 +233,34 @@ def mmp_loads(
     try:
         load(port, "POST", "/predict", body, 4, warmup, tool)
         for c in LEVELS:
-            results["mmp"][f"c{c}"] = load(port, "POST", "/predict", body, c, seconds, tool)
-            results["constant"][f"c{c}"] = load(port, "GET", "/health", b"", c, seconds, tool)
+            results["mmp"][f"c{c}"] = server_load(proc.pid, port, "POST", "/predict", body, c, seconds, tool)
+            results["constant"][f"c{c}"] = server_load(proc.pid, port, "GET", "/health", b"", c, seconds, tool)
         results["soak_c32"] = {"seconds": soak_seconds, **load(port, "POST", "/predict", body, 32, soak_seconds, tool)}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     return results
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None without Linux's /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
+def server_load(pid: int, port: int, method: str, path: str, body: bytes, concurrency: int, seconds: float, tool: str) -> dict[str, Any]:
+    """:func:`load`, plus the server's CPU time per request (``cpu_us``). On a shared machine the
+    requests/s of a level move with the other jobs' load (and the load generator's share of the
+    cores), while the server's own CPU time per request moves far less: the ratio of two
+    endpoints' CPU times is the steadier comparison."""
+    before = cpu_seconds(pid)
+    out = load(port, method, path, body, concurrency, seconds, tool)
+    after = cpu_seconds(pid)
+    out["cpu_us"] = None if before is None or after is None else round((after - before) / max(out["requests"], 1) * 1e6, 1)
+    return out
 
 
 def serve_comparison(seconds: float = SECONDS, soak_seconds: float = SOAK_SECONDS) -> dict[str, Any]:
@@ -280,6 +301,8 @@ def serve_comparison(seconds: float = SECONDS, soak_seconds: float = SOAK_SECOND
             "rps_x": round(mmp["rps"] / mlflow["rps"], 2),
             "p99_fraction": round(mmp["p99_ms"] / mlflow["p99_ms"], 3),
             "predict_vs_constant": round(mmp["rps"] / constant["rps"], 3),
+            # the same comparison by the server's CPU time per request (see server_load)
+            "predict_vs_constant_cpu": round(constant["cpu_us"] / mmp["cpu_us"], 3) if mmp["cpu_us"] and constant["cpu_us"] else None,
         }
     return results
 
@@ -302,14 +325,18 @@ def pyfunc_one_row(calls: int = 2000) -> dict[str, Any]:
     for name, call in (("pyfunc", lambda: model.predict(row)), ("scorer", lambda: scorer.predict(row))):
         for _ in range(100):
             call()
-        times = []
+        times, cpu = [], []
         for _ in range(calls):
-            started = time.perf_counter_ns()
+            started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
             call()
+            cpu.append((time.thread_time_ns() - started_cpu) / 1e6)
             times.append((time.perf_counter_ns() - started) / 1e6)
         times.sort()
         out[f"{name}_p50_ms"] = round(statistics.median(times), 3)
         out[f"{name}_p99_ms"] = round(times[int(0.99 * len(times))], 3)
+        # this thread's CPU time (one row scores on one thread): what the call costs, without
+        # the waits for a core that inflate the wall time on a loaded machine
+        out[f"{name}_cpu_p50_ms"] = round(statistics.median(cpu), 3)
     return out
 
 

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -98,27 +98,38 @@ def repo_copy(tmp_path: Path) -> Path:
     return make_repo_copy(tmp_path / "repo")
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name`` that ``build(folder)`` fills, built once per test run, also under
+    pytest-xdist: a file lock, as ``tests/ci/conftest.py`` does (``--dist loadgroup`` no longer
+    keeps a group on one worker, so each worker would build it again). The folder is shared by
+    every worker: read it, or copy it before changing anything."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    built = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name  # the workers' base temp dirs share a parent
+    with FileLock(f"{built}.lock"):
+        if not (built / "done").is_file():
+            shutil.rmtree(built, ignore_errors=True)  # what a failed build (another worker's) left
+            built.mkdir(parents=True)
+            build(built)
+            (built / "done").touch()
+    return built
+
+
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real ``dvc exp run`` of the default recipe, shared by read-only end-to-end tests.
 
-    It runs once per test run, also under pytest-xdist (a file lock, as ``tests/ci/conftest.py``
-    does: ``--dist loadgroup`` no longer keeps a group on one worker, and each worker used to run
-    the whole pipeline again). Each xdist worker reads its own copy of the finished run, so two
-    workers' dvc commands never contend for one repository's lock."""
-    from filelock import FileLock
+    It runs once per test run (``built_once``). Each xdist worker reads its own copy of the
+    finished run, so two workers' dvc commands never contend for one repository's lock."""
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    base = tmp_path_factory.getbasetemp()
-    built = (base.parent if worker else base) / "default_run"  # the workers' base temp dirs share a parent
-    with FileLock(f"{built}.lock"):
-        if not (built / "done").is_file():
-            shutil.rmtree(built, ignore_errors=True)  # what a failed build (another worker's) left
-            repo = make_repo_copy(built / "repo")
-            proc = run(["dvc", "exp", "run"], repo)
-            (built / "exp-run.log").write_text(proc.stdout + proc.stderr)  # read by the tests of its output
-            (built / "done").touch()
-    if not worker:
+    def build(built: Path) -> None:
+        repo = make_repo_copy(built / "repo")
+        proc = run(["dvc", "exp", "run"], repo)
+        (built / "exp-run.log").write_text(proc.stdout + proc.stderr)  # read by the tests of its output
+
+    built = built_once(tmp_path_factory, "default_run", build)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
         return built / "repo"
     mine = tmp_path_factory.mktemp("default")
     shutil.copytree(built, mine, symlinks=True, dirs_exist_ok=True)

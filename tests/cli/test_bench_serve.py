@@ -44,3 +44,5 @@ def test_serve_benchmark_smoke_run_has_no_errors(package_dir: Path, tool: str) -
     for result in [*levels, out["soak_c32"]]:
         assert result["errors"] == 0 and result["requests"] > 0 and result["rps"] > 0
         assert 0 < result["p50_ms"] <= result["p99_ms"]
+    if Path("/proc/self/stat").is_file():  # the server's CPU time per request (Linux)
+        assert all(0 < result["cpu_us"] < 1e6 for result in levels)

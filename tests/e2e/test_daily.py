@@ -1,5 +1,6 @@
-"""The daily loop end to end, in a copy of the repository with a small promoted champion, the
-real registry (a SQLite MLflow store in the copy), the real events store and real `dvc exp run`
+"""The daily loop end to end, in a copy of the repository with a small promoted champion (the
+work clone of `mmp simulate`'s first day, shared with tests/e2e/test_simulate.py), the real
+registry (a SQLite MLflow store in the copy), the real events store and real `dvc exp run`
 retrains: a passing day, and a failing day killed mid-retrain with SIGKILL, re-run, that ends
 with the alert and never duplicates an event or a version."""
 
@@ -9,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,22 +20,22 @@ from pathlib import Path
 import pytest
 
 from mmp.ops.events import EventStore
-from tests.conftest import ROOT, make_repo_copy, pipeline_env, run
+from tests.conftest import ROOT, pipeline_env, run
+from tests.e2e.conftest import TREES
 
 # One worker, in file order: the runbook deploys version 2, the retrain of the killed day.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("daily")]
 # A small, cheap recipe: every retrain is a real `dvc exp run` of it.
-RECIPE = ["data.rows=3000", "model.hyperparameters.n_estimators=50"]
-CHEAP = ["--set", "overrides=['model.hyperparameters.n_estimators=50']", "--set", "source.rows=600"]
+CHEAP = ["--set", f"overrides=['model.hyperparameters.n_estimators={TREES}']", "--set", "source.rows=600"]
 
 
 @pytest.fixture(scope="module")
-def champion_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = make_repo_copy(tmp_path_factory.mktemp("daily") / "repo")
-    run(["dvc", "exp", "run", *(a for o in RECIPE for a in ("-S", o))], repo, timeout=1800)
-    run([sys.executable, "-m", "mmp", "promote"], repo)
-    run([sys.executable, "-m", "mmp", "synth", "fit", "--output", "models/distribution"], repo)
-    return repo
+def champion_repo(first_day: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository whose champion (version 1) is the recipe on 3,000 rows with 50 trees, promoted,
+    its distribution model fitted: a copy of the shared simulation's work clone. Its events store
+    holds that simulation's day 1 (2026-01-01, passed), before every day these tests run."""
+    _repo, day1 = first_day
+    return Path(shutil.copytree(day1 / "work", tmp_path_factory.mktemp("daily") / "repo", symlinks=True))
 
 
 def daily(repo: Path, day: str, *args: str, code: int = 0) -> dict:
@@ -145,7 +147,6 @@ def airflow_python() -> Path:
     """The Python of a virtualenv holding Airflow as dags/requirements.txt pins it, built once
     under .cache/ (git-ignored) and reused while the pins are unchanged."""
     import hashlib
-    import shutil
 
     digest = hashlib.md5(AIRFLOW_REQUIREMENTS.read_bytes()).hexdigest()[:12]
     venv = ROOT / ".cache" / f"airflow-{digest}"

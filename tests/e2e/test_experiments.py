@@ -10,31 +10,25 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import make_repo_copy, run
+from tests.conftest import run
+from tests.e2e.conftest import SMALL_ROWS
 
 pytestmark = pytest.mark.slow
-SMALL = ["-S", "data.rows=2000"]
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One small default run, shared: each test works in its own copy of it (``ran_copy``)."""
-    repo = make_repo_copy(tmp_path_factory.mktemp("experiments") / "repo")
-    run(["dvc", "exp", "run", *SMALL], repo)
-    return repo
+SMALL = ["-S", f"data.rows={SMALL_ROWS}"]  # the rows of small_run, which ran_copy copies
 
 
 @pytest.fixture
-def ran_copy(ran: Path, tmp_path: Path) -> Path:
-    """A private copy of the run repo (git, DVC cache and outputs), so no test sees another's edits."""
-    return Path(shutil.copytree(ran, tmp_path / "repo", symlinks=True))
+def ran_copy(small_run: Path, tmp_path: Path) -> Path:
+    """A private copy of one small default run (the session's ``small_run``: git, DVC cache and
+    outputs), so no test sees another's edits."""
+    return Path(shutil.copytree(small_run, tmp_path / "repo", symlinks=True))
 
 
 def ran_stages(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
 
 
-@pytest.mark.xdist_group("experiments-run")
+@pytest.mark.xdist_group("small_run")
 def test_model_change_reruns_only_the_model_stages(ran_copy: Path) -> None:
     repo_copy = ran_copy
     out = run(["dvc", "exp", "run", *SMALL, "-S", "model=random_forest", "-S", "model.hyperparameters.n_estimators=20"], repo_copy).stdout
@@ -96,7 +90,7 @@ def lock_hashes(repo: Path) -> dict[str, str]:
     return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
 
 
-@pytest.mark.xdist_group("experiments-run")
+@pytest.mark.xdist_group("small_run")
 def test_reproductions_are_byte_identical_and_round_trip_the_remote(ran_copy: Path) -> None:
     repo_copy = ran_copy
     run(["dvc", "repro", "--force"], repo_copy)

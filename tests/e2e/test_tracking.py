@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,9 +20,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.conftest import VENV_BIN, make_repo_copy, pipeline_env, run
+from tests.conftest import VENV_BIN, pipeline_env, run
+from tests.e2e.conftest import SMALL_ROWS
 
-SMALL = ["-S", "data.rows=2000"]
+SMALL = ["-S", f"data.rows={SMALL_ROWS}"]  # the rows of small_run, which `tracked` copies
 MODEL = "credit-default"
 
 
@@ -60,16 +62,14 @@ def model_size(package: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def tracked(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One small `dvc exp run` named `first`, mirrored by its mirror stage into the SQLite store."""
-    repo = make_repo_copy(tmp_path_factory.mktemp("tracked") / "repo")
-    out = run(["dvc", "exp", "run", *SMALL, "-n", "first"], repo).stdout
-    assert "mirrored first -> MLflow run" in out
-    return repo
+def tracked(small_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small `dvc exp run` named `first`, mirrored by its mirror stage into the SQLite store:
+    this module's own copy of the shared ``small_run`` (its tests change it, in file order)."""
+    return Path(shutil.copytree(small_run, tmp_path_factory.mktemp("tracked") / "repo", symlinks=True))
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tracking")
+@pytest.mark.xdist_group("small_run")
 def test_exp_run_is_mirrored_once_with_everything(tracked: Path) -> None:
     client = client_for(sqlite_uri(tracked))
     [mirrored] = runs(client)
@@ -108,7 +108,7 @@ def test_exp_run_is_mirrored_once_with_everything(tracked: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tracking")
+@pytest.mark.xdist_group("small_run")
 def test_mirroring_again_updates_and_never_duplicates(tracked: Path) -> None:
     client = client_for(sqlite_uri(tracked))
     [before] = runs(client)
@@ -127,7 +127,7 @@ def test_mirroring_again_updates_and_never_duplicates(tracked: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tracking")
+@pytest.mark.xdist_group("small_run")
 def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> None:
     client = client_for(sqlite_uri(tracked))
     out = run(["mmp", "promote"], tracked).stdout
@@ -183,7 +183,7 @@ def test_promote_gates_the_candidate_and_serves_the_champion(tracked: Path) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("tracking")
+@pytest.mark.xdist_group("small_run")
 def test_another_dataset_gets_its_own_registered_model(tracked: Path) -> None:
     client = client_for(sqlite_uri(tracked))
     credit_versions = len(versions(client))

@@ -205,3 +205,34 @@ def test_evaluate_writes_and_declares_the_global_explanation(
     )
     assert declared["../../evaluate/plots/images/explanation_beeswarm.png"] == {"title": "Explanation beeswarm"}
     assert Path("metrics/evaluate/plots/images/explanation_beeswarm.png").read_bytes().startswith(b"\x89PNG")
+
+
+BEESWARM_PROBE = """
+import sys
+import numpy as np
+from mmp.pipeline.explanation import beeswarm
+rng = np.random.default_rng(0)
+values = rng.normal(size=(300, 17))
+values[:, 3] = np.nan  # a one-hot column: grey dots
+fig = beeswarm(rng.normal(size=(300, 17)), np.zeros(300), values, [f"c{i}" for i in range(17)])
+fig.savefig(sys.argv[1], metadata={"Software": None})
+print([t.get_text() for t in fig.axes[0].get_yticklabels()][::-1], "shap" in sys.modules)
+"""
+
+
+def test_the_beeswarm_is_drawn_without_shap_and_the_same_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing shap for this one figure cost the evaluate stage about 1 s; the PNG is a
+    DVC-tracked output, so two runs draw the same bytes. Rows: the 14 largest columns by mean
+    |contribution|, then the sum of the 3 others (as SHAP's beeswarm shows more than 15)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, pipeline_env
+
+    command = [sys.executable, "-c", BEESWARM_PROBE, str(tmp_path / "a.png")]
+    printed = subprocess.run(command, env=pipeline_env(ROOT), capture_output=True, text=True, check=True).stdout.strip()
+    assert printed.endswith("False"), f"shap was imported: {printed}"
+    assert "'Sum of 3 other features']" in printed and printed.count("'c") == 14, printed
+    monkeypatch.setattr(sys, "argv", ["", str(tmp_path / "b.png")])
+    exec(BEESWARM_PROBE, {})  # a second run, in this process
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()

@@ -79,6 +79,26 @@ def test_a_training_curve_is_one_titled_plot_and_no_curve_declares_nothing(tmp_p
     assert not Path("metrics/train/plots").exists(), "the previous run's curve is replaced as a whole"
 
 
+def test_a_step_writes_the_curve_rows_and_nothing_else(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dvclive's next_step rewrote its summary, queued Studio data and fsynced a VS Code signal
+    file at every step (0.5-1 s for 300 LightGBM rounds); the stage's logger only counts steps."""
+    import dvclive.live
+
+    def per_step_work(*args: Any) -> None:
+        raise AssertionError("dvclive's per-step sync or VS Code signal ran")
+
+    monkeypatch.chdir(tmp_path)
+    with live("metrics/train") as logger, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dvclive.live, "mark_dvclive_step_completed", per_step_work)
+        patch.setattr(logger, "sync", per_step_work)
+        for step in range(3):
+            logger.log_metric("loss", 1.0 / (step + 1))
+            logger.next_step()
+        # leaving the patch restores sync: the end of the run syncs once, as before
+    rows = Path("metrics/train/plots/metrics/loss.tsv").read_text().splitlines()
+    assert rows == ["step\tloss", "0\t1.0", "1\t0.5", "2\t0.3333333333333333"]
+
+
 def test_curves_are_exact_at_a_bounded_number_of_cut_offs() -> None:
     """ROC and precision-recall are drawn from (label, score, count) rows: at most CURVE_POINTS
     thresholds, each point the exact rates of the raw scores at that threshold."""

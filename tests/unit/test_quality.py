@@ -124,6 +124,19 @@ def test_bad_quality_settings_are_refused_by_key() -> None:
         config(fail_on_leak=True)
 
 
+def test_single_feature_auc_is_scikit_learns_without_importing_it() -> None:
+    """The leakage check's AUC is the Mann-Whitney statistic (scikit-learn's import was 1.2 s of
+    every prepare run): the same value as roc_auc_score, ties included."""
+    from sklearn.metrics import roc_auc_score
+
+    from mmp.data.quality import roc_auc
+
+    rng = np.random.default_rng(0)
+    hit = pd.Series(rng.integers(0, 2, 500))
+    for score in (pd.Series(rng.normal(size=500)), pd.Series(rng.integers(0, 5, 500).astype(float)), hit * 2.0 - 1.0):
+        assert roc_auc(hit, score) == pytest.approx(roc_auc_score(hit, score), abs=1e-12)
+
+
 def test_histograms_and_leakage_scores_use_a_bounded_seeded_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past SAMPLE_ROWS the histogram and the one-feature score come from a seeded sample (same
     report twice); missing rates and distinct counts still count every row."""

@@ -22,6 +22,7 @@ from mmp.tuning.objective import Objective
 from mmp.tuning.search import open_study, resolve_objective, run_trials, study_name, summary
 from mmp.tuning.session import prepare_problem, study_recipe
 from mmp.tuning.space import search_space, tuned_chooser
+from tests.conftest import ROOT
 from tests.tuning_helpers import LGBM, make_workspace, params_dict, seeded_times, stage_args, trial_fingerprint
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -248,6 +249,21 @@ def test_disabled_stage_writes_empty_results(tmp_path: Path) -> None:
     assert json.loads((root / "models/best_params.json").read_text()) == {}
     assert json.loads((root / "metrics/tune.json").read_text()) == {"enabled": False}
     assert (root / "metrics/tune/trials.csv").read_text() == tune_stage.EMPTY_TRIALS
+
+
+def test_disabled_stage_imports_no_model_library(tmp_path: Path) -> None:
+    """With tuning off the stage fits nothing: importing LightGBM (and scikit-learn inside it)
+    only to check model.class_path cost every run 1.4 s. The train stage checks the model."""
+    import subprocess
+    import sys
+
+    from tests.conftest import pipeline_env
+
+    root = make_workspace(tmp_path, params_dict(enabled=False))
+    probe = f"import sys; from mmp.pipeline.stages import tune; tune.main({stage_args(root)!r}); print(sorted({{'lightgbm', 'sklearn'}} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, env=pipeline_env(ROOT), capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    assert json.loads((root / "models/best_params.json").read_text()) == {}
 
 
 def yaml_load(path: Path) -> dict:

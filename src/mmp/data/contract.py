@@ -1,7 +1,8 @@
 """The data contract: required columns, dtypes, allowed categories and ranges, a non-null target.
 
-``check_contract`` validates with pandera (lazily, so every violation is reported at once) and
-turns its failure table into messages that name the column, the rule and what is allowed.
+``check_contract`` checks the rules directly and, when one breaks, validates with pandera (lazily,
+so every violation is reported at once) and turns its failure table into messages that name the
+column, the rule and what is allowed.
 The model's raw input columns are recorded by :mod:`mmp.data.schema`.
 """
 
@@ -106,8 +107,6 @@ def coerce_dates(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 
 
 def check_contract(frame: pd.DataFrame, contract: Contract, targets: list[str]) -> None:
-    import pandera.pandas as pa
-
     rules = dict(contract.columns)
     for target in targets:  # the target is never allowed to be null, whatever the contract says
         base = rules.get(target)
@@ -117,6 +116,10 @@ def check_contract(frame: pd.DataFrame, contract: Contract, targets: list[str]) 
     # A column whose values do not parse gets one message naming them; its range and category
     # checks would only repeat it as comparison errors between text and numbers.
     mistyped = {name: err for name, rule in rules.items() if name in frame and (err := dtype_problem(name, frame[name], rule.dtype))}
+    if not mistyped and holds(frame, rules, contract.allow_extra_columns):
+        return  # pandera would find nothing to report
+    import pandera.pandas as pa  # (its import alone costs about 0.1 s)
+
     schema = pa.DataFrameSchema(
         {
             name: pa.Column(nullable=rule.nullable, checks=[] if name in mistyped else _checks(rule), required=True)
@@ -130,6 +133,37 @@ def check_contract(frame: pd.DataFrame, contract: Contract, targets: list[str]) 
     except pa.errors.SchemaErrors as err:
         errors += _describe(err.failure_cases, rules)
     raise_all(errors)
+
+
+def holds(frame: pd.DataFrame, rules: dict[str, ColumnRule], allow_extra: bool) -> bool:
+    """Whether every rule holds, checked directly on the columns: the rules pandera is given
+    (present, no extra column unless allowed, not null, min, max, allowed; a check ignores
+    nulls, as pandera's do). Pandera's validation of a 100k-row batch chunk cost about 0.15 s,
+    most of ``mmp predict``'s own time beside the model's; these checks cost milliseconds.
+    Only a frame that breaks a rule (or leaves any doubt: repeated column names, a comparison
+    that raises) goes to pandera, which words every error."""
+    names = frame.columns
+    if not names.is_unique or any(name not in names for name in rules):
+        return False
+    if not allow_extra and any(name not in rules for name in names):
+        return False
+    try:
+        return all(_column_holds(frame[name], rule) for name, rule in rules.items())
+    except (TypeError, ValueError):
+        return False
+
+
+def _column_holds(column: pd.Series, rule: ColumnRule) -> bool:
+    missing = column.isna()
+    if missing.any():
+        if not rule.nullable:
+            return False
+        column = column[~missing]
+    if rule.min is not None and not bool((column >= rule.min).all()):
+        return False
+    if rule.max is not None and not bool((column <= rule.max).all()):
+        return False
+    return rule.allowed is None or bool(column.isin(rule.allowed).all())
 
 
 def _checks(rule: ColumnRule) -> list[Any]:

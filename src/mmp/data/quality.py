@@ -131,12 +131,22 @@ def _encoded(train: pd.Series, test: pd.Series, y_train: pd.Series) -> pd.Series
     return test.astype(str).fillna("(missing)").map(means).fillna(float(y_train.mean())).astype(float)
 
 
+def roc_auc(hit: pd.Series, score: pd.Series) -> float:
+    """ROC AUC of ``score`` for the 0/1 labels ``hit`` (both classes present) as the Mann-Whitney
+    statistic: the share of (positive, negative) pairs the score orders rightly, a tie counting
+    half. The value scikit-learn's ``roc_auc_score`` gives, without importing scikit-learn (1.2 s
+    of every prepare run)."""
+    ranks = score.rank(method="average").to_numpy()
+    positive = hit.to_numpy() == 1
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def single_feature_score(train: pd.DataFrame, test: pd.DataFrame, column: str, data: DataConfig) -> float | None:
     """How well ``column`` alone predicts the target on the test split: ROC AUC (the mean over
     classes, one-vs-rest, for multiclass; a feature inversely related counts as much) or
     |Spearman rho| for regression (the largest over targets). None when undefined (one class)."""
-    from sklearn.metrics import roc_auc_score
-
     scores: list[float] = []
     if task_kind(data.task_type) == "regression":
         for t in data.targets:
@@ -151,7 +161,7 @@ def single_feature_score(train: pd.DataFrame, test: pd.DataFrame, column: str, d
         if hit.nunique() < 2:
             continue
         x = _encoded(train[column], test[column], (y_train == cls).astype(float))
-        auc = float(roc_auc_score(hit, x))
+        auc = roc_auc(hit, x)
         scores.append(max(auc, 1 - auc))
     return float(np.mean(scores)) if scores else None
 

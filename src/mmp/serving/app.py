@@ -41,11 +41,13 @@ from mmp.inference import predlog
 from mmp.inference.wrapper import ModelWrapper
 from mmp.serving import ab, enrichment, metrics, swap
 from mmp.serving.explain import add_explain_route
+from mmp.serving.fastpath import PredictFastPath, is_json
 from mmp.serving.loader import ModelRef, load_scorer, resolved
 from mmp.serving.request import body_bytes, record_model, required_features
 
 log = logging.getLogger("mmp.serving")
 THREADPOOL_ROWS = 64  # bigger requests are scored off the event loop
+PREDICT_PATHS = ("/predict", "/invoke")
 
 
 class PredictResponse(BaseModel):
@@ -352,9 +354,7 @@ class GuardedRoute(APIRoute):
 
 def require_json(content_type: str | None) -> None:
     """415 unless the content type is JSON (application/json or application/*+json)."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    kind, _, subtype = media.partition("/")
-    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
+    if not is_json(content_type):
         raise HTTPException(415, detail=f"content-type must be application/json (got {(content_type or 'none')[:100]})")
 
 
@@ -406,7 +406,8 @@ def build_app(service: Service) -> FastAPI:
     limits = Field(min_length=1, max_length=service.settings.max_records)
     Body = Record | Annotated[list[Record], limits]  # type: ignore[valid-type]  # runtime-built model
 
-    async def predict(body: Body, request: Request) -> Response:  # type: ignore[valid-type]  # runtime-built body type (above)
+    async def answer(body: Any, request: Request) -> Response:
+        """The endpoint's work on a validated body: the route's and the fast path's (fastpath)."""
         records = await service.records(body)
         many = isinstance(body, list)
         rid = request_id(request)
@@ -416,7 +417,10 @@ def build_app(service: Service) -> FastAPI:
             result = service.predict(records, many, rid)
         return Response(orjson.dumps(result), media_type="application/json", headers={"X-Request-ID": rid})
 
-    for path, summary in (("/predict", "Predict one record or a list of records"), ("/invoke", "Alias of /predict")):
+    async def predict(body: Body, request: Request) -> Response:  # type: ignore[valid-type]  # runtime-built body type (above)
+        return await answer(body, request)
+
+    for path, summary in zip(PREDICT_PATHS, ("Predict one record or a list of records", "Alias of /predict"), strict=True):
         app.router.add_api_route(
             path,
             predict,
@@ -461,6 +465,16 @@ def build_app(service: Service) -> FastAPI:
         route_class_override=GuardedRoute,
     )
 
+    # added before the metrics middleware, so that one (outermost) counts fast-path answers too
+    app.add_middleware(
+        PredictFastPath,
+        paths=PREDICT_PATHS,
+        body_type=Body,
+        answer=answer,
+        max_body_bytes=service.max_body_bytes,
+        token=service.token,
+        enabled=lambda: service.store is None,
+    )
     metrics.install(app, service.metrics)
     app.exception_handler(RequestValidationError)(validation_error)  # typed per exception class, unlike add_exception_handler
     return app

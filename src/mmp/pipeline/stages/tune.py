@@ -2,8 +2,10 @@
 values for the train stage, metrics/tune.json, the trials table and the history/importance plots.
 With tune.families (AutoML) the study also picks the model family: the winner's recipe goes to
 train in best_params.json, and each family's best score to metrics/tune.json and a plot.
-The recipe sections it declares (data, model, tune) are checked first, as ``mmp validate`` does,
-also with tune.enabled=false: then it writes empty results at once and imports no search code."""
+The recipe sections it declares (data, model, tune) are checked first, as ``mmp validate`` does.
+With tune.enabled=false it writes empty results at once and imports no search code and no model
+library: the model check (which imports the estimator's library, LightGBM 1.4 s) is left to the
+train stage, the first stage that builds the estimator."""
 
 from __future__ import annotations
 
@@ -28,10 +30,11 @@ def main(argv: list[str]) -> None:
         metrics="tune metrics JSON",
         live="dvclive directory for plots and the trials table",
     ).parse_args(argv)
-    params = checked_params(args.params, "data", "model", "tune")
+    params = checked_params(args.params, "data", "tune")
     if not params.tune.enabled:
         write_disabled(args.best_params, args.metrics, args.live)
         return
+    params = checked_params(args.params, "data", "model", "tune")
     from mmp.core.settings import load_settings
     from mmp.tuning.families import best_payload, family_scores
     from mmp.tuning.search import history, importances, summary, trials_table
