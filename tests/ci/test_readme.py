@@ -327,7 +327,7 @@ COVERAGE: dict[str, Run | DryRun | Covered] = {
     ),
     "mmp simulate --days 30 --scenario drift --output simulation/": Covered(
         "tests/e2e/test_simulate.py::test_simulate_scenario",
-        ('"simulate", *args',),
+        ("simulate(repo, out, scenario, days, gate, drift_from)",),  # tests/e2e/conftest.py's `mmp simulate` run
         "30 days take an hour: the test runs 3 per scenario",
     ),
     "MMP_PREDICTION_LOG=predictions/ mmp serve --model models/package": Covered(
