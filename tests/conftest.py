@@ -36,9 +36,14 @@ def _process_state_restored() -> Iterator[None]:
         import mlflow
 
         mlflow.set_tracking_uri(None)
-    if os.environ != saved:
-        os.environ.clear()
-        os.environ.update(saved)
+    # Only the keys that changed: clearing and refilling the whole environment would unset every
+    # variable for a moment under any thread reading it from C (glibc's getenv is not safe against
+    # a concurrent setenv; an xdist worker died of a segfault in getenv).
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def tracked_files(root: Path = ROOT) -> list[str]:

@@ -18,25 +18,17 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ROOT, mmp, pipeline_env
-from tests.serving.conftest import example_record, free_port
+from tests.serving.conftest import example_record, free_port, sqlite_registry
 
 NAME = "credit-default"
 
 
 def registry(tmp_path: Path, packages: list[Path]) -> str:
     """A SQLite registry holding ``packages`` as versions 1, 2, ... of NAME; champion -> 1."""
-    import mlflow
     from mlflow import MlflowClient
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment("hot-swap", artifact_location=(tmp_path / "artifacts").as_uri()))
+    uri, _ = sqlite_registry(tmp_path, NAME, packages)
     client = MlflowClient(uri)
-    client.create_registered_model(NAME)
-    for package in packages:
-        with mlflow.start_run() as run:
-            mlflow.log_artifacts(str(package), "model")
-        client.create_model_version(NAME, f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
     client.set_registered_model_alias(NAME, "champion", "1")
     return uri
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -89,6 +91,29 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def challenger_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second model on the same data and inputs (another seed): an A/B challenger."""
     return build_package(tmp_path_factory.mktemp("challenger"), seed=1)
+
+
+def sqlite_registry(tmp_path: Path, name: str, packages: Sequence[Path]) -> tuple[str, list[Any]]:
+    """A SQLite MLflow store under ``tmp_path`` holding each package as a run's ``model``
+    artifacts and as version 1, 2, ... of ``name``; its URI and the runs. Only an explicit client
+    is used: MLflow's global tracking URI, which ``mlflow.set_tracking_uri`` also exports into the
+    process environment, is never set. Changing the environment while another thread reads it
+    from C (glibc's getenv, e.g. a log line's local time) can crash the process: an xdist worker
+    died of a segfault in getenv during this test module."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("serving-test", artifact_location=(tmp_path / "artifacts").as_uri())
+    client.create_registered_model(name)
+    runs = []
+    for package in packages:
+        run = client.create_run(experiment)
+        client.log_artifacts(run.info.run_id, str(package), "model")
+        client.set_terminated(run.info.run_id)
+        client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+        runs.append(run)
+    return uri, runs
 
 
 def free_port() -> int:

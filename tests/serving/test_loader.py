@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mmp.serving.loader import fetched, gate_from_tags, model_spec, resolved
+from tests.serving.conftest import sqlite_registry
 
 
 def test_model_spec_from_the_environment() -> None:
@@ -25,17 +26,10 @@ def test_load_from_the_registry_by_alias_and_from_a_run(package_dir: Path, tmp_p
     import mlflow
     from mlflow import MlflowClient
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment("serving-test", artifact_location=(tmp_path / "artifacts").as_uri()))
-    with mlflow.start_run() as run:
-        mlflow.log_artifacts(str(package_dir), "model")
+    uri, (run,) = sqlite_registry(tmp_path, "credit-default", [package_dir])
     client = MlflowClient(uri)
-    client.create_registered_model("credit-default")
-    mv = client.create_model_version("credit-default", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
-    client.set_registered_model_alias("credit-default", "champion", mv.version)
-    client.set_model_version_tag("credit-default", mv.version, "gate.passed", "true")
-    mlflow.set_tracking_uri(None)  # from here on, only the URI the loader is given names the store
+    client.set_registered_model_alias("credit-default", "champion", "1")
+    client.set_model_version_tag("credit-default", "1", "gate.passed", "true")
 
     env = {"MLFLOW_MODEL_NAME": "credit-default", "MLFLOW_MODEL_ALIAS": "champion", "MLFLOW_TRACKING_URI": uri}
     with resolved(None, env) as ref:
