@@ -13,7 +13,6 @@ cannot be) and validated (422 naming each field).
 """
 
 import gc
-import hmac
 import logging
 import os
 import re
@@ -41,7 +40,7 @@ from mmp.inference import predlog
 from mmp.inference.wrapper import ModelWrapper
 from mmp.serving import ab, enrichment, metrics, swap
 from mmp.serving.explain import add_explain_route
-from mmp.serving.fastpath import PredictFastPath, is_json
+from mmp.serving.fastpath import PredictFastPath, bearer_matches, is_json
 from mmp.serving.loader import ModelRef, load_scorer, resolved
 from mmp.serving.request import body_bytes, record_model, required_features
 
@@ -172,9 +171,7 @@ class Service:
         """401 unless the request carries the configured bearer token (no token: all pass)."""
         if self.token is None:
             return
-        credentials = await BEARER(request)
-        given = credentials.credentials.encode() if credentials else b""
-        if not hmac.compare_digest(given, self.token):  # constant time: no timing oracle
+        if not bearer_matches(request.headers.get("authorization"), self.token):  # the fast path's rule too
             raise HTTPException(401, detail="missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     def metadata(self) -> dict[str, Any]:
