@@ -12,13 +12,6 @@ from pathlib import Path
 
 import pytest
 
-# Two xdist workers each run LightGBM (and torch) with the recipe's 2 OpenMP threads on a 2-core
-# machine: threads that busy-wait at OpenMP barriers then steal the other worker's CPU (a
-# 2,400-row LightGBM fit took 3-4x as long under load). Sleeping waits change no result (same
-# threads, same arithmetic: identical model strings), only how threads wait. Stages started by
-# the tests inherit it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # Generated outputs and local stores never travel into a copy.
@@ -139,6 +132,16 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mine = tmp_path_factory.mktemp("default")
     shutil.copytree(built, mine, symlinks=True, dirs_exist_ok=True)
     return mine / "repo"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Two xdist workers each run LightGBM (and torch) with the recipe's 2 OpenMP threads on a
+    # 2-core machine: threads that busy-wait at OpenMP barriers then steal the other worker's CPU
+    # (a 2,400-row LightGBM fit took 3-4x as long under load). The suite always loads the machine,
+    # so it waits passively from the start, whatever the load average says yet (mmp.core.threads).
+    # Same results, only how threads wait. Stages started by the tests inherit it; the benchmarks,
+    # which import this file's helpers, do not.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -18,9 +18,10 @@ from sklearn.linear_model import Ridge
 
 from mmp.core.config import ModelConfig
 from mmp.core.errors import run_cli
+from mmp.core.threads import available_cores, cores_are_busy
 from mmp.tuning.objective import Objective, Problem
 from mmp.tuning.search import run_trials
-from mmp.tuning.threads import available_cores, cap_threads, threads_per_trial
+from mmp.tuning.threads import cap_threads, threads_per_trial
 from tests.conftest import ROOT
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -90,18 +91,32 @@ def test_a_study_with_two_parallel_trials_fits_each_on_its_share() -> None:
     assert Recording.seen == [min(2, threads_per_trial(2, available_cores()))] * 4
 
 
-@pytest.mark.parametrize(("users", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_entry_points_make_openmp_threads_wait_passively_unless_the_user_chose(
-    monkeypatch: pytest.MonkeyPatch, users: str | None, expected: str
+@pytest.mark.parametrize(
+    ("users", "load", "expected"),
+    [
+        ({}, 0.3, None),  # idle cores: libgomp's default (spin a while, then sleep)
+        ({}, 1.7, "PASSIVE"),  # less than half a core idle on 2 cores
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, 9.0, "ACTIVE"),
+        ({"GOMP_SPINCOUNT": "1000"}, 9.0, None),  # a spin count the user chose is not overridden
+    ],
+)
+def test_entry_points_choose_how_openmp_threads_wait_by_load_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch, users: dict[str, str], load: float, expected: str | None
 ) -> None:
-    if users is None:
-        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    else:
-        monkeypatch.setenv("OMP_WAIT_POLICY", users)
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in users.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     seen = []
     with pytest.raises(SystemExit) as stop:
-        run_cli(lambda argv: seen.append(os.environ["OMP_WAIT_POLICY"]), [])
+        run_cli(lambda argv: seen.append(os.environ.get("OMP_WAIT_POLICY")), [])
     assert stop.value.code == 0 and seen == [expected]
+
+
+def test_cores_count_as_busy_when_less_than_half_a_core_is_idle() -> None:
+    assert not cores_are_busy(1.4, 2) and cores_are_busy(1.6, 2) and not cores_are_busy(6.0, 8)
 
 
 @pytest.mark.parametrize("stage", ["tune", "train"])

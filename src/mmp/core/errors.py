@@ -71,12 +71,10 @@ def run_cli(main: Callable[[list[str]], int | None], argv: Sequence[str] | None 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = debug_enabled(args)
     args = [a for a in args if a != "--debug"]
-    # LightGBM's OpenMP threads (libgomp) spin while they wait for each other. On cores busy
-    # with other work (a shared CI or development machine) a spinning thread holds the core its
-    # partner needs: a 2-thread fit of the default recipe took 20 times a 1-thread one under
-    # load, 1.4 times with passive waiting. Same results. Set before any OpenMP library loads
-    # (each reads it once); a value the user set wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Before any OpenMP library loads (each reads the setting once): see mmp.core.threads.
+    from mmp.core.threads import choose_openmp_wait_policy
+
+    choose_openmp_wait_policy()
     try:
         code = main(args)
     except MMPError as err:

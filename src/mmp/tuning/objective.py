@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from mmp.core.config import ModelConfig, TaskType, task_kind
+from mmp.core.threads import available_cores
 from mmp.modeling.metrics import ExtraMetric, classification_metrics, extra_metric_values, regression_metrics
 from mmp.modeling.recipe import build_estimator
 from mmp.modeling.training import category_kwargs
 from mmp.tuning.families import FAMILY, family_site
 from mmp.tuning.space import trial_chooser
-from mmp.tuning.threads import available_cores, cap_threads, threads_per_trial
+from mmp.tuning.threads import cap_threads, threads_per_trial
 
 # LightGBM's built-in metric equal to the tuned one: evaluated in C every round, for free.
 LGBM_METRICS = {

@@ -22,7 +22,8 @@ from typing import IO, Any
 
 from mmp.core.errors import MMPError
 from mmp.core.settings import TuneSettings
-from mmp.tuning.threads import available_cores, threads_per_trial
+from mmp.core.threads import available_cores
+from mmp.tuning.threads import threads_per_trial
 
 STOP_SECONDS = 10  # after SIGTERM, how long a worker may take to exit before it is killed
 

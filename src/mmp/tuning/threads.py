@@ -8,20 +8,11 @@ run in parallel."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 # The constructor arguments that set an estimator's thread count, by library: scikit-learn,
 # LightGBM and XGBoost (n_jobs), LightGBM's alias, CatBoost, mmp's torch models.
 THREAD_PARAMS = ("n_jobs", "num_threads", "thread_count", "n_threads", "nthread")
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, as a container or ``taskset`` sets
-    it), not the machine's count."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def threads_per_trial(concurrent_trials: int, cores: int) -> int:
