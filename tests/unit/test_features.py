@@ -196,3 +196,60 @@ def test_categorical_fit_from_counts_equals_a_fit_on_every_row(categorical: dict
         assert rare[0] == rare[1] and any(c for c in rare[1])
     pd.testing.assert_frame_equal(out, transform(plain, train))
     pd.testing.assert_frame_equal(transform(counted, test), transform(plain, test))
+
+
+def numeric_frame(n: int, seed: int = 4) -> pd.DataFrame:
+    """Numbers of every dtype a source gives (float32, int, nullable), ties, missing values, a
+    column with one value and one with none, and dates with missing ones."""
+    rng = np.random.default_rng(seed)
+    wide = rng.normal(0, 1e6, n)
+    wide[rng.random(n) < 0.2] = np.nan
+    dates = pd.Series(pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"))
+    dates[rng.random(n) < 0.1] = pd.NaT
+    return pd.DataFrame(
+        {
+            "wide": wide,
+            "f32": np.where(rng.random(n) < 0.1, np.nan, rng.normal(3, 2, n)).astype("float32"),
+            "ties": rng.integers(0, 3, n).astype(float),
+            "count": rng.integers(0, 50, n),
+            "nullable": pd.array(np.where(rng.random(n) < 0.3, None, rng.integers(0, 9, n)), dtype="Int64"),
+            "single": [np.nan] * (n - 1) + [7.5],
+            "empty": [np.nan] * n,
+            "when": dates,
+            "y": (rng.random(n) < 0.4).astype(int),
+        }
+    )
+
+
+@pytest.mark.parametrize("n", [1001, 1000])  # odd and even counts of present values
+@pytest.mark.parametrize(
+    "numeric",
+    [
+        {},
+        {"clip": "iqr", "scale": "robust"},
+        {"clip": "zscore", "scale": "minmax", "interactions": None},
+        {"scale": "none"},
+    ],
+)
+def test_median_imputers_fitted_from_middle_values_equal_a_fit_on_every_row(n: int, numeric: dict[str, Any]) -> None:
+    """The numeric and date blocks' median imputers are fitted from each column's two middle
+    values (fast at millions of rows): the same statistics and features as scikit-learn's fit."""
+    from mmp.modeling.features import fit_with_exact_medians
+
+    interactions = numeric.pop("interactions", "absent")
+    config: dict[str, Any] = {"numeric": numeric, **({} if interactions == "absent" else {"interactions": {"enabled": True}})}
+    train, test = numeric_frame(n), numeric_frame(300, seed=5)
+    features = FeaturesConfig(**config)
+    columns = select_columns(train, features, ["y"])
+    fast = build_featurizer(features, columns, seed=0)
+    out = fit_transform(fast, train, train["y"])
+    plain = build_featurizer(features, columns, seed=0).fit(train, train["y"])
+    for block in ("numeric", "date"):
+        mine, theirs = fast["columns"].named_transformers_[block]["impute"], plain["columns"].named_transformers_[block]["impute"]
+        assert mine.statistics_.dtype == theirs.statistics_.dtype
+        np.testing.assert_array_equal(mine.statistics_, theirs.statistics_)
+    pd.testing.assert_frame_equal(out, transform(plain, train))
+    pd.testing.assert_frame_equal(transform(fast, test), transform(plain, test))
+    assert not fit_with_exact_medians(
+        build_featurizer(FeaturesConfig(numeric={"impute": "mean"}), columns)["columns"].transformers[0][1], train
+    )

@@ -160,3 +160,5 @@ def test_histograms_and_leakage_scores_use_a_bounded_seeded_sample(monkeypatch: 
     )
     assert report["columns"]["x"]["missing_rate"] == 10 / n and report["columns"]["c"]["distinct"] == 8
     assert quality.sampled(frame).index.equals(frame.sample(n=500, random_state=quality.SAMPLE_SEED).index)
+    # One draw serves every column: the rows each column's own seeded sample would pick.
+    assert quality.sampled(frame["c"]).equals(frame["c"].sample(n=500, random_state=quality.SAMPLE_SEED))

@@ -15,6 +15,7 @@ Leakage checks (``data.quality``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -74,8 +75,16 @@ def column_kind(series: pd.Series) -> str:
 
 
 def sampled(rows: Any) -> Any:
-    """``rows`` (a frame or a column) as they are, or a seeded sample of ``SAMPLE_ROWS`` of them."""
-    return rows if len(rows) <= SAMPLE_ROWS else rows.sample(n=SAMPLE_ROWS, random_state=SAMPLE_SEED)
+    """``rows`` (a frame or a column) as they are, or a seeded sample of ``SAMPLE_ROWS`` of them:
+    the rows ``rows.sample(n=SAMPLE_ROWS, random_state=SAMPLE_SEED)`` picks."""
+    return rows if len(rows) <= SAMPLE_ROWS else rows.iloc[_sample_positions(len(rows), SAMPLE_ROWS)]
+
+
+@lru_cache(maxsize=4)
+def _sample_positions(length: int, n: int) -> np.ndarray:
+    # The seeded draw depends on the length only, so every column of a frame shares it: drawn
+    # once, not once per column (a permutation of all the rows each: 0.9 s of prepare at 2M).
+    return pd.RangeIndex(length).to_series().sample(n=n, random_state=SAMPLE_SEED).to_numpy()
 
 
 def histogram(series: pd.Series, bins: int) -> dict[str, list[Any]]:

@@ -114,7 +114,7 @@ class OutlierClipper(TransformerMixin, BaseEstimator):
         self.method, self.factor = method, factor
 
     def fit(self, X: pd.DataFrame, y: object = None) -> OutlierClipper:
-        values = np.asarray(X, dtype="float64")
+        values = X.astype("float64").to_numpy()  # a nullable column's NA as NaN (np.asarray cannot)
         if self.method == "iqr":
             factor = 1.5 if self.factor is None else self.factor
             q1, q3 = np.nanpercentile(values, 25, axis=0), np.nanpercentile(values, 75, axis=0)
@@ -221,14 +221,57 @@ def fit_transform(featurizer: Pipeline, frame: pd.DataFrame, y: pd.Series | pd.D
     import warnings
 
     columns = featurizer.steps[0][1]
-    fitted = {
-        name: pipe for name, pipe, cols in columns.transformers if name == "categorical" and fit_categorical_by_counts(pipe, frame[cols])
-    }
+    fitted = {name: pipe for name, pipe, cols in columns.transformers if _fitted_ahead(name, pipe, frame[cols])}
     with warnings.catch_warnings():
         # SelectKBest warns on constant columns (e.g. a one-year date part); they score last.
         warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="sklearn.feature_selection")
         return _float32(fit_around(featurizer, fitted, lambda: featurizer.fit_transform(frame, y)))
+
+
+def _fitted_ahead(name: str, pipe: Pipeline, frame: pd.DataFrame) -> bool:
+    """Fit a column block ahead of the featurizer's fit where a faster fit gives the same steps."""
+    if name == "categorical":
+        return fit_categorical_by_counts(pipe, frame)
+    return fit_with_exact_medians(pipe, frame)
+
+
+def fit_with_exact_medians(pipe: Pipeline, frame: pd.DataFrame) -> bool:
+    """Fit ``pipe`` step by step, as ``Pipeline.fit`` does, with each median ``SimpleImputer``
+    fitted on :func:`median_rows` instead of every row: the same statistics, found by a
+    partition instead of scikit-learn's full sort of a masked array (most of the numeric and
+    date blocks' fit at millions of rows). False, and nothing fitted, without such an imputer."""
+    if not any(_exact_median_imputer(step) for _, step in pipe.steps):
+        return False
+    X = frame
+    for _, step in pipe.steps:
+        by_middle = _exact_median_imputer(step) and isinstance(X, pd.DataFrame)
+        X = step.fit(median_rows(X)).transform(X) if by_middle else step.fit_transform(X)
+    return True
+
+
+def _exact_median_imputer(step: object) -> bool:
+    missing = getattr(step, "missing_values", None)
+    return (
+        isinstance(step, SimpleImputer)
+        and step.strategy == "median"
+        and not step.add_indicator  # the indicator learns which columns have missing values
+        and isinstance(missing, float)
+        and np.isnan(missing)
+    )
+
+
+def median_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Two rows per column whose median, as ``SimpleImputer`` computes it, is the column's: its
+    two middle present values (the middle one twice for an odd count), so the imputer averages
+    the very numbers it would on every row. A column with no value stays missing."""
+    rows = {}
+    for c in frame.columns:
+        present = frame[c].dropna().to_numpy()
+        middle = [(len(present) - 1) // 2, len(present) // 2]
+        pair = np.partition(present, middle)[middle] if len(present) else [np.nan, np.nan]
+        rows[c] = pd.Series(pair, dtype=frame[c].dtype)
+    return pd.DataFrame(rows)
 
 
 def fit_around(featurizer: Pipeline, fitted: dict[str, Pipeline], fit: Callable[[], T]) -> T:
