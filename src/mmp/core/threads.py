@@ -24,8 +24,10 @@ def available_cores() -> int:
 
 
 def cores_are_busy(load: float, cores: int) -> bool:
-    """Less than half a core idle, by the 1-minute load average: spinning would steal a core."""
-    return load > cores - 0.5
+    """As much runnable work as cores, by the 1-minute load average: spinning would steal a core.
+    A pipeline alone stays below it (one stage process at a time: about 1-1.5 on 2 cores, its
+    earlier stages included); the cases that were slow had several OpenMP processes at once."""
+    return load >= cores
 
 
 def choose_openmp_wait_policy(environ: MutableMapping[str, str] = os.environ) -> None:
