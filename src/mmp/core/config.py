@@ -12,6 +12,7 @@ import yaml
 from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from mmp.core.errors import MMPError
+from mmp.core.io import load_yaml
 from mmp.core.parsing import Strict, parse
 
 PARAMS_FILE = "params.yaml"
@@ -646,7 +647,7 @@ def read_params(path: str | os.PathLike = PARAMS_FILE) -> dict[str, Any]:
     file = Path(path)
     if not file.exists():
         raise MMPError(str(file), "file not found", "run `make params` or `dvc exp run` to compose it")
-    data = yaml.safe_load(file.read_text()) or {}
+    data = load_yaml(file.read_text()) or {}
     if not isinstance(data, dict):
         raise MMPError(str(file), "must be a mapping of sections")
     return data

@@ -9,8 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
+from mmp.core import io as core_io
 from mmp.core.errors import MMPError
 from mmp.core.identity import Identity, exp_identity, git, repro_identity
 from mmp.core.io import md5_file
@@ -146,4 +145,4 @@ def workspace_identity(root: Path, known: list[Identity]) -> Identity:
 
 
 def load_yaml(raw: bytes | None) -> dict[str, Any]:
-    return (yaml.safe_load(raw) or {}) if raw else {}
+    return (core_io.load_yaml(raw) or {}) if raw else {}
