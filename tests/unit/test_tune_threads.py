@@ -16,9 +16,10 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import Ridge
 
+from mmp.cli import main as cli_main
 from mmp.core.config import ModelConfig
-from mmp.core.errors import run_cli
 from mmp.core.threads import available_cores, cores_are_busy
+from mmp.pipeline.stages import run_stage
 from mmp.tuning.objective import Objective, Problem
 from mmp.tuning.search import run_trials
 from mmp.tuning.threads import cap_threads, threads_per_trial
@@ -111,9 +112,16 @@ def test_entry_points_choose_how_openmp_threads_wait_by_load_unless_the_user_cho
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     seen = []
+    monkeypatch.setattr(sys, "argv", ["stage"])
     with pytest.raises(SystemExit) as stop:
-        run_cli(lambda argv: seen.append(os.environ.get("OMP_WAIT_POLICY")), [])
+        run_stage(lambda argv: seen.append(os.environ.get("OMP_WAIT_POLICY")))
     assert stop.value.code == 0 and seen == [expected]
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    for name, value in users.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit):
+        cli_main(["--version"])  # the mmp command chooses the same way
+    assert os.environ.get("OMP_WAIT_POLICY") == expected
 
 
 def test_cores_count_as_busy_from_as_much_runnable_work_as_cores() -> None:

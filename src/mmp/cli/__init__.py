@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from mmp import __version__
 from mmp.core.errors import run_cli
 from mmp.core.quiet import quiet_mlflow
+from mmp.core.threads import choose_openmp_wait_policy
 
 COMMANDS = (
     "params",
@@ -71,6 +72,7 @@ def _main(argv: list[str]) -> int | None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    choose_openmp_wait_policy()  # before any command loads LightGBM or scikit-learn
     run_cli(_main, argv)
 
 

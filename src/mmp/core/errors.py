@@ -71,10 +71,6 @@ def run_cli(main: Callable[[list[str]], int | None], argv: Sequence[str] | None 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = debug_enabled(args)
     args = [a for a in args if a != "--debug"]
-    # Before any OpenMP library loads (each reads the setting once): see mmp.core.threads.
-    from mmp.core.threads import choose_openmp_wait_policy
-
-    choose_openmp_wait_policy()
     try:
         code = main(args)
     except MMPError as err:

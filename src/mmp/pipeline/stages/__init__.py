@@ -15,6 +15,7 @@ from typing import Any
 
 from mmp.core.errors import run_cli
 from mmp.core.io import atomic_path
+from mmp.core.threads import choose_openmp_wait_policy
 
 # `dvc plots` reads every dvc.yaml outside a stage output; a stage's plots are declared in
 # metrics/plots/<live dir name>/dvc.yaml, beside (not inside) the live directory it describes.
@@ -31,6 +32,7 @@ RESTORE_COMMAND = "git checkout HEAD -- params.yaml dvc.lock metrics && git clea
 
 def run_stage(main: Callable[[list[str]], int | None]) -> None:
     """``run_cli`` for a stage: after any failure, also say how to get the last good state back."""
+    choose_openmp_wait_policy()  # before LightGBM loads: the stage modules import it lazily
     try:
         run_cli(main)
     except SystemExit as stop:
