@@ -12,7 +12,6 @@ same threads, same arithmetic; only how threads wait changes."""
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
 
 
 def available_cores() -> int:
@@ -30,11 +29,11 @@ def cores_are_busy(load: float, cores: int) -> bool:
     return load >= cores
 
 
-def choose_openmp_wait_policy(environ: MutableMapping[str, str] = os.environ) -> None:
+def choose_openmp_wait_policy() -> None:
     """Passive waiting (``OMP_WAIT_POLICY=PASSIVE``) on busy cores, libgomp's default on idle
     ones. Call it before any OpenMP library loads: libgomp reads the setting once, when it
     loads. A policy or spin count the user set wins."""
-    if "OMP_WAIT_POLICY" in environ or "GOMP_SPINCOUNT" in environ:
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         return
     if cores_are_busy(os.getloadavg()[0], available_cores()):
-        environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"

@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
-from mmp.core import io as core_io
 from mmp.core.errors import MMPError
 from mmp.core.identity import Identity, exp_identity, git, repro_identity
+from mmp.core.io import load_yaml as parse_yaml
 from mmp.core.io import md5_file
 
 
@@ -145,4 +145,4 @@ def workspace_identity(root: Path, known: list[Identity]) -> Identity:
 
 
 def load_yaml(raw: bytes | None) -> dict[str, Any]:
-    return (core_io.load_yaml(raw) or {}) if raw else {}
+    return (parse_yaml(raw) or {}) if raw else {}
