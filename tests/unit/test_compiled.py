@@ -283,9 +283,19 @@ def test_one_row_on_python_floats_equals_the_array_path_bit_for_bit(cfg: dict) -
     for i in range(len(test)):
         from_arrays = compiled.transform_row({c: values[i : i + 1] for c, values in arrays.items()})
         from_lists = compiled.transform_row({c: [records[c].iloc[i]] for c in test.columns})
+        # as a served record holds them (pydantic): plain datetimes, Python floats and ints
+        from_served = compiled.transform_row({c: (served(records[c].iloc[i]),) for c in test.columns})
         np.testing.assert_array_equal(from_arrays, want[i : i + 1])
         np.testing.assert_array_equal(from_lists, want[i : i + 1])
+        np.testing.assert_array_equal(from_served, want[i : i + 1])
         assert from_lists.dtype == np.float32 and from_lists.shape == (1, len(compiled.feature_names))
+
+
+def served(value: object) -> object:
+    """One value as the served record's model hands it on."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def test_typed_columns_read_without_series_equal_the_general_path() -> None:

@@ -304,7 +304,13 @@ def _first(values: Sequence[Any] | np.ndarray) -> Any:
 
 
 def _float(value: Any) -> float:
-    """One value as :func:`_as_float` converts it."""
+    """One value as :func:`_as_float` converts it (a served record's numbers are plain floats
+    and ints: checked first, by exact type)."""
+    kind = type(value)
+    if kind is float:
+        return value if value == value else np.nan
+    if kind is int:
+        return float(value)
     return np.nan if _missing(value) else float(value)
 
 
@@ -313,9 +319,17 @@ def _date_row(values: list[Any], parts: list[Callable[[datetime], int]]) -> list
     The value is converted as :func:`_as_datetime` converts it (microseconds)."""
     out: list[float] = []
     for value in values:
-        moment = None if _missing(value) else np.datetime64(value, "us").item()
+        moment = _moment(value)
         out.extend(np.nan if moment is None else float(part(moment)) for part in parts)
     return out
+
+
+def _moment(value: Any) -> datetime | None:
+    """One value as a naive datetime in microseconds, as numpy converts it; a naive datetime
+    (what a served record holds) already is one: numpy's round trip costs microseconds a date."""
+    if type(value) is datetime and value.tzinfo is None:
+        return value
+    return None if _missing(value) else np.datetime64(value, "us").item()
 
 
 def _as_datetime(values: Sequence[Any] | np.ndarray) -> np.ndarray:

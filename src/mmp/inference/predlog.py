@@ -26,7 +26,6 @@ import os
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,7 +70,7 @@ class Entry:
     model_name: str
     model_version: str
     variant: str = "champion"
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=lambda: new_request_id())
     entity_key: str | None = None  # the input column holding the entity key, if any
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     positions: Sequence[int] | None = None  # the rows' places in their request (A/B splits one request), else 0..rows-1
@@ -97,7 +96,9 @@ class RecordColumns(Mapping[str, list[Any]]):
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits as 32 hex digits (uuid4's shape without its version bits: a quarter of
+    uuid4's cost, paid on every request)."""
+    return os.urandom(16).hex()
 
 
 class Sink(Protocol):

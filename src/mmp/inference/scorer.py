@@ -133,7 +133,7 @@ class Scorer:
     def task(self) -> str:
         return self.schema.task_type
 
-    @property
+    @functools.cached_property  # read on every request
     def output_columns(self) -> list[str]:
         """``prediction`` (one per target for multi-output regression) and ``proba_<class>``;
         ``effect`` (the estimated treatment effect) for an uplift model."""
@@ -189,7 +189,7 @@ class Scorer:
             return dict(zip(self.output_columns, pred.T, strict=True))
         proba = self._proba(X)
         out = {"prediction": predict_labels(proba, self.classes, self.threshold)}
-        out.update({f"proba_{c}": proba[:, i] for i, c in enumerate(self.classes)})
+        out.update(zip(self.output_columns[1:], proba.T, strict=True))  # proba.T's rows: proba's columns
         return out
 
     # -- featurizer backends -------------------------------------------------------------------
@@ -231,8 +231,14 @@ class Scorer:
     def _proba(self, X: Features) -> np.ndarray:
         if self._booster is not None:
             raw = self._boost(X)
-            # LGBMClassifier.predict_proba does exactly this for the binary objective
-            return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
+            if raw.ndim > 1:
+                return raw
+            # LGBMClassifier.predict_proba does exactly this for the binary objective (np.column_stack
+            # of the two columns; filled in place here: a one-row request pays numpy calls, not rows)
+            proba = np.empty((len(raw), 2))
+            np.subtract(1.0, raw, out=proba[:, 0])
+            proba[:, 1] = raw
+            return proba
         return np.asarray(self.model.predict_proba(X), dtype=np.float64)
 
 

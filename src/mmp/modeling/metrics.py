@@ -82,8 +82,8 @@ def per_target_report(y_true: pd.DataFrame, y_pred: np.ndarray) -> dict[str, dic
 
 def predict_labels(proba: np.ndarray, classes: np.ndarray, threshold: float) -> np.ndarray:
     """Binary: the positive class when its probability reaches ``threshold``; else argmax."""
-    if len(classes) == 2:
-        return np.where(proba[:, 1] >= threshold, classes[1], classes[0])
+    if len(classes) == 2:  # indexing, not np.where: the same labels, without broadcasting two scalars
+        return classes[(proba[:, 1] >= threshold).astype(np.intp)]
     return classes[np.argmax(proba, axis=1)]
 
 

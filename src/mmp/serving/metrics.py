@@ -75,9 +75,7 @@ class Metrics:
         self.serving: dict[Variant, ModelRef] = {}
         for variant, ref in models.items():
             self.loaded(variant, ref)
-        # .labels() takes a lock and builds a key on every call: the children are cached
-        self._counters: dict[tuple[str, int, str], Any] = {}
-        self._histograms: dict[str, Any] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}  # see _child
 
     def loaded(self, variant: Variant, ref: ModelRef) -> None:
         """``ref`` serves ``variant`` now (at start, and after a hot swap: the old version reads 0)."""
@@ -89,17 +87,20 @@ class Metrics:
 
     def scored(self, batch: ScoredBatch) -> None:
         """A Service listener: count the batch's rows under its variant."""
-        self.rows.labels(batch.variant).inc(len(batch.records))
+        self._child(self.rows, batch.variant).inc(len(batch.records))
 
     def observe(self, endpoint: str, status: int, variant: str, seconds: float) -> None:
-        counter = self._counters.get((endpoint, status, variant))
-        if counter is None:
-            counter = self._counters.setdefault((endpoint, status, variant), self.requests.labels(endpoint, str(status), variant))
-        histogram = self._histograms.get(endpoint)
-        if histogram is None:
-            histogram = self._histograms.setdefault(endpoint, self.latency.labels(endpoint))
-        counter.inc()
-        histogram.observe(seconds)
+        self._child(self.requests, endpoint, str(status), variant).inc()
+        self._child(self.latency, endpoint).observe(seconds)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, built once: ``labels()`` takes a lock and builds a key on
+        every call, which costs microseconds a request."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children.setdefault(key, metric.labels(*labels))
+        return child
 
     def scrape(self) -> bytes:
         from prometheus_client import CollectorRegistry, generate_latest
