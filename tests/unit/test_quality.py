@@ -13,7 +13,7 @@ import pytest
 from mmp.core.config import DataConfig
 from mmp.core.errors import MMPErrors, raise_all
 from mmp.data.quality import errors, quality_report, warning_lines
-from mmp.pipeline.quality_report import write_report
+from mmp.pipeline.quality_report import histograms, write_report
 
 
 def config(task: str = "binary", **quality: Any) -> DataConfig:
@@ -115,6 +115,24 @@ def test_report_files_are_written_whole_and_byte_identical_on_rewrite(tmp_path: 
     write_report(report, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
     assert [p.name for p in tmp_path.iterdir()] == ["quality"]  # no stray temp siblings
+
+
+def test_the_histogram_grid_has_a_fixed_layout_that_holds_its_longest_labels() -> None:
+    """No layout engine (savefig would draw the grid twice and measure every tick label), and
+    still each subplot's texts, 12-character category labels at 60 degrees included, stay inside
+    the figure and clear of the other subplots."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    train, test = frames()
+    for frame in (train, test):
+        frame["region"] = frame["region"].map(lambda r: f"{r}_region_of_the_country")
+        frame["big"] = np.arange(len(frame)) * 10**5
+    fig = histograms(quality_report(train, test, config()))
+    assert fig.get_layout_engine() is None
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    assert all(fig.bbox.x0 <= b.x0 and b.x1 <= fig.bbox.x1 and fig.bbox.y0 <= b.y0 and b.y1 <= fig.bbox.y1 for b in boxes)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
 def test_bad_quality_settings_are_refused_by_key() -> None:

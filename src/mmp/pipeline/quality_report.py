@@ -48,6 +48,13 @@ TITLES = {
 }
 
 
+# The histogram grid's margins and gaps in inches, fixed: they hold its longest texts (a title,
+# count tick labels, a 12-character category label at 60 degrees), so the grid needs no layout
+# engine. With one, savefig draws a figure twice (to lay it out, then to print) and "tight" measures
+# every tick label of every subplot: most of the prepare stage's drawing time.
+GRID_MARGINS = {"left": 0.5, "right": 0.18, "bottom": 0.7, "top": 0.32, "wspace": 0.62, "hspace": 0.92}
+
+
 def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
@@ -55,11 +62,32 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="tight")
 
 
+def _grid(rows: int, cols: int, cell: tuple[float, float]) -> Figure:
+    """A figure of ``rows`` x ``cols`` cells of ``cell`` inches, laid out by GRID_MARGINS."""
+    from matplotlib.figure import Figure
+
+    width, height = cell[0] * cols, cell[1] * rows
+    m = GRID_MARGINS
+    axes_width = (width - m["left"] - m["right"] - (cols - 1) * m["wspace"]) / cols
+    axes_height = (height - m["bottom"] - m["top"] - (rows - 1) * m["hspace"]) / rows
+    fig = Figure(figsize=(width, height), layout=None)
+    # subplots_adjust takes fractions of the figure, and gaps as fractions of the mean axes size
+    fig.subplots_adjust(
+        left=m["left"] / width,
+        right=1 - m["right"] / width,
+        bottom=m["bottom"] / height,
+        top=1 - m["top"] / height,
+        wspace=m["wspace"] / axes_width,
+        hspace=m["hspace"] / axes_height,
+    )
+    return fig
+
+
 def histograms(report: dict[str, Any]) -> Figure:
     """One small histogram (or bar chart of the most frequent values) per column."""
     columns = report["columns"]
     rows = max(1, math.ceil(len(columns) / COLS))
-    fig = _figure(3.2 * COLS, 2.2 * rows)
+    fig = _grid(rows, COLS, (3.2, 2.2))
     for i, (name, profile) in enumerate(columns.items()):
         ax = fig.add_subplot(rows, COLS, i + 1)
         hist = profile["histogram"]
@@ -70,7 +98,9 @@ def histograms(report: dict[str, Any]) -> Figure:
             labels = hist.get("values") or [str(e)[:10] for e in hist.get("edges", [])[:-1]]
             ax.bar(range(len(hist["counts"])), hist["counts"])
             ax.set_xticks(range(len(labels)), [str(v)[:12] for v in labels], rotation=60, fontsize=6)
-        ax.set_title(f"{name} ({profile['missing_rate']:.1%} missing)", fontsize=8)
+        # y=1: the title's place, given, not searched for above the tick labels at each draw; the
+        # counts (of at most mmp.data.quality.SAMPLE_ROWS rows, from 0) never get an offset text there
+        ax.set_title(f"{name} ({profile['missing_rate']:.1%} missing)", fontsize=8, y=1)
         ax.tick_params(labelsize=6)
     return fig
 
