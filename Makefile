@@ -35,8 +35,10 @@ refresh: setup ## rerun every stage on fresh source data, even when DVC sees no 
 daily: setup ## one day of the model's life: `mmp daily --date DATE` (default today, UTC); exit 1 on an alert
 	$(BIN)/mmp daily --date $(DATE)
 
+# A worker that dies (a crash in a test) fails the run at once: with restarts, `--dist loadgroup`
+# waits forever for the dead worker's group (tests/ci/test_suite_options.py).
 test: setup layers ## set up (once), check the import layers and run the whole test suite
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --max-worker-restart=0
 
 test-fast: setup ## the unit tier: unit, config and in-process tests (no pipeline runs, no CLI processes)
 	$(BIN)/python -m pytest -m "not slow and not integration and not cli"
