@@ -59,6 +59,12 @@ RESERVED_TYPES = {
 }
 
 
+def new_request_id() -> str:
+    """128 random bits as 32 hex digits (uuid4's shape without its version bits: a quarter of
+    uuid4's cost, paid on every request)."""
+    return os.urandom(16).hex()
+
+
 @dataclass
 class Entry:
     """One scored request (or batch chunk): its input and output columns as the scorer saw and
@@ -70,7 +76,7 @@ class Entry:
     model_name: str
     model_version: str
     variant: str = "champion"
-    request_id: str = field(default_factory=lambda: new_request_id())
+    request_id: str = field(default_factory=new_request_id)
     entity_key: str | None = None  # the input column holding the entity key, if any
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     positions: Sequence[int] | None = None  # the rows' places in their request (A/B splits one request), else 0..rows-1
@@ -93,12 +99,6 @@ class RecordColumns(Mapping[str, list[Any]]):
 
     def __len__(self) -> int:
         return len(self.names)
-
-
-def new_request_id() -> str:
-    """128 random bits as 32 hex digits (uuid4's shape without its version bits: a quarter of
-    uuid4's cost, paid on every request)."""
-    return os.urandom(16).hex()
 
 
 class Sink(Protocol):
