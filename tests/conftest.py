@@ -50,6 +50,9 @@ def pipeline_env(repo: Path, **extra: str) -> dict[str, str]:
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(repo / "src")
     env.pop("DVC_ROOT", None)
+    # Each repository copy has its own PYTHONPATH, so its own stage server (mmp.core.forkserver):
+    # let each go a minute after its last stage instead of five, so few wait at once.
+    env["MMP_FORKSERVER_IDLE_S"] = "60"
     env.update(extra)
     return env
 
@@ -89,6 +92,17 @@ def make_repo_copy(dest: Path) -> Path:
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
     (dest / ".git" / "config").open("a").write("[user]\n\temail = test@example.com\n\tname = test\n")
     return dest
+
+
+@pytest.fixture
+def runtime_dir() -> Iterator[Path]:
+    """A private XDG_RUNTIME_DIR, so a test's stage server (mmp.core.forkserver) is its own. It
+    is short, unlike pytest's temporary paths: a socket's path has at most 107 bytes."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="mmp-run-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

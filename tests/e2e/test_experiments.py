@@ -91,12 +91,18 @@ def lock_hashes(repo: Path) -> dict[str, str]:
 
 
 @pytest.mark.xdist_group("small_run")
-def test_reproductions_are_byte_identical_and_round_trip_the_remote(ran_copy: Path) -> None:
+def test_reproductions_are_byte_identical_and_round_trip_the_remote(ran_copy: Path, runtime_dir: Path) -> None:
     repo_copy = ran_copy
-    run(["dvc", "repro", "--force"], repo_copy)
+    run(["dvc", "repro", "--force"], repo_copy, MMP_FORKSERVER="0")  # each stage in its own process
     first = lock_hashes(repo_copy)
-    run(["dvc", "repro", "--force"], repo_copy)
-    assert lock_hashes(repo_copy) == first
+    run(["dvc", "repro", "--force"], repo_copy, XDG_RUNTIME_DIR=str(runtime_dir))  # a server of its own, whose log lists what it ran
+    assert lock_hashes(repo_copy) == first, "stages forked from a warm interpreter wrote other bytes"
+    forked = "".join(log.read_text() for log in runtime_dir.glob("mmp-forkserver-*/*.log"))
+    # prepare ran in its own process and started the server; the stages after it were forked
+    # (featurize too, unless the server took longer than prepare and the 10 s wait to start)
+    assert {"train", "evaluate", "package"} <= {
+        line.split()[3].rsplit(".", 1)[-1] for line in forked.splitlines() if " pid " in line and ": mmp" in line
+    }, forked
     assert {"models/package", "models/model.joblib", "data/features", "metrics/evaluate.json"} <= set(first)
 
     home = str(repo_copy.parent / "home")  # the default remote is under ~/.local/share: keep it in tmp

@@ -18,10 +18,18 @@ from tests.conftest import make_repo_copy, pipeline_env, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stage-deps")]  # one worker: `ran` is built once
 
+# Records the mmp modules imported, and the files of the modules run as ``__main__`` (runpy
+# keeps those out of ``sys.modules``): the stage launcher's and the stage's own.
 TRACER = (
-    "import atexit, json, runpy, sys\n"
+    "import atexit, importlib.util, json, runpy, sys\n"
     "out, module, args = sys.argv[1], sys.argv[2], sys.argv[3:]\n"
-    "atexit.register(lambda: open(out, 'w').write(json.dumps(sorted(m.__file__ for n, m in list(sys.modules.items()) if n.startswith('mmp') and getattr(m, '__file__', None)))))\n"
+    "ran, run_module = [], runpy.run_module\n"
+    "def traced(name, *a, **k):\n"
+    "    spec = importlib.util.find_spec(name)\n"
+    "    ran.append(importlib.util.find_spec(name + '.__main__').origin if spec.submodule_search_locations else spec.origin)\n"
+    "    return run_module(name, *a, **k)\n"
+    "runpy.run_module = traced\n"
+    "atexit.register(lambda: open(out, 'w').write(json.dumps(sorted({*ran, *(m.__file__ for n, m in list(sys.modules.items()) if n.startswith('mmp') and getattr(m, '__file__', None))}))))\n"
     "sys.argv = [module, *args]\n"
     "runpy.run_module(module, run_name='__main__')\n"
 )
@@ -59,21 +67,20 @@ def covered(path: str, deps: list[str]) -> bool:
 
 
 def traced_imports(repo: Path, cmd: str, trace: Path) -> list[str]:
-    """The repo's mmp source files a stage command imports, as repo-relative paths (the module it
-    runs included: runpy executes it as ``__main__``, outside ``sys.modules``)."""
+    """The repo's mmp source files a stage command imports or runs, as repo-relative paths. The
+    stage runs in the traced process (``MMP_FORKSERVER=0``), not in a fork of a warm server."""
     _python, _m, module, *args = shlex.split(cmd)
     proc = subprocess.run(
         [sys.executable, "-c", TRACER, str(trace), module, *args],
         cwd=repo,
-        env=pipeline_env(repo),
+        env=pipeline_env(repo, MMP_FORKSERVER="0"),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     src = str(repo / "src") + "/"
-    entry = module.replace(".", "/") + ("/__main__.py" if module == "mmp" else ".py")
-    return [f"src/{entry}", *(f"src/{f[len(src) :]}" for f in json.loads(trace.read_text()) if f.startswith(src))]
+    return [f"src/{f[len(src) :]}" for f in json.loads(trace.read_text()) if f.startswith(src)]
 
 
 @pytest.fixture(scope="module")
