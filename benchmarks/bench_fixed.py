@@ -2,7 +2,12 @@
 no-op `dvc repro` after it, with the floors they are measured against in the same run: the
 Python interpreter's start-up, DVC's own start-up (`dvc --version`), and each stage's start-up
 (a fresh interpreter importing the stage module, the imports every run of it pays before any
-work). Goals: `dvc exp run` <= 15 s, no-op `dvc repro` <= 1 s."""
+work). Goals: `dvc exp run` <= 15 s, no-op `dvc repro` <= 1 s.
+
+The first `dvc exp run` starts with no stage server (a runtime directory of its own): its first
+stage runs in its own process and starts the server the later stages are forked from. Then
+`dvc exp run --force` with that server warm and with ``MMP_FORKSERVER=0`` (each stage its own
+process, as before the server), interleaved, medians of ``REPEATS``."""
 
 from __future__ import annotations
 
@@ -23,14 +28,24 @@ GOALS = {"exp_run_default_s": 15, "noop_repro_s": 1}
 REPEATS = 3  # the no-op and start-up figures are medians of this many runs
 
 
-def timed(cmd: list[str], repo: Path) -> float:
+def timed(cmd: list[str], repo: Path, **env: str) -> float:
     started = time.perf_counter()
-    subprocess.run(cmd, cwd=repo, env=pipeline_env(repo), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=repo, env=pipeline_env(repo, **env), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
-def median(cmd: list[str], repo: Path) -> float:
-    return round(statistics.median(timed(cmd, repo) for _ in range(REPEATS)), 3)
+def median(cmd: list[str], repo: Path, **env: str) -> float:
+    return round(statistics.median(timed(cmd, repo, **env) for _ in range(REPEATS)), 3)
+
+
+def forced_runs(repo: Path, runtime: str) -> dict[str, float]:
+    """`dvc exp run --force` with stages forked from the warm server and in their own processes,
+    interleaved so that both see the same machine."""
+    times: dict[str, list[float]] = {"forked": [], "own_processes": []}
+    for _ in range(REPEATS):
+        times["forked"].append(timed(["dvc", "exp", "run", "--force"], repo, XDG_RUNTIME_DIR=runtime))
+        times["own_processes"].append(timed(["dvc", "exp", "run", "--force"], repo, MMP_FORKSERVER="0"))
+    return {how: round(statistics.median(values), 2) for how, values in times.items()}
 
 
 def output_hashes(lock: Path) -> dict[str, str]:
@@ -46,15 +61,17 @@ def changed_outputs(committed: Path, ran: Path) -> list[str]:
 
 
 def run() -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench-fixed-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-fixed-") as tmp, tempfile.TemporaryDirectory(prefix="mmp-run-", dir="/tmp") as runtime:
         repo = make_repo_copy(Path(tmp) / "repo")
-        exp_run = round(timed(["dvc", "exp", "run"], repo), 2)
+        exp_run = round(timed(["dvc", "exp", "run"], repo, XDG_RUNTIME_DIR=runtime), 2)
         changed = changed_outputs(ROOT / "dvc.lock", repo / "dvc.lock")
         noop = median(["dvc", "repro"], repo)
+        forced = forced_runs(repo, runtime)
         floors = {"python_startup_s": median([sys.executable, "-c", "pass"], repo), "dvc_startup_s": median(["dvc", "--version"], repo)}
         imports = {name: median([sys.executable, "-c", f"import mmp.pipeline.stages.{name}"], repo) for name in STAGES}
     return {
         "exp_run_default_s": exp_run,
+        "exp_run_forced_s": forced,
         "noop_repro_s": noop,
         **floors,
         "stage_import_s": imports,

@@ -52,15 +52,18 @@ def run_stages(params: Path, out: Path) -> None:
     import importlib
     import shlex
 
+    from mmp.pipeline.stages.__main__ import COMMANDS
+
     graph = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     paths = next(v["paths"] for v in graph["vars"] if "paths" in v)
     for stage in graph["stages"].values():
         cmd = stage["cmd"]
         for name, path in paths.items():
             cmd = cmd.replace(f"${{paths.{name}}}", str(out / path))
-        _python, _m, module, *args = shlex.split(cmd)
-        if not module.startswith("mmp.pipeline.stages."):
-            continue  # the mirror stage: it records a DVC run in MLflow, and there is none here
+        _python, _m, _launcher, name, *args = shlex.split(cmd)  # python -m mmp.pipeline.stages NAME ...
+        module, prefix = COMMANDS[name]
+        if prefix:
+            continue  # the mirror stage (`mmp mirror`): it records a DVC run in MLflow, and there is none here
         importlib.import_module(module).main([*args, "--params", str(params)])
 
 
