@@ -43,6 +43,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -469,6 +470,7 @@ def become(request: Request) -> None:
     os.environ.clear()
     os.environ.update(request.env)
     time.tzset()  # TZ is read at start-up
+    tempfile.tempdir = None  # chosen from TMPDIR at first use: the caller's, not the server's
     sys.path[:] = request.path
     for name in [name for name in sys.modules if name == "mmp" or name.startswith("mmp.")]:
         del sys.modules[name]  # the server's copy of this module and its packages: the stage imports its own
