@@ -56,8 +56,11 @@ from typing import Any, NoReturn
 PRELOAD = (
     "pandas",
     "pyarrow.parquet",
+    "pyarrow.dataset",  # what pandas.read_parquet imports on first use
     "scipy.stats",
     "sklearn.base",
+    "sklearn.compose",
+    "sklearn.impute",
     "sklearn.metrics",
     "sklearn.preprocessing",
     "lightgbm",
@@ -67,6 +70,7 @@ PRELOAD = (
     "mlflow",
     "mlflow.pyfunc",
     "mlflow.store.tracking.sqlalchemy_store",
+    "omegaconf",
 )
 # Environment variables that libraries read when they load (so a preloaded copy would miss a
 # change): the interpreter's own, OpenMP's and the BLAS libraries' thread settings, locale,
