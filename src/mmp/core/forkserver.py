@@ -47,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -82,7 +82,7 @@ KEYED_ENV_PREFIXES = (
 )
 IDLE_EXIT_S = 300.0
 STARTING_WAIT_S = 10.0  # how long a stage waits for a server that is importing its libraries
-HEADER = 8  # bytes of the request's length
+HEADER = 8  # bytes of each number on the socket: the request's length, the fork's pid, its exit status
 MAX_BASE_LENGTH = 107 - len("/mmp-forkserver-4294967295/") - 20 - len(".sock")  # 55: the key has 20 hex digits
 
 
@@ -144,6 +144,10 @@ class ServerPaths:
     lock: Path
     log: Path
 
+    @classmethod
+    def of(cls, socket: Path) -> ServerPaths:
+        return cls(socket, socket.with_suffix(".lock"), socket.with_suffix(".log"))
+
 
 def server_paths() -> ServerPaths | None:
     """The server's socket, lock and log for this interpreter and environment, in a directory
@@ -159,8 +163,7 @@ def server_paths() -> ServerPaths | None:
         return None
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
         return None  # someone else's directory: never talk to a socket they could own
-    key = server_key()
-    return ServerPaths(root / f"{key}.sock", root / f"{key}.lock", root / f"{key}.log")
+    return ServerPaths.of(root / f"{server_key()}.sock")
 
 
 def server_key() -> str:
@@ -193,24 +196,17 @@ def run_on_server(paths: ServerPaths, module: str, argv: Sequence[str]) -> int |
     if conn is None:
         return None
     with conn:
-        request = {
-            "module": module,
-            "argv": list(argv),
-            "cwd": os.getcwd(),
-            "path": sys.path,
-            "env": dict(os.environ),
-            "umask": current_umask(),
-        }
-        payload = json.dumps(request).encode()
+        request = Request(module, list(argv), os.getcwd(), sys.path, dict(os.environ), current_umask())
+        payload = json.dumps({k: v for k, v in asdict(request).items() if k != "fds"}).encode()  # the fds go beside it
         try:
-            socket.send_fds(conn, [len(payload).to_bytes(HEADER, "big")], [0, 1, 2])
+            socket.send_fds(conn, [encode_int(len(payload))], [0, 1, 2])
             conn.sendall(payload)
-            pid = int.from_bytes(recv_exact(conn, HEADER), "big", signed=True)
+            pid = recv_int(conn)
         except OSError:
             return None  # the server went away before it forked: nothing ran
         forward_signals(pid)
         try:
-            return int.from_bytes(recv_exact(conn, HEADER), "big", signed=True)
+            return recv_int(conn)
         except OSError:
             kill_group(pid, signal.SIGTERM)
             print(f"error: the stage server stopped while it ran {module}; its log: {paths.log}", file=sys.stderr)
@@ -295,6 +291,15 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def encode_int(value: int) -> bytes:
+    """The protocol's one number format: a request's length, a fork's pid, its exit status."""
+    return value.to_bytes(HEADER, "big", signed=True)
+
+
+def recv_int(conn: socket.socket, received: bytes = b"") -> int:
+    return int.from_bytes(received + recv_exact(conn, HEADER - len(received)), "big", signed=True)
 
 
 def recv_exact(conn: socket.socket, size: int) -> bytes:
@@ -389,7 +394,7 @@ class Server:
         for fd in request.fds:
             os.close(fd)
         print(f"{time.strftime('%H:%M:%S')} pid {pid}: {request.module} {' '.join(request.argv[:1])}", flush=True)
-        conn.sendall(pid.to_bytes(HEADER, "big", signed=True))
+        conn.sendall(encode_int(pid))
         pidfd = os.pidfd_open(pid)
         self.forks[pidfd] = Fork(pid, conn)
         self.selector.register(pidfd, selectors.EVENT_READ)
@@ -406,7 +411,7 @@ class Server:
         if fork.caller_alive:
             self.selector.unregister(fork.conn)
             with contextlib.suppress(OSError):  # the caller went away just now
-                fork.conn.sendall(code.to_bytes(HEADER, "big", signed=True))
+                fork.conn.sendall(encode_int(code))
         fork.conn.close()
 
     def caller_gone(self, pidfd: int) -> None:
@@ -455,7 +460,7 @@ def receive(conn: socket.socket) -> Request | None:
             for fd in fds:
                 os.close(fd)
             raise ConnectionError(f"{len(fds)} file descriptors instead of 3")
-        size = int.from_bytes(msg + recv_exact(conn, HEADER - len(msg)), "big")
+        size = recv_int(conn, msg)
         conn.settimeout(None)
         return Request(**json.loads(recv_exact(conn, size).decode()), fds=fds)
     except (OSError, ValueError, TypeError) as err:
@@ -502,9 +507,8 @@ def reopen(fd: int, like: Any) -> io.TextIOWrapper:
 
 def main(argv: list[str]) -> None:
     """``python -m mmp.core.forkserver SOCKET``: the server (started by ``run_module``)."""
-    sock = Path(argv[0])
     idle_s = float(os.environ.get("MMP_FORKSERVER_IDLE_S", IDLE_EXIT_S))
-    request = Server(ServerPaths(sock, sock.with_suffix(".lock"), sock.with_suffix(".log")), idle_s).serve()
+    request = Server(ServerPaths.of(Path(argv[0])), idle_s).serve()
     if request is not None:
         become(request)
         run_and_exit(request.module)
