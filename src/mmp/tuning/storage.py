@@ -17,25 +17,36 @@ def open_storage(cfg: TuneSettings, attempts: int = 3) -> Any:
     once with the same parameters, so the study stays usable and complete.
 
     Workers started together on an empty database race to create Optuna's tables; the loser
-    gets an IntegrityError and simply opens the tables the winner made."""
+    (``lost_creation_race``) waits and opens the tables the winner made."""
     import time
 
-    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError
 
     for attempt in range(attempts):
         try:
             return _rdb_storage(cfg)
-        except IntegrityError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-        except (SQLAlchemyError, ImportError, ValueError) as err:
-            raise MMPError(
-                "tune.storage",
-                f"cannot open the Optuna storage {cfg.label}: {scrub(err, cfg.url)}",
-                "a reachable SQLAlchemy URL with an installed driver",
-            ) from None
+        except Exception as err:
+            if attempt < attempts - 1 and lost_creation_race(err):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            if isinstance(err, SQLAlchemyError | ImportError | ValueError):
+                raise MMPError(
+                    "tune.storage",
+                    f"cannot open the Optuna storage {cfg.label}: {scrub(err, cfg.url)}",
+                    "a reachable SQLAlchemy URL with an installed driver",
+                ) from None
+            raise
     raise AssertionError("unreachable")
+
+
+def lost_creation_race(err: BaseException) -> bool:
+    """What a worker sees when another creates the same tables at the same moment: a duplicate
+    row (IntegrityError), on PostgreSQL a duplicate enum type ("type studydirection already
+    exists"), or Optuna's wrapper of either while it checks a half-made schema."""
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    return isinstance(err, IntegrityError | StorageInternalError) or (isinstance(err, ProgrammingError) and "already exists" in str(err))
 
 
 def _rdb_storage(cfg: TuneSettings) -> Any:
