@@ -111,6 +111,47 @@ def test_f1_threshold_is_chosen_on_validation_rows_and_travels_into_the_package(
     assert Scorer.from_package(package).threshold == chosen["threshold"]
 
 
+def test_the_threshold_fit_beside_the_model_fit_gives_the_same_model_and_threshold() -> None:
+    """train_with_threshold runs the two LightGBM fits at once on one thread each: the trees and
+    the threshold equal the fits one after the other on the recipe's two threads, and the fitted
+    model keeps n_jobs=2 (its booster's stored num_threads too)."""
+    raw = read_params(ROOT / "params.yaml")
+    raw["model"] = {
+        "class_path": "lightgbm.LGBMClassifier",
+        "hyperparameters": {"n_estimators": 30, "num_leaves": 15, "n_jobs": 2, "verbose": -1},
+    }
+    params = parse(Params, raw)
+    prepared = steps.prepare(credit_default(6000, 5), params.data, params.seed)
+    train = steps.featurize(prepared.train, prepared.test, params).train
+    assert steps.split_threads(params) == (1, 1)
+    one_after_other = steps.train(train, params), steps.decision_threshold(train, params)
+    side_by_side = steps.train_with_threshold(train, params)
+    assert side_by_side[1] == one_after_other[1]
+    model = side_by_side[0]
+    assert model.booster_.model_to_string() == one_after_other[0].booster_.model_to_string()
+    assert model.n_jobs == 2 and model.booster_.params["num_threads"] == 2 and "n_jobs" not in model._other_params
+
+
+def test_the_threshold_fit_runs_after_the_model_fit_unless_both_are_lightgbm_on_two_threads() -> None:
+    params = tiny_params()  # n_jobs: 1
+    assert steps.split_threads(params) is None
+    raw = read_params(ROOT / "params.yaml")
+    assert steps.split_threads(parse(Params, raw)) == (1, 1)  # the default recipe: n_jobs 2
+    raw["model"]["hyperparameters"]["n_jobs"] = 5
+    assert steps.split_threads(parse(Params, raw)) == (3, 2)
+    raw["evaluate"]["threshold"] = 0.4  # no fit of its own
+    assert steps.split_threads(parse(Params, raw)) is None
+    raw["evaluate"]["threshold"] = "f1"
+    raw["model"] = {"class_path": "sklearn.linear_model.LogisticRegression", "hyperparameters": {"n_jobs": 2}}
+    assert steps.split_threads(parse(Params, raw)) is None
+
+
+def test_in_background_hands_back_the_result_or_the_exception() -> None:
+    assert steps.in_background(sum, [1, 2, 3])() == 6
+    with pytest.raises(ZeroDivisionError):
+        steps.in_background(divmod, 1, 0)()
+
+
 def test_a_fixed_threshold_is_taken_as_given_and_other_tasks_have_none() -> None:
     raw = read_params(ROOT / "params.yaml")
     raw["evaluate"]["threshold"] = 0.3

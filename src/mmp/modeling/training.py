@@ -22,7 +22,7 @@ def category_kwargs(estimator: Any, X: pd.DataFrame) -> dict[str, Any]:
     """``fit`` keywords that make LightGBM split on the category code columns of ``X``."""
     from mmp.modeling.features import category_codes
 
-    codes = category_codes(X) if type(estimator).__module__.startswith("lightgbm") else []
+    codes = category_codes(X) if is_lightgbm(estimator) else []
     return {"categorical_feature": codes} if codes else {}
 
 
@@ -33,32 +33,59 @@ def fit_model(
     live: Any | None = None,
     treatment: pd.Series | None = None,
     loggers: Sequence[Any] = (),
+    threads: int | None = None,
 ) -> Any:
     """Fit ``estimator``. LightGBM logs its per-round loss to ``live``; an estimator whose
     ``fit`` takes a ``live`` argument (mmp's torch models) logs its own epochs, and one whose
     ``fit`` takes ``loggers`` (the Lightning models) also logs to those Lightning loggers. An uplift
     learner gets the ``treatment`` by keyword: mmp's take ``fit(X, y, treatment)``, causalml's
-    ``fit(X, treatment, y)``."""
+    ``fit(X, treatment, y)``. ``threads`` fits a LightGBM model on that many threads instead of
+    its ``n_jobs`` (:func:`fit_lightgbm`)."""
     if treatment is not None:
         return estimator.fit(X, treatment=treatment.to_numpy(), y=y.to_numpy())
-    if live is not None and type(estimator).__module__.startswith("lightgbm"):
-        from dvclive.lgbm import DVCLiveCallback
-
-        sample = X.sample(n=CURVE_ROWS, random_state=0) if len(X) > CURVE_ROWS else X
-        return estimator.fit(
-            X,
-            y,
-            eval_X=(sample,),
-            eval_y=(y.loc[sample.index],),
-            eval_names=["train"],
-            callbacks=[DVCLiveCallback(live=live)],
-            **category_kwargs(estimator, X),
-        )
+    if is_lightgbm(estimator):
+        return fit_lightgbm(estimator, X, y, live, threads)
     if loggers and "loggers" in inspect.signature(estimator.fit).parameters:
         return estimator.fit(X, y, live=live, loggers=loggers)
     if live is not None and "live" in inspect.signature(estimator.fit).parameters:
         return estimator.fit(X, y, live=live)
-    return estimator.fit(X, y, **category_kwargs(estimator, X))
+    return estimator.fit(X, y)
+
+
+def is_lightgbm(estimator: Any) -> bool:
+    return type(estimator).__module__.startswith("lightgbm")
+
+
+def fit_lightgbm(estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live: Any | None = None, threads: int | None = None) -> Any:
+    """Fit a LightGBM estimator on the category code columns of ``X`` as categories, its loss
+    curve on a sample to ``live``. With ``threads``, the fit runs on that many threads, and the
+    booster comes out byte for byte as a fit on its own ``n_jobs`` (an integer) would: LightGBM
+    grows the same trees on any thread count, and the booster's stored ``num_threads`` is put
+    back after the last round (earlier, a reset would change how later trees split categories).
+    Only the curve's loss may differ in its last digits (summed on another number of threads)."""
+    kwargs: dict[str, Any] = category_kwargs(estimator, X)
+    callbacks = []
+    if live is not None:
+        from dvclive.lgbm import DVCLiveCallback
+
+        sample = X.sample(n=CURVE_ROWS, random_state=0) if len(X) > CURVE_ROWS else X
+        kwargs |= {"eval_X": (sample,), "eval_y": (y.loc[sample.index],), "eval_names": ["train"]}
+        callbacks.append(DVCLiveCallback(live=live))
+    if threads is None:
+        return estimator.fit(X, y, callbacks=callbacks, **kwargs)
+    own = estimator.n_jobs
+    if not isinstance(own, int) or own < 1:
+        raise ValueError(f"threads needs a LightGBM estimator with a positive integer n_jobs, not {own!r}")
+
+    def stored_threads(env: Any) -> None:
+        if env.iteration == env.end_iteration - 1:
+            env.model.reset_parameter({"num_threads": own})
+
+    estimator.n_jobs = threads  # an attribute, not set_params: that would record n_jobs among its other params
+    try:
+        return estimator.fit(X, y, callbacks=[*callbacks, stored_threads], **kwargs)
+    finally:
+        estimator.n_jobs = own
 
 
 TORCH_RECIPES = "model=mlp, mlp_regressor, tab_transformer or tab_transformer_regressor"
@@ -102,13 +129,14 @@ def fit_recipe(
     live: Any = None,
     base: Callable[[], AbstractContextManager[Any]] | None = None,
     loggers: Sequence[Any] = (),
+    threads: int | None = None,
 ) -> Any:
     """Build the estimator of the model recipe (with ``best``, the tune step's values) and fit it
     on the feature matrix ``features`` (the label columns beside the features). ``model.pretrain``
     pre-trains a TabTransformer's encoder first; with ``base`` (opens the fitted model that
     ``model.finetune.from`` names: a download, so only once the recipe is known to fine-tune) the
     estimator warm-starts from its weights instead of fitting from scratch (README "Fine-tuning").
-    A Lightning model also logs to ``loggers`` (Lightning loggers)."""
+    A Lightning model also logs to ``loggers`` (Lightning loggers). ``threads``: see :func:`fit_model`."""
     from mmp.core.target import target
     from mmp.modeling.recipe import recipe_estimator
 
@@ -121,5 +149,5 @@ def fit_recipe(
     if base is not None:
         with base() as fitted:
             return finetune(estimator, fitted, X, y, params.model.finetune, live)
-    fit_model(estimator, X, y, live, features[data.treatment_col] if data.treatment_col else None, loggers)
+    fit_model(estimator, X, y, live, features[data.treatment_col] if data.treatment_col else None, loggers, threads)
     return estimator

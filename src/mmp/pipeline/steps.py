@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import joblib
 import pandas as pd
@@ -28,6 +29,8 @@ from mmp.data.schema import InputSchema
 if TYPE_CHECKING:
     from mmp.inference.model_card import DataFile
     from mmp.pipeline.evaluation import PlotLogger
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,13 @@ def train(
     best_params: dict[str, Any] | None = None,
     logger: Any | None = None,
     loggers: Sequence[Any] = (),
+    threads: int | None = None,
 ) -> Any:
     """Fit the model recipe on the train feature matrix (:func:`mmp.modeling.training.fit_recipe`,
     the tabular kind's one fitting rule), with ``best_params`` (the tune step's values) for its
     search ranges. ``logger`` (dvclive) gets the training curve where the model iterates; a
     Lightning model also logs to ``loggers``; ``model.finetune.from`` names the package whose
-    weights a torch model warm-starts from."""
+    weights a torch model warm-starts from. ``threads``: a LightGBM fit's thread count."""
     from mmp.modeling.training import fit_recipe
 
     source = params.model.finetune.source
@@ -117,7 +121,7 @@ def train(
         from mmp.pipeline.finetune import base_model
 
         return fit_recipe(features, params, best_params, logger, partial(base_model, source), loggers)
-    return fit_recipe(features, params, best_params, logger, loggers=loggers)
+    return fit_recipe(features, params, best_params, logger, loggers=loggers, threads=threads)
 
 
 def recipe_estimator(params: Params, best_params: dict[str, Any] | None = None) -> Any:
@@ -131,11 +135,14 @@ def recipe_estimator(params: Params, best_params: dict[str, Any] | None = None) 
 THRESHOLD_FOLDS = 5
 
 
-def decision_threshold(features: pd.DataFrame, params: Params, best_params: dict[str, Any] | None = None) -> dict[str, Any]:
+def decision_threshold(
+    features: pd.DataFrame, params: Params, best_params: dict[str, Any] | None = None, threads: int | None = None
+) -> dict[str, Any]:
     """A binary model's decision threshold (``evaluate.threshold``): the number given, or for
     ``f1`` the cut-off that maximises F1 on a stratified fifth of the train split, predicted by
     the same recipe fitted on the other four fifths (the test split is never read), with that
-    fifth's F1 at the cut-off and at 0.5. ``{}`` for other tasks, which have no threshold."""
+    fifth's F1 at the cut-off and at 0.5. ``{}`` for other tasks, which have no threshold.
+    ``threads``: the fit's thread count (LightGBM)."""
     from sklearn.metrics import f1_score
 
     from mmp.core.target import target
@@ -149,7 +156,7 @@ def decision_threshold(features: pd.DataFrame, params: Params, best_params: dict
         return {"threshold": float(rule)}
     y = target(features, params.data.targets)
     fit_rows, valid_rows = make_folds(y, "stratified", THRESHOLD_FOLDS, params.seed)[0]
-    model = train(features.iloc[fit_rows], params, best_params)
+    model = train(features.iloc[fit_rows], params, best_params, threads=threads)
     valid = features.iloc[valid_rows]
     proba = model.predict_proba(valid.drop(columns=params.data.label_cols))[:, 1]
     is_positive = y.iloc[valid_rows].to_numpy() == model.classes_[1]
@@ -161,6 +168,65 @@ def decision_threshold(features: pd.DataFrame, params: Params, best_params: dict
         "validation_f1_at_0.5": round(float(at_half), 6),
         "validation_rows": len(valid_rows),
     }
+
+
+def train_with_threshold(
+    features: pd.DataFrame,
+    params: Params,
+    best_params: dict[str, Any] | None = None,
+    logger: Any | None = None,
+    loggers: Sequence[Any] = (),
+) -> tuple[Any, dict[str, Any]]:
+    """:func:`train` and :func:`decision_threshold`. When the threshold needs a fit of its own and
+    the recipe is LightGBM with ``n_jobs`` >= 2, the two fits run at once, each on half of those
+    threads: LightGBM leaves the GIL while it boosts and gains about 1.6x from a second thread
+    on two cores, so two fits side by side finish sooner than one after the other (2M rows:
+    32 s against 36.7 s). The trees are the same, byte for byte (fit_lightgbm); the training
+    curve's loss can differ in its last digits, summed on another number of threads."""
+    threads = split_threads(params, best_params)
+    if threads is None:
+        return train(features, params, best_params, logger, loggers), decision_threshold(features, params, best_params)
+    threshold = in_background(decision_threshold, features, params, best_params, threads[1])
+    model = train(features, params, best_params, logger, loggers, threads[0])
+    return model, threshold()
+
+
+def split_threads(params: Params, best_params: dict[str, Any] | None = None) -> tuple[int, int] | None:
+    """The threads of the model's fit and of the threshold's, when :func:`train_with_threshold`
+    can run the two at once; else None."""
+    from mmp.modeling.training import is_lightgbm
+
+    if params.data.task_type != "binary" or params.evaluate.threshold != "f1" or params.model.finetune.source:
+        return None
+    estimator = recipe_estimator(params, best_params)
+    n_jobs = getattr(estimator, "n_jobs", None)
+    if not is_lightgbm(estimator) or not isinstance(n_jobs, int) or n_jobs < 2:
+        return None
+    return n_jobs - n_jobs // 2, n_jobs // 2
+
+
+def in_background(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """Start ``fn(*args)`` on a daemon thread (a Ctrl-C in the main thread need not wait for it);
+    the returned function waits for it and returns its result or raises its exception."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as error:  # handed to the caller, who raises it
+            outcome.append((False, error))
+
+    thread = threading.Thread(target=run, name=f"mmp-{getattr(fn, '__name__', 'job')}", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
+
+    return result
 
 
 def evaluate(

@@ -19,7 +19,7 @@ from mmp.core.config import ModelConfig, TaskType, task_kind
 from mmp.core.threads import available_cores
 from mmp.modeling.metrics import ExtraMetric, classification_metrics, extra_metric_values, regression_metrics
 from mmp.modeling.recipe import build_estimator
-from mmp.modeling.training import category_kwargs
+from mmp.modeling.training import category_kwargs, is_lightgbm
 from mmp.tuning.families import FAMILY, family_site
 from mmp.tuning.space import trial_chooser
 from mmp.tuning.threads import cap_threads, threads_per_trial
@@ -146,10 +146,6 @@ def rounds(model: Any) -> int:
         if isinstance(params.get(key), int):
             return params[key] + 1  # epochs may count from 0 or from 1
     return 10_000
-
-
-def is_lightgbm(model: Any) -> bool:
-    return type(model).__module__.startswith("lightgbm")
 
 
 def takes_epoch_callback(model: Any) -> bool:

@@ -15,7 +15,7 @@ from mmp.core.io import atomic_path, read_json, write_json
 from mmp.pipeline.lightning_run import mlflow_loggers
 from mmp.pipeline.llm_steps import is_llm
 from mmp.pipeline.stages import checked_params, cluster, live, parser, run_stage
-from mmp.pipeline.steps import decision_threshold, train
+from mmp.pipeline.steps import decision_threshold, train_with_threshold
 
 
 def main(argv: list[str]) -> None:
@@ -30,7 +30,6 @@ def main(argv: list[str]) -> None:
     params = checked_params(args.params, "data", "model")
     best = read_json(args.best_params)
     train_file = Path(args.features) / "train.parquet"
-    features = None
     if is_llm(params):  # nothing to fit: the model is the graph's spec (code, prompts, settings)
         from mmp.inference.llm import LLMGraph
 
@@ -44,16 +43,16 @@ def main(argv: list[str]) -> None:
         model = train_dask(train_file, params, best)
         with live(args.live):  # lightgbm.dask records no training curve
             pass
+        # the threshold's validation fit runs here, on the gathered train rows
+        threshold = decision_threshold(pd.read_parquet(train_file), params, best)
     else:
         features = pd.read_parquet(train_file)
         loggers = mlflow_loggers(Path.cwd(), params)  # Lightning recipes, into the mirror's run
         with live(args.live) as logger:
-            model = train(features, params, best, logger, loggers)
+            model, threshold = train_with_threshold(features, params, best, logger, loggers)
     with atomic_path(args.out) as tmp:
         joblib.dump(model, tmp)
-    # compute=dask too: the threshold's validation fit runs here, on the gathered train rows.
-    features = pd.read_parquet(train_file) if features is None else features
-    write_json(args.threshold, decision_threshold(features, params, best))
+    write_json(args.threshold, threshold)
 
 
 def train_dask(features: Path, params: Any, best: dict[str, Any]) -> Any:
