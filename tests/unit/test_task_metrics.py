@@ -62,3 +62,14 @@ def test_every_metric_of_every_task_has_one_direction_that_the_gate_and_tuning_s
 
 def test_binary_and_multiclass_are_classification() -> None:
     assert [task_kind(t) for t in ("binary", "multiclass", "regression")] == ["classification", "classification", "regression"]
+
+
+def test_binary_f1_is_the_f1_that_classification_metrics_reports() -> None:
+    from mmp.modeling.metrics import binary_f1, classification_metrics
+
+    rng = np.random.default_rng(3)
+    classes = np.array(["no", "yes"])
+    y = classes[rng.integers(0, 2, 500)]
+    proba = rng.random((500, 2))
+    for threshold in (0.5, 0.35):
+        assert binary_f1(y, proba, classes, threshold) == classification_metrics(y, proba, classes, threshold)["f1"]

@@ -185,7 +185,9 @@ def is_id_like(series: pd.Series, share: float) -> bool:
     return present >= MIN_ROWS_FOR_ID_CHECK and series.nunique() / present >= share
 
 
-def leakage(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) -> tuple[dict[str, Any], list[Finding]]:
+def leakage(train: pd.DataFrame, test: pd.DataFrame, full: pd.DataFrame, data: DataConfig) -> tuple[dict[str, Any], list[Finding]]:
+    """One-feature scores on the test split (a seeded sample of each side) and id-like columns
+    of ``full`` (train and test together)."""
     rules = data.quality
     features = [c for c in train.columns if c not in data.non_feature_cols]
     train_rows, test_rows = sampled(train), sampled(test)
@@ -196,7 +198,6 @@ def leakage(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) -> tuple[
         if score is not None and score > rules.max_single_feature_score:
             rule = f"one-feature {name} {score:.3f} > {rules.max_single_feature_score:g} (data.quality.max_single_feature_score)"
             findings.append(Finding("single_feature", col, rule, True))
-    full = pd.concat([train[features], test[features]], ignore_index=True)
     for col in features:
         if is_id_like(full[col], rules.id_like_share):
             share = full[col].nunique() / full[col].notna().sum()
@@ -210,16 +211,16 @@ def _period(span: pd.Timedelta) -> str:
     return "M" if span >= pd.Timedelta(days=90) else "W" if span >= pd.Timedelta(days=14) else "D"
 
 
-def time_consistency(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) -> tuple[dict[str, Any], list[Finding]]:
+def time_consistency(train: pd.DataFrame, test: pd.DataFrame, full: pd.DataFrame, data: DataConfig) -> tuple[dict[str, Any], list[Finding]]:
     """The time column against the split (test rows older than the newest train row mean the
     model trains on the future of what it is tested on), its missing values, empty periods
-    between its first and last value, and rows and the target's mean per period."""
+    between its first and last value, and rows and the target's mean per period. ``full`` is
+    train and test together, in that order."""
     col = data.time_col
     if not col or col not in train:
         return {}, []
     times = {side: pd.to_datetime(frame[col], errors="coerce") for side, frame in (("train", train), ("test", test))}
-    full = pd.concat([train.assign(**{col: times["train"]}), test.assign(**{col: times["test"]})], ignore_index=True)
-    stamp = full[col]
+    stamp = pd.concat([times["train"], times["test"]], ignore_index=True)
     findings = []
     section: dict[str, Any] = {"column": col, "missing": int(stamp.isna().sum())}
     if section["missing"]:
@@ -254,10 +255,10 @@ def time_consistency(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) 
 def quality_report(train: pd.DataFrame, test: pd.DataFrame, data: DataConfig) -> dict[str, Any]:
     """The whole report, JSON-ready. ``findings`` lists every warning; each leakage finding is
     marked ``error`` when ``data.quality.fail_on_leakage`` holds and its column is not allowed."""
-    full = pd.concat([train, test], ignore_index=True)
+    full = pd.concat([train, test], ignore_index=True)  # once: every check below reads it
     bins = data.quality.bins
-    leak, leak_findings = leakage(train, test, data)
-    time, time_findings = time_consistency(train, test, data)
+    leak, leak_findings = leakage(train, test, full, data)
+    time, time_findings = time_consistency(train, test, full, data)
     findings = [{**f.to_json(), "severity": "error" if is_error(f, data) else "warning"} for f in [*leak_findings, *time_findings]]
     return {
         "rows": {"train": len(train), "test": len(test)},

@@ -22,11 +22,13 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.nd
     average = "binary" if binary else "macro"
     pos = classes[1] if binary else None
     extra = {"pos_label": pos} if binary else {}
+    # one pass for the three (each of precision_score, recall_score and f1_score makes the same one)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(y_true, pred, average=average, zero_division=0, **extra)
     scores = {
         "accuracy": skm.accuracy_score(y_true, pred),
-        "precision": skm.precision_score(y_true, pred, average=average, zero_division=0, **extra),
-        "recall": skm.recall_score(y_true, pred, average=average, zero_division=0, **extra),
-        "f1": skm.f1_score(y_true, pred, average=average, zero_division=0, **extra),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
         "log_loss": skm.log_loss(y_true, proba, labels=classes),
     }
     if binary:
@@ -40,6 +42,12 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.nd
         for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
             scores[f"{name}_weighted"] = fn(y_true, pred, average="weighted", zero_division=0)
     return {k: round(float(v), 6) for k, v in scores.items()}
+
+
+def binary_f1(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray, threshold: float) -> float:
+    """F1 of the positive class (``classes[1]``) at ``threshold``, as classification_metrics rounds it."""
+    pred = predict_labels(as_probabilities(proba), classes, threshold)
+    return round(float(skm.f1_score(y_true, pred, pos_label=classes[1], zero_division=0)), 6)
 
 
 def as_probabilities(proba: np.ndarray) -> np.ndarray:

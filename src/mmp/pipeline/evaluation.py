@@ -15,6 +15,7 @@ import pandas as pd
 from mmp.core.config import DEFAULT_THRESHOLD
 from mmp.modeling.metrics import (
     ExtraMetric,
+    binary_f1,
     classification_metrics,
     extra_metric_values,
     per_class_report,
@@ -92,7 +93,7 @@ def evaluate_classification(
     logger.log_sklearn_plot("confusion_matrix", truth.astype(str).tolist(), pred.astype(str).tolist(), name="confusion_matrix")
     if len(classes) == 2:
         # The decision threshold the labels above used, and F1 at the conventional 0.5 beside it.
-        scores |= {"threshold": threshold, "f1_at_0.5": classification_metrics(truth, proba, classes, DEFAULT_THRESHOLD)["f1"]}
+        scores |= {"threshold": threshold, "f1_at_0.5": binary_f1(truth, proba, classes, DEFAULT_THRESHOLD)}
         is_pos, score, weight = curve_rows((truth == classes[1]).astype(int), proba[:, 1])
         logger.log_sklearn_plot("roc", is_pos, score, name="roc", drop_intermediate=True, sample_weight=weight)
         logger.log_sklearn_plot("precision_recall", is_pos, score, name="precision_recall", drop_intermediate=True, sample_weight=weight)
