@@ -13,6 +13,7 @@ import yaml
 
 from mmp.pipeline.evaluation import evaluate_classification, evaluate_regression
 from mmp.pipeline.stages import live, plots_config
+from tests.conftest import ROOT
 
 
 class Model:
@@ -122,20 +123,79 @@ def test_curves_are_exact_at_a_bounded_number_of_cut_offs() -> None:
         assert np.isclose(p, is_pos[chosen].mean(), rtol=1e-12) and np.isclose(r, chosen[is_pos == 1].mean(), rtol=1e-12)
 
 
-def test_the_confusion_matrix_file_holds_dvclives_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stage logger writes the confusion matrix compactly: the same records (one per test
-    row, the form DVC's confusion template counts) as dvclive's own writer."""
+def test_the_confusion_matrix_file_counts_dvclives_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage logger writes one record per (actual, predicted) pair with its count, where
+    dvclive writes one per test row: the same counts, declared with the counted template."""
     import json
+    from collections import Counter
 
     from dvclive import Live
 
     monkeypatch.chdir(tmp_path)
-    truth, pred = ["0", "1", "1", "0", "1"], ["0", "1", "0", "0", "1"]
+    truth, pred = ["0", "1", "1", "0", "1", "1"], ["0", "1", "0", "0", "1", "1"]
     with live("metrics/evaluate") as logger:
         logger.log_sklearn_plot("confusion_matrix", truth, pred, name="confusion_matrix", title="Test rows")
     with Live(dir="plain", save_dvc_exp=False, dvcyaml=None, report=None) as plain:
         plain.log_sklearn_plot("confusion_matrix", truth, pred, name="confusion_matrix")
-    written = Path("metrics/evaluate/plots/sklearn/confusion_matrix.json")
-    assert json.loads(written.read_text()) == json.loads(Path("plain/plots/sklearn/confusion_matrix.json").read_text())
+    written = json.loads(Path("metrics/evaluate/plots/sklearn/confusion_matrix.json").read_text())
+    per_row = Counter((r["actual"], r["predicted"]) for r in json.loads(Path("plain/plots/sklearn/confusion_matrix.json").read_text()))
+    assert written == [{"actual": a, "predicted": p, "count": n} for (a, p), n in sorted(per_row.items())]
+    assert [r["count"] for r in written] == [2, 1, 3]
     props = declared(Path("metrics/evaluate"))["../../evaluate/plots/sklearn/confusion_matrix.json"]
-    assert (props["template"], props["title"]) == ("confusion", "Test rows")
+    assert (props["template"], props["title"]) == ("confusion_counts", "Test rows")
+
+
+def counted_templates() -> dict[str, str]:
+    """The files .dvc/plots/ must hold: DVC's confusion templates summing ``count`` instead of
+    counting records (COUNTED_TEMPLATES)."""
+    import json
+
+    from dvc_render.vega_templates import TEMPLATES
+
+    from mmp.pipeline.stages import COUNTED_TEMPLATES
+
+    def summed(node: Any) -> Any:
+        if node == [{"op": "count", "as": "xy_count"}]:
+            return [{"op": "sum", "field": "count", "as": "xy_count"}]
+        if isinstance(node, dict):
+            return {k: summed(v) for k, v in node.items()}
+        return [summed(v) for v in node] if isinstance(node, list) else node
+
+    builtin = {t.DEFAULT_NAME: t().content for t in TEMPLATES}
+    return {f"{counted}.json": json.dumps(summed(builtin[name]), indent=2) + "\n" for name, counted in COUNTED_TEMPLATES.items()}
+
+
+def test_the_counted_confusion_templates_are_dvcs_own_summing_the_counts() -> None:
+    templates = ROOT / ".dvc" / "plots"
+    for name, content in counted_templates().items():
+        assert '"op": "sum"' in content and '"op": "count"' not in content
+        assert (templates / name).read_text() == content, (
+            f".dvc/plots/{name} differs from DVC's template: rewrite it with `python -m tests.unit.test_plot_declarations`"
+        )
+
+
+@pytest.mark.cli
+def test_dvc_draws_the_counted_confusion_matrix(tmp_path: Path) -> None:
+    """`dvc plots show --json` fills the counted template with the records: one cell per pair."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*dvc, "init", "-q"], cwd=tmp_path, check=True)
+    shutil.copytree(ROOT / ".dvc" / "plots", tmp_path / ".dvc" / "plots")
+    records = [{"actual": "0", "predicted": "0", "count": 7}, {"actual": "1", "predicted": "0", "count": 2}]
+    (tmp_path / "cm.json").write_text(json.dumps(records))
+    (tmp_path / "dvc.yaml").write_text("plots:\n  - cm.json:\n      template: confusion_counts\n      x: actual\n      y: predicted\n")
+    shown = subprocess.run([*dvc, "plots", "show", "--json"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    spec = json.loads(shown.stdout)["data"]["cm.json"][0]["content"]
+    assert spec["spec"]["transform"][0]["aggregate"] == [{"op": "sum", "field": "count", "as": "xy_count"}]
+    assert [r["count"] for r in spec["data"]["values"]] == [7, 2]
+
+
+if __name__ == "__main__":  # rewrite .dvc/plots/ from the installed DVC's templates
+    for file_name, text in counted_templates().items():
+        (ROOT / ".dvc" / "plots" / file_name).parent.mkdir(exist_ok=True)
+        (ROOT / ".dvc" / "plots" / file_name).write_text(text)
