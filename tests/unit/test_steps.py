@@ -3,6 +3,7 @@ but the package directory."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import datetime
 from pathlib import Path
 
@@ -123,27 +124,41 @@ def test_the_threshold_fit_beside_the_model_fit_gives_the_same_model_and_thresho
     params = parse(Params, raw)
     prepared = steps.prepare(credit_default(6000, 5), params.data, params.seed)
     train = steps.featurize(prepared.train, prepared.test, params).train
-    assert steps.split_threads(params) == (1, 1)
+    assert steps.threads_beside(params) == 1
     one_after_other = steps.train(train, params), steps.decision_threshold(train, params)
     side_by_side = steps.train_with_threshold(train, params)
     assert side_by_side[1] == one_after_other[1]
     model = side_by_side[0]
     assert model.booster_.model_to_string() == one_after_other[0].booster_.model_to_string()
     assert model.n_jobs == 2 and model.booster_.params["num_threads"] == 2 and "n_jobs" not in model._other_params
+    # LightGBM's thread count is process-wide: both fits keep it at one thread until the model's
+    # last round, so the curve (kept in the pickled model) is summed alike in every run.
+    curves = [steps.train_with_threshold(train, params, logger=CurveLogger())[0] for _ in range(2)]
+    assert curves[0].evals_result_["train"]["binary_logloss"] and pickle.dumps(curves[0]) == pickle.dumps(curves[1])
+
+
+class CurveLogger:
+    """dvclive's part that LightGBM's callback calls, in memory."""
+
+    def log_metric(self, name: str, value: float, **kwargs: object) -> None:
+        pass
+
+    def next_step(self) -> None:
+        pass
 
 
 def test_the_threshold_fit_runs_after_the_model_fit_unless_both_are_lightgbm_on_two_threads() -> None:
     params = tiny_params()  # n_jobs: 1
-    assert steps.split_threads(params) is None
+    assert steps.threads_beside(params) is None
     raw = read_params(ROOT / "params.yaml")
-    assert steps.split_threads(parse(Params, raw)) == (1, 1)  # the default recipe: n_jobs 2
+    assert steps.threads_beside(parse(Params, raw)) == 1  # the default recipe: n_jobs 2
     raw["model"]["hyperparameters"]["n_jobs"] = 5
-    assert steps.split_threads(parse(Params, raw)) == (3, 2)
+    assert steps.threads_beside(parse(Params, raw)) == 2
     raw["evaluate"]["threshold"] = 0.4  # no fit of its own
-    assert steps.split_threads(parse(Params, raw)) is None
+    assert steps.threads_beside(parse(Params, raw)) is None
     raw["evaluate"]["threshold"] = "f1"
     raw["model"] = {"class_path": "sklearn.linear_model.LogisticRegression", "hyperparameters": {"n_jobs": 2}}
-    assert steps.split_threads(parse(Params, raw)) is None
+    assert steps.threads_beside(parse(Params, raw)) is None
 
 
 def test_in_background_hands_back_the_result_or_the_exception() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -33,14 +34,13 @@ def fit_model(
     live: Any | None = None,
     treatment: pd.Series | None = None,
     loggers: Sequence[Any] = (),
-    threads: int | None = None,
+    threads: Threads | None = None,
 ) -> Any:
     """Fit ``estimator``. LightGBM logs its per-round loss to ``live``; an estimator whose
     ``fit`` takes a ``live`` argument (mmp's torch models) logs its own epochs, and one whose
     ``fit`` takes ``loggers`` (the Lightning models) also logs to those Lightning loggers. An uplift
     learner gets the ``treatment`` by keyword: mmp's take ``fit(X, y, treatment)``, causalml's
-    ``fit(X, treatment, y)``. ``threads`` fits a LightGBM model on that many threads instead of
-    its ``n_jobs`` (:func:`fit_lightgbm`)."""
+    ``fit(X, treatment, y)``. ``threads``: a LightGBM fit's (:class:`Threads`)."""
     if treatment is not None:
         return estimator.fit(X, treatment=treatment.to_numpy(), y=y.to_numpy())
     if is_lightgbm(estimator):
@@ -56,13 +56,26 @@ def is_lightgbm(estimator: Any) -> bool:
     return type(estimator).__module__.startswith("lightgbm")
 
 
-def fit_lightgbm(estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live: Any | None = None, threads: int | None = None) -> Any:
+@dataclass(frozen=True)
+class Threads:
+    """A LightGBM fit on ``count`` threads instead of its ``n_jobs`` (an integer). ``as_recipe``:
+    the booster then stores the recipe's thread count, as a fit on its own ``n_jobs`` would, by a
+    reset after the last round (earlier, a reset would change how later trees split categories).
+    Off for a model that is thrown away: LightGBM's thread count is process-wide, and the reset
+    would change it under a fit running beside it in another thread."""
+
+    count: int
+    as_recipe: bool = True
+
+
+def fit_lightgbm(
+    estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, live: Any | None = None, threads: Threads | None = None
+) -> Any:
     """Fit a LightGBM estimator on the category code columns of ``X`` as categories, its loss
-    curve on a sample to ``live``. With ``threads``, the fit runs on that many threads, and the
-    booster comes out byte for byte as a fit on its own ``n_jobs`` (an integer) would: LightGBM
-    grows the same trees on any thread count, and the booster's stored ``num_threads`` is put
-    back after the last round (earlier, a reset would change how later trees split categories).
-    Only the curve's loss may differ in its last digits (summed on another number of threads)."""
+    curve on a sample to ``live``. With ``threads``, the fit runs on that many threads; LightGBM
+    grows the same trees on any thread count, so the booster comes out byte for byte as a fit on
+    its own ``n_jobs`` would (``as_recipe``). Only the curve's loss may differ in its last digits
+    (summed on another number of threads)."""
     kwargs: dict[str, Any] = category_kwargs(estimator, X)
     callbacks = []
     if live is not None:
@@ -78,12 +91,12 @@ def fit_lightgbm(estimator: Any, X: pd.DataFrame, y: pd.Series | pd.DataFrame, l
         raise ValueError(f"threads needs a LightGBM estimator with a positive integer n_jobs, not {own!r}")
 
     def stored_threads(env: Any) -> None:
-        if env.iteration == env.end_iteration - 1:
+        if env.iteration == env.end_iteration - 1:  # after the round's evaluation: the curve is whole
             env.model.reset_parameter({"num_threads": own})
 
-    estimator.n_jobs = threads  # an attribute, not set_params: that would record n_jobs among its other params
+    estimator.n_jobs = threads.count  # an attribute, not set_params: that would record n_jobs among its other params
     try:
-        return estimator.fit(X, y, callbacks=[*callbacks, stored_threads], **kwargs)
+        return estimator.fit(X, y, callbacks=[*callbacks, stored_threads] if threads.as_recipe else callbacks, **kwargs)
     finally:
         estimator.n_jobs = own
 
@@ -129,7 +142,7 @@ def fit_recipe(
     live: Any = None,
     base: Callable[[], AbstractContextManager[Any]] | None = None,
     loggers: Sequence[Any] = (),
-    threads: int | None = None,
+    threads: Threads | None = None,
 ) -> Any:
     """Build the estimator of the model recipe (with ``best``, the tune step's values) and fit it
     on the feature matrix ``features`` (the label columns beside the features). ``model.pretrain``

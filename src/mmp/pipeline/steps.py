@@ -28,6 +28,7 @@ from mmp.data.schema import InputSchema
 
 if TYPE_CHECKING:
     from mmp.inference.model_card import DataFile
+    from mmp.modeling.training import Threads
     from mmp.pipeline.evaluation import PlotLogger
 
 T = TypeVar("T")
@@ -105,13 +106,13 @@ def train(
     best_params: dict[str, Any] | None = None,
     logger: Any | None = None,
     loggers: Sequence[Any] = (),
-    threads: int | None = None,
+    threads: Threads | None = None,
 ) -> Any:
     """Fit the model recipe on the train feature matrix (:func:`mmp.modeling.training.fit_recipe`,
     the tabular kind's one fitting rule), with ``best_params`` (the tune step's values) for its
     search ranges. ``logger`` (dvclive) gets the training curve where the model iterates; a
     Lightning model also logs to ``loggers``; ``model.finetune.from`` names the package whose
-    weights a torch model warm-starts from. ``threads``: a LightGBM fit's thread count."""
+    weights a torch model warm-starts from. ``threads``: a LightGBM fit's (training.Threads)."""
     from mmp.modeling.training import fit_recipe
 
     source = params.model.finetune.source
@@ -136,7 +137,7 @@ THRESHOLD_FOLDS = 5
 
 
 def decision_threshold(
-    features: pd.DataFrame, params: Params, best_params: dict[str, Any] | None = None, threads: int | None = None
+    features: pd.DataFrame, params: Params, best_params: dict[str, Any] | None = None, threads: Threads | None = None
 ) -> dict[str, Any]:
     """A binary model's decision threshold (``evaluate.threshold``): the number given, or for
     ``f1`` the cut-off that maximises F1 on a stratified fifth of the train split, predicted by
@@ -157,6 +158,8 @@ def decision_threshold(
     y = target(features, params.data.targets)
     fit_rows, valid_rows = make_folds(y, "stratified", THRESHOLD_FOLDS, params.seed)[0]
     model = train(features.iloc[fit_rows], params, best_params, threads=threads)
+    if threads is not None:
+        model.n_jobs = threads.count  # LightGBM predicts on n_jobs threads (process-wide): the fit's, not the recipe's
     valid = features.iloc[valid_rows]
     proba = model.predict_proba(valid.drop(columns=params.data.label_cols))[:, 1]
     is_positive = y.iloc[valid_rows].to_numpy() == model.classes_[1]
@@ -179,21 +182,25 @@ def train_with_threshold(
 ) -> tuple[Any, dict[str, Any]]:
     """:func:`train` and :func:`decision_threshold`. When the threshold needs a fit of its own and
     the recipe is LightGBM with ``n_jobs`` >= 2, the two fits run at once, each on half of those
-    threads: LightGBM leaves the GIL while it boosts and gains about 1.6x from a second thread
-    on two cores, so two fits side by side finish sooner than one after the other (2M rows:
-    32 s against 36.7 s). The trees are the same, byte for byte (fit_lightgbm); the training
-    curve's loss can differ in its last digits, summed on another number of threads."""
-    threads = split_threads(params, best_params)
-    if threads is None:
+    threads: LightGBM leaves the GIL while it boosts and gains only about 1.6x from a second
+    thread on two cores, so two fits side by side finish sooner than one after the other (the
+    train stage at 2M rows: 36.9 s against 40.6 s). LightGBM's thread count is process-wide, so
+    every call of both fits uses that half until the model's last round: the training curve is
+    summed the same way in every run. The trees are the same, byte for byte, as on the recipe's threads
+    (fit_lightgbm); the curve's loss can differ from those in its last digits."""
+    from mmp.modeling.training import Threads
+
+    half = threads_beside(params, best_params)
+    if half is None:
         return train(features, params, best_params, logger, loggers), decision_threshold(features, params, best_params)
-    threshold = in_background(decision_threshold, features, params, best_params, threads[1])
-    model = train(features, params, best_params, logger, loggers, threads[0])
+    threshold = in_background(decision_threshold, features, params, best_params, Threads(half, as_recipe=False))
+    model = train(features, params, best_params, logger, loggers, Threads(half))
     return model, threshold()
 
 
-def split_threads(params: Params, best_params: dict[str, Any] | None = None) -> tuple[int, int] | None:
-    """The threads of the model's fit and of the threshold's, when :func:`train_with_threshold`
-    can run the two at once; else None."""
+def threads_beside(params: Params, best_params: dict[str, Any] | None = None) -> int | None:
+    """The threads of each fit when :func:`train_with_threshold` runs the threshold's fit beside
+    the model's; else None."""
     from mmp.modeling.training import is_lightgbm
 
     if params.data.task_type != "binary" or params.evaluate.threshold != "f1" or params.model.finetune.source:
@@ -202,13 +209,13 @@ def split_threads(params: Params, best_params: dict[str, Any] | None = None) -> 
     n_jobs = getattr(estimator, "n_jobs", None)
     if not is_lightgbm(estimator) or not isinstance(n_jobs, int) or n_jobs < 2:
         return None
-    return n_jobs - n_jobs // 2, n_jobs // 2
+    return n_jobs // 2
 
 
 def in_background(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
     """Start ``fn(*args)`` on a daemon thread (a Ctrl-C in the main thread need not wait for it);
     the returned function waits for it and returns its result or raises its exception."""
-    outcome: list[Any] = []
+    outcome: list[tuple[bool, Any]] = []
 
     def run() -> None:
         try:
