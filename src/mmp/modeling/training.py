@@ -59,10 +59,11 @@ def is_lightgbm(estimator: Any) -> bool:
 @dataclass(frozen=True)
 class Threads:
     """A LightGBM fit on ``count`` threads instead of its ``n_jobs`` (an integer). ``as_recipe``:
-    the booster then stores the recipe's thread count, as a fit on its own ``n_jobs`` would, by a
-    reset after the last round (earlier, a reset would change how later trees split categories).
-    Off for a model that is thrown away: LightGBM's thread count is process-wide, and the reset
-    would change it under a fit running beside it in another thread."""
+    the fitted model then predicts on its ``n_jobs`` and its booster stores that thread count, as
+    a fit on its own ``n_jobs`` would, by a reset after the last round (earlier, a reset would
+    change how later trees split categories). Off for a model that is thrown away: it keeps
+    ``count`` for its predictions too. LightGBM's thread count is process-wide, and the reset or
+    a prediction on more threads would change it under a fit running beside it in another thread."""
 
     count: int
     as_recipe: bool = True
@@ -95,8 +96,10 @@ def fit_lightgbm(
             env.model.reset_parameter({"num_threads": own})
 
     estimator.n_jobs = threads.count  # an attribute, not set_params: that would record n_jobs among its other params
+    if not threads.as_recipe:
+        return estimator.fit(X, y, callbacks=callbacks, **kwargs)
     try:
-        return estimator.fit(X, y, callbacks=[*callbacks, stored_threads] if threads.as_recipe else callbacks, **kwargs)
+        return estimator.fit(X, y, callbacks=[*callbacks, stored_threads], **kwargs)
     finally:
         estimator.n_jobs = own
 

@@ -143,7 +143,7 @@ def decision_threshold(
     ``f1`` the cut-off that maximises F1 on a stratified fifth of the train split, predicted by
     the same recipe fitted on the other four fifths (the test split is never read), with that
     fifth's F1 at the cut-off and at 0.5. ``{}`` for other tasks, which have no threshold.
-    ``threads``: the fit's thread count (LightGBM)."""
+    ``threads``: the fit's and its predictions' threads (LightGBM, training.Threads)."""
     from sklearn.metrics import f1_score
 
     from mmp.core.target import target
@@ -158,8 +158,6 @@ def decision_threshold(
     y = target(features, params.data.targets)
     fit_rows, valid_rows = make_folds(y, "stratified", THRESHOLD_FOLDS, params.seed)[0]
     model = train(features.iloc[fit_rows], params, best_params, threads=threads)
-    if threads is not None:
-        model.n_jobs = threads.count  # LightGBM predicts on n_jobs threads (process-wide): the fit's, not the recipe's
     valid = features.iloc[valid_rows]
     proba = model.predict_proba(valid.drop(columns=params.data.label_cols))[:, 1]
     is_positive = y.iloc[valid_rows].to_numpy() == model.classes_[1]
