@@ -182,7 +182,7 @@ def train_with_threshold(
     the recipe is LightGBM with ``n_jobs`` >= 2, the two fits run at once, each on half of those
     threads: LightGBM leaves the GIL while it boosts and gains only about 1.6x from a second
     thread on two cores, so two fits side by side finish sooner than one after the other (the
-    train stage at 2M rows: 36.9 s against 40.6 s). LightGBM's thread count is process-wide, so
+    train stage at 2M rows: 34.5-35.4 s against 37.1-37.2 s). LightGBM's thread count is process-wide, so
     every call of both fits uses that half until the model's last round: the training curve is
     summed the same way in every run. The trees are the same, byte for byte, as on the recipe's threads
     (fit_lightgbm); the curve's loss can differ from those in its last digits."""
