@@ -15,7 +15,7 @@ from mmp.core.config import Params, parse, registered_model_name
 from mmp.core.errors import MMPError
 from mmp.core.settings import MlflowSettings
 from mmp.data.schema import InputSchema
-from mmp.inference.model_card import render_card
+from mmp.inference.model_card import DataFile, render_card
 from mmp.modeling.gate import evaluate_gate
 from mmp.ops.params import compose
 from mmp.ops.promote import comparable
@@ -121,3 +121,39 @@ def test_promote_never_compares_models_with_other_inputs_or_task() -> None:
     fewer = InputSchema(columns=CREDIT.columns[1:], targets=["default"], task_type="binary")
     with pytest.raises(MMPError, match=r"input columns differ: income:float"):
         comparable("m", ("2", CREDIT), ("champion version 1", fewer))
+
+
+@pytest.mark.slow  # a real MLflow store
+def test_a_dataset_logged_by_a_parallel_run_between_lookup_and_insert_is_linked_not_fatal(tmp_path: Path) -> None:
+    """Two queued runs of the same data mirror at once: the other run's dataset row lands after
+    MLflow looked for it and before it inserts its own (recreated here with a second connection
+    at that moment), and this run's mirror still links both datasets."""
+    import sqlite3
+    import uuid
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    db = tmp_path / "mlflow.db"
+    tracker = connect(MlflowSettings(tracking_uri=f"sqlite:///{db}", artifact_location=str(tmp_path / "art")))
+    data = [DataFile("train", "data/prepared/train.parquet", 10, "a" * 32), DataFile("test", "data/prepared/test.parquet", 5, "b" * 32)]
+    raced: list[str] = []
+
+    def other_run_inserts_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO DATASETS") and not raced:
+            raced.append(statement)
+            with sqlite3.connect(db) as other:
+                other.execute(
+                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source)"
+                    " VALUES (?, ?, ?, ?, 'dvc', '{}')",
+                    (uuid.uuid4().hex, int(tracker.experiment_id), "data/prepared/train", "a" * 32),
+                )
+
+    event.listen(Engine, "before_cursor_execute", other_run_inserts_first)
+    try:
+        done = mirror_run(tracker, RunPayload(exp_identity("base", "q1", "abc"), model_name="m", datasets=data))
+    finally:
+        event.remove(Engine, "before_cursor_execute", other_run_inserts_first)
+    assert raced, "the race was not recreated: MLflow no longer inserts datasets with this statement"
+    inputs = tracker.client.get_run(done.run_id).inputs.dataset_inputs
+    assert sorted(i.dataset.digest for i in inputs) == ["a" * 32, "b" * 32]

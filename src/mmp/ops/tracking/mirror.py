@@ -132,7 +132,19 @@ def _log_datasets(client: Any, run: Any, payload: RunPayload) -> None:
         context = "training" if data.name == "train" else "testing"
         inputs.append(DatasetInput(entity, [InputTag("mlflow.data.context", context)]))
     if inputs:
-        client.log_inputs(run.info.run_id, datasets=inputs)
+        _log_inputs(client, run.info.run_id, inputs)
+
+
+def _log_inputs(client: Any, run_id: str, inputs: list[Any]) -> None:
+    """MLflow looks a dataset up, then inserts it: two queued runs of the same data can both miss
+    it, and the later insert breaks the (experiment, name, digest) key. The second attempt finds
+    the row the other run committed and only links it; any other error fails twice and stands."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.log_inputs(run_id, datasets=inputs)
+    except MlflowException:
+        client.log_inputs(run_id, datasets=inputs)
 
 
 def _log_model(tracker: Tracker, run_id: str, payload: RunPayload) -> str:
