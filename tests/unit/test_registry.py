@@ -3,8 +3,11 @@ model per dataset, interface and task; one version per package; the model card p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,37 +126,56 @@ def test_promote_never_compares_models_with_other_inputs_or_task() -> None:
         comparable("m", ("2", CREDIT), ("champion version 1", fewer))
 
 
-@pytest.mark.slow  # a real MLflow store
-def test_a_dataset_logged_by_a_parallel_run_between_lookup_and_insert_is_linked_not_fatal(tmp_path: Path) -> None:
-    """Two queued runs of the same data mirror at once: the other run's dataset row lands after
-    MLflow looked for it and before it inserts its own (recreated here with a second connection
-    at that moment), and this run's mirror still links both datasets."""
+@contextlib.contextmanager
+def written_first_by_another_run(db: Path, table: str, sql: str, values: tuple[Any, ...]) -> Iterator[list[str]]:
+    """Just before this process's first INSERT into ``table``, another connection (a parallel
+    queued run) commits ``sql``: the moment after MLflow looked the row up and found nothing."""
     import sqlite3
-    import uuid
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    raced: list[str] = []
+
+    def insert_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(f"INSERT INTO {table.upper()} ") and not raced:
+            raced.append(statement)
+            with sqlite3.connect(db) as other:
+                other.execute(sql, values)
+
+    event.listen(Engine, "before_cursor_execute", insert_first)
+    try:
+        yield raced
+    finally:
+        event.remove(Engine, "before_cursor_execute", insert_first)
+    assert raced, f"the race was not recreated: MLflow no longer inserts into {table} with such a statement"
+
+
+@pytest.mark.slow  # a real MLflow store
+def test_a_dataset_logged_by_a_parallel_run_between_lookup_and_insert_is_linked_not_fatal(tmp_path: Path) -> None:
+    """Two queued runs of the same data mirror at once: the other run's dataset row lands between
+    MLflow's lookup and its insert, and this run's mirror still links both datasets."""
     db = tmp_path / "mlflow.db"
     tracker = connect(MlflowSettings(tracking_uri=f"sqlite:///{db}", artifact_location=str(tmp_path / "art")))
     data = [DataFile("train", "data/prepared/train.parquet", 10, "a" * 32), DataFile("test", "data/prepared/test.parquet", 5, "b" * 32)]
-    raced: list[str] = []
-
-    def other_run_inserts_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO DATASETS") and not raced:
-            raced.append(statement)
-            with sqlite3.connect(db) as other:
-                other.execute(
-                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source)"
-                    " VALUES (?, ?, ?, ?, 'dvc', '{}')",
-                    (uuid.uuid4().hex, int(tracker.experiment_id), "data/prepared/train", "a" * 32),
-                )
-
-    event.listen(Engine, "before_cursor_execute", other_run_inserts_first)
-    try:
+    other = (uuid.uuid4().hex, int(tracker.experiment_id), "data/prepared/train", "a" * 32)
+    sql = "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source) VALUES (?, ?, ?, ?, 'dvc', '{}')"
+    with written_first_by_another_run(db, "datasets", sql, other):
         done = mirror_run(tracker, RunPayload(exp_identity("base", "q1", "abc"), model_name="m", datasets=data))
-    finally:
-        event.remove(Engine, "before_cursor_execute", other_run_inserts_first)
-    assert raced, "the race was not recreated: MLflow no longer inserts datasets with this statement"
     inputs = tracker.client.get_run(done.run_id).inputs.dataset_inputs
     assert sorted(i.dataset.digest for i in inputs) == ["a" * 32, "b" * 32]
+
+
+@pytest.mark.slow  # a real MLflow store
+def test_the_candidate_alias_set_by_a_parallel_run_first_is_moved_not_fatal(tmp_path: Path) -> None:
+    """The other queued run sets the model's first ``candidate`` alias between MLflow's lookup of
+    it and this run's insert: this run's registration still ends with the alias on its version."""
+    db = tmp_path / "mlflow.db"
+    tracker = connect(MlflowSettings(tracking_uri=f"sqlite:///{db}", artifact_location=str(tmp_path / "art")))
+    assert mirrored(tracker, payload("credit-default", "q1", write_package(tmp_path / "p1", CREDIT, "1"), "md5-1")) == ("1", True)
+    tracker.client.delete_registered_model_alias("credit-default", CANDIDATE)  # as before any run set it
+    sql = "INSERT INTO registered_model_aliases (workspace, name, alias, version) VALUES ('default', ?, ?, 1)"
+    with written_first_by_another_run(db, "registered_model_aliases", sql, ("credit-default", CANDIDATE)):
+        done = mirrored(tracker, payload("credit-default", "q2", write_package(tmp_path / "p2", CREDIT, "2"), "md5-2"))
+    assert done == ("2", True)
+    assert str(tracker.client.get_model_version_by_alias("credit-default", CANDIDATE).version) == "2"

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mmp.core.identity import KEY_TAG
 from mmp.core.settings import MlflowSettings
@@ -17,6 +18,7 @@ from mmp.core.tracking import artifact_root, prepare_tracking, store_lock
 from mmp.ops.tracking.payload import RunPayload
 
 PACKAGE_TAG = "mmp.package.md5"
+T = TypeVar("T")
 BATCH = 100  # MLflow accepts at most 100 params/tags per log_batch call
 
 
@@ -132,19 +134,20 @@ def _log_datasets(client: Any, run: Any, payload: RunPayload) -> None:
         context = "training" if data.name == "train" else "testing"
         inputs.append(DatasetInput(entity, [InputTag("mlflow.data.context", context)]))
     if inputs:
-        _log_inputs(client, run.info.run_id, inputs)
+        raced_once(lambda: client.log_inputs(run.info.run_id, datasets=inputs))
 
 
-def _log_inputs(client: Any, run_id: str, inputs: list[Any]) -> None:
-    """MLflow looks a dataset up, then inserts it: two queued runs of the same data can both miss
-    it, and the later insert breaks the (experiment, name, digest) key. The second attempt finds
-    the row the other run committed and only links it; any other error fails twice and stands."""
+def raced_once(write: Callable[[], T]) -> T:
+    """``write`` again after an MLflow error. MLflow looks some rows up before it inserts them (a
+    dataset, a registered model's alias): two queued runs writing the same row at once can both
+    miss it, and the later insert breaks the row's key. The second attempt finds the row the
+    other run committed and updates or links it; any other error fails twice and stands."""
     from mlflow.exceptions import MlflowException
 
     try:
-        client.log_inputs(run_id, datasets=inputs)
+        return write()
     except MlflowException:
-        client.log_inputs(run_id, datasets=inputs)
+        return write()
 
 
 def _log_model(tracker: Tracker, run_id: str, payload: RunPayload) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from mmp.core.errors import MMPError
 from mmp.core.settings import CHAMPION, model_alias
-from mmp.ops.tracking.mirror import KEY_TAG, PACKAGE_TAG, Mirrored, Tracker
+from mmp.ops.tracking.mirror import KEY_TAG, PACKAGE_TAG, Mirrored, Tracker, raced_once
 from mmp.ops.tracking.payload import KIND_TAG, RunPayload
 
 CANDIDATE = "candidate"
@@ -42,7 +42,7 @@ def register(tracker: Tracker, payload: RunPayload, mirrored: Mirrored) -> Mirro
         # mlflow.db), not this client's, and a queued run's cwd is DVC's temp dir.
         source = client.get_logged_model(mirrored.model_id).artifact_location
         version, new = client.create_model_version(name, source, run_id=mirrored.run_id, tags=tags, model_id=mirrored.model_id), True
-    client.set_registered_model_alias(name, CANDIDATE, version.version)
+    raced_once(lambda: client.set_registered_model_alias(name, CANDIDATE, version.version))
     return Mirrored(mirrored.run_id, mirrored.model_id, str(version.version), new_version=new)
 
 
