@@ -5,7 +5,9 @@ backend loudly (logged once, reported by ``Scorer.backend``)."""
 from __future__ import annotations
 
 import logging
+import pickle
 import sys
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ from mmp.data.schema import InputSchema
 from mmp.data.synthetic import credit_default
 from mmp.inference.compiled import NotCompilable, compile_featurizer
 from mmp.inference.scorer import Scorer, typed_columns
-from mmp.modeling.features import build_featurizer, select_columns, transform
+from mmp.modeling.features import FastTransform, build_featurizer, select_columns, transform
 
 EXCLUDED = ["customer_id", "application_date", "default"]
 
@@ -320,3 +322,48 @@ def test_typed_columns_read_without_series_equal_the_general_path() -> None:
             want = _typed(variant[col.name], col.dtype)
             assert type(got[col.name]) is type(want), (name, col.name)
             pd.testing.assert_series_equal(pd.Series(got[col.name]), pd.Series(want), obj=f"{name}: {col.name}")
+
+
+def featurized(cfg: dict, fast: FastTransform | None = None) -> tuple[bytes, pd.DataFrame, pd.DataFrame]:
+    """The featurize step on 1,500 train and 1,200 test rows (over LAYOUT_ROWS: the fast path
+    runs), with missing values and an unseen category: the pickled featurizer and both splits."""
+    from mmp.modeling.features import fit_transform
+
+    train, test = credit_default(1500, 5), credit_default(1200, 6)
+    for split in (train, test):
+        split.loc[split.index[::7], "income"] = np.nan
+        split.loc[split.index[::11], "region"] = None
+    test.loc[test.index[1100], "region"] = "atlantis"
+    features = FeaturesConfig.model_validate(cfg)
+    featurizer = build_featurizer(features, select_columns(train, features, EXCLUDED))
+    X_train = fit_transform(featurizer, train, train["default"], fast)
+    return pickle.dumps(featurizer), X_train, transform(featurizer, test, fast)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_featurize_by_the_compiled_featurizer_equals_scikit_learns(cfg: dict) -> None:
+    """The featurize step transforms both splits by the compiled featurizer: the features (values,
+    names, dtypes) and the fitted featurizer are scikit-learn's, byte for byte."""
+    from mmp.pipeline.steps import compiled_transform
+
+    calls: list[int] = []
+
+    def counted(featurizer: Any, frame: pd.DataFrame) -> Any:
+        calls.append(len(frame))
+        return compiled_transform(featurizer, frame)
+
+    slow, fast = featurized(cfg), featurized(cfg, counted)
+    # The train split takes it where every block was fitted ahead (median imputers: see fit_transform).
+    assert calls == ([1500, 1200] if cfg.get("numeric", {}).get("impute", "median") == "median" else [1200])
+    assert fast[0] == slow[0]
+    for mine, theirs in zip(fast[1:], slow[1:], strict=True):
+        pd.testing.assert_frame_equal(mine, theirs, check_exact=True)
+
+
+def test_a_fast_transform_that_disagrees_is_said_and_not_used(capsys: pytest.CaptureFixture[str]) -> None:
+    slow = featurized({})
+    wrong = lambda featurizer, frame: np.zeros((len(frame), slow[1].shape[1]), dtype=np.float32)  # noqa: E731
+    _, X_train, X_test = featurized({}, wrong)
+    pd.testing.assert_frame_equal(X_train, slow[1], check_exact=True)
+    pd.testing.assert_frame_equal(X_test, slow[2], check_exact=True)
+    assert capsys.readouterr().err.count("disagrees with scikit-learn's on the first rows") == 2

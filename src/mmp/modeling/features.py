@@ -214,10 +214,20 @@ def _float32(features: pd.DataFrame) -> pd.DataFrame:
     return features.astype({c: "float32" for c in features.columns if c not in codes})
 
 
-def fit_transform(featurizer: Pipeline, frame: pd.DataFrame, y: pd.Series | pd.DataFrame) -> pd.DataFrame:
+# A faster transform of a fitted featurizer that gives scikit-learn's values (the pipeline passes
+# mmp.inference.compiled's, a layer above this one); None where it cannot take the featurizer.
+FastTransform = Callable[[Pipeline, pd.DataFrame], "np.ndarray | None"]
+LAYOUT_ROWS = 1000  # the rows scikit-learn itself transforms when a fast transform does the rest
+
+
+def fit_transform(
+    featurizer: Pipeline, frame: pd.DataFrame, y: pd.Series | pd.DataFrame, fast: FastTransform | None = None
+) -> pd.DataFrame:
     """Fit on the train split and return its features (cross-fitted where the encoder is).
     The categorical block is fitted from its columns' value counts first (see
-    :func:`fit_categorical_by_counts`), then the rest around it."""
+    :func:`fit_categorical_by_counts`), then the rest around it. When every block was fitted so
+    and no selector follows, the column transformer's own fit only records the blocks' layout,
+    which its first rows give: ``fast`` then transforms the split."""
     import warnings
 
     columns = featurizer.steps[0][1]
@@ -226,7 +236,35 @@ def fit_transform(featurizer: Pipeline, frame: pd.DataFrame, y: pd.Series | pd.D
         # SelectKBest warns on constant columns (e.g. a one-year date part); they score last.
         warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="sklearn.feature_selection")
+        if fast is not None and len(featurizer.steps) == 1 and len(fitted) == len(columns.transformers):
+            head = fit_around(featurizer, fitted, lambda: featurizer.fit_transform(frame.iloc[:LAYOUT_ROWS], y.iloc[:LAYOUT_ROWS]))
+            X = _fast_like(_float32(head), fast, featurizer, frame)
+            if X is not None:
+                return X
         return _float32(fit_around(featurizer, fitted, lambda: featurizer.fit_transform(frame, y)))
+
+
+def _fast_like(head: pd.DataFrame, fast: FastTransform, featurizer: Pipeline, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """``fast``'s features of ``frame`` laid out as scikit-learn's features of its first rows
+    (``head``): the same names, order and dtypes. None where ``fast`` cannot take the
+    featurizer, or (a defect, said on stderr) where it disagrees with ``head``."""
+    import sys
+
+    values = fast(featurizer, frame)
+    if values is None:
+        return None
+    X = pd.DataFrame(values, columns=head.columns, index=frame.index, copy=False)
+    try:
+        X = X.astype(head.dtypes.to_dict())
+    except (TypeError, ValueError):  # a missing value where scikit-learn gives integer codes
+        X = None
+    if X is None or not X.iloc[: len(head)].equals(head):
+        print(
+            "warning: featurize: the compiled featurizer disagrees with scikit-learn's on the first rows: using scikit-learn's",
+            file=sys.stderr,
+        )
+        return None
+    return X
 
 
 def _fitted_ahead(name: str, pipe: Pipeline, frame: pd.DataFrame) -> bool:
@@ -351,20 +389,24 @@ def fit_encoder_on_counts(encoder: OneHotEncoder | OrdinalEncoder, counts: dict[
             encoder._n_features_outs = encoder._compute_n_features_outs()
 
 
-def transform(featurizer: Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
+def transform(featurizer: Pipeline, frame: pd.DataFrame, fast: FastTransform | None = None) -> pd.DataFrame:
     """Featurize raw rows into float32 features with stable, named columns (category codes as
-    integers, see :func:`category_codes`)."""
+    integers, see :func:`category_codes`); by ``fast`` where it takes the featurizer."""
+    if fast is not None and len(frame) > LAYOUT_ROWS:
+        X = _fast_like(_float32(featurizer.transform(frame.iloc[:LAYOUT_ROWS])), fast, featurizer, frame)
+        if X is not None:
+            return X
     return _float32(featurizer.transform(frame))
 
 
-def fit_features(train: pd.DataFrame, params: Params) -> tuple[Pipeline, pd.DataFrame]:
+def fit_features(train: pd.DataFrame, params: Params, fast: FastTransform | None = None) -> tuple[Pipeline, pd.DataFrame]:
     """Fit the recipe's preprocessing on the train rows only: the featurizer and the train feature
-    matrix, with the label columns (target, and an uplift task's treatment and known effect)
-    joined beside it."""
+    matrix (by ``fast`` where it can, see :func:`fit_transform`), with the label columns (target,
+    and an uplift task's treatment and known effect) joined beside it."""
     from mmp.core.target import target
 
     data = params.data
     columns = select_columns(train, params.features, data.non_feature_cols)
     featurizer = build_featurizer(params.features, columns, data.task_type, params.seed, params.model.class_path)
-    X_train = fit_transform(featurizer, train, target(train, data.targets))
+    X_train = fit_transform(featurizer, train, target(train, data.targets), fast)
     return featurizer, X_train.join(train[data.label_cols])

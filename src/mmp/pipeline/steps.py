@@ -96,8 +96,23 @@ def featurize(train: pd.DataFrame, test: pd.DataFrame, params: Params) -> Featur
     columns (target, and an uplift task's treatment and known effect) travel beside them."""
     from mmp.modeling.features import fit_features, transform
 
-    featurizer, X_train = fit_features(train, params)
-    return Featurized(featurizer, X_train, transform(featurizer, test).join(test[params.data.label_cols]))
+    featurizer, X_train = fit_features(train, params, compiled_transform)
+    return Featurized(featurizer, X_train, transform(featurizer, test, compiled_transform).join(test[params.data.label_cols]))
+
+
+def compiled_transform(featurizer: Any, frame: pd.DataFrame) -> Any:
+    """The compiled featurizer's features of ``frame`` (mmp.inference.compiled: scikit-learn's
+    values, about three times faster on a big split); None where it cannot compile the featurizer."""
+    import numpy as np
+
+    from mmp.inference.compiled import NotCompilable, compile_featurizer
+
+    try:
+        compiled = compile_featurizer(featurizer)
+    except NotCompilable:
+        return None
+    # NumPy-backed columns as arrays, the others (Arrow text) as pandas holds them: looked up without a copy.
+    return compiled.transform({c: frame[c].to_numpy() if isinstance(frame[c].dtype, np.dtype) else frame[c].array for c in frame.columns})
 
 
 def train(
