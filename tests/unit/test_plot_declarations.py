@@ -146,8 +146,10 @@ def test_the_confusion_matrix_file_counts_dvclives_records(tmp_path: Path, monke
 
 
 def counted_templates() -> dict[str, str]:
-    """The files .dvc/plots/ must hold: DVC's confusion templates summing ``count`` instead of
-    counting records (COUNTED_TEMPLATES)."""
+    """The files .dvc/plots/ must hold: DVC's confusion templates summing each record's ``count``
+    instead of counting records (COUNTED_TEMPLATES). A record without one (dvclive's own, one per
+    test row, as revisions before the counts hold) counts one, so `dvc plots diff` against such a
+    revision draws its matrix too."""
     import json
 
     from dvc_render.vega_templates import TEMPLATES
@@ -155,14 +157,23 @@ def counted_templates() -> dict[str, str]:
     from mmp.pipeline.stages import COUNTED_TEMPLATES
 
     def summed(node: Any) -> Any:
-        if node == [{"op": "count", "as": "xy_count"}]:
-            return [{"op": "sum", "field": "count", "as": "xy_count"}]
         if isinstance(node, dict):
             return {k: summed(v) for k, v in node.items()}
-        return [summed(v) for v in node] if isinstance(node, list) else node
+        if not isinstance(node, list):
+            return node
+        out = []
+        for item in node:
+            if isinstance(item, dict) and item.get("aggregate") == [{"op": "count", "as": "xy_count"}]:
+                out.append(ROWS)
+                item = {**item, "aggregate": [{"op": "sum", "field": "rows", "as": "xy_count"}]}
+            out.append(summed(item))
+        return out
 
     builtin = {t.DEFAULT_NAME: t().content for t in TEMPLATES}
     return {f"{counted}.json": json.dumps(summed(builtin[name]), indent=2) + "\n" for name, counted in COUNTED_TEMPLATES.items()}
+
+
+ROWS = {"calculate": "isValid(datum.count) ? datum.count : 1", "as": "rows"}  # the test rows a record stands for
 
 
 def test_the_counted_confusion_templates_are_dvcs_own_summing_the_counts() -> None:
@@ -175,24 +186,43 @@ def test_the_counted_confusion_templates_are_dvcs_own_summing_the_counts() -> No
 
 
 @pytest.mark.cli
-def test_dvc_draws_the_counted_confusion_matrix(tmp_path: Path) -> None:
-    """`dvc plots show --json` fills the counted template with the records: one cell per pair."""
+def test_dvc_draws_the_counted_confusion_matrix_and_dvclives_per_row_records_alike(tmp_path: Path) -> None:
+    """`dvc plots show --json` fills the counted template with the records, and the filled spec,
+    rendered by vl-convert (the offline Vega of `mmp report`), shows the counts as cells. The
+    same matrix written the dvclive way, one record per test row, as a revision before the
+    counts holds it, renders the same cells (so `dvc plots diff` against it is right)."""
     import json
+    import re
     import shutil
     import subprocess
     import sys
+
+    import vl_convert
+
+    from mmp.ops.reporting.plots import static_spec
 
     dvc = [sys.executable, "-m", "dvc"]
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     subprocess.run([*dvc, "init", "-q"], cwd=tmp_path, check=True)
     shutil.copytree(ROOT / ".dvc" / "plots", tmp_path / ".dvc" / "plots")
-    records = [{"actual": "0", "predicted": "0", "count": 7}, {"actual": "1", "predicted": "0", "count": 2}]
-    (tmp_path / "cm.json").write_text(json.dumps(records))
-    (tmp_path / "dvc.yaml").write_text("plots:\n  - cm.json:\n      template: confusion_counts\n      x: actual\n      y: predicted\n")
-    shown = subprocess.run([*dvc, "plots", "show", "--json"], cwd=tmp_path, capture_output=True, text=True, check=True)
-    spec = json.loads(shown.stdout)["data"]["cm.json"][0]["content"]
-    assert spec["spec"]["transform"][0]["aggregate"] == [{"op": "sum", "field": "count", "as": "xy_count"}]
-    assert [r["count"] for r in spec["data"]["values"]] == [7, 2]
+    counted = [{"actual": "0", "predicted": "0", "count": 7}, {"actual": "1", "predicted": "0", "count": 2}]
+    per_row = [{"actual": r["actual"], "predicted": r["predicted"]} for r in counted for _ in range(r["count"])]
+    (tmp_path / "cm.json").write_text(json.dumps(counted))
+    (tmp_path / "rows.json").write_text(json.dumps(per_row))
+    declared = "".join(
+        f"  - {f}:\n      template: confusion_counts\n      x: actual\n      y: predicted\n" for f in ("cm.json", "rows.json")
+    )
+    (tmp_path / "dvc.yaml").write_text("plots:\n" + declared)
+    shown = json.loads(subprocess.run([*dvc, "plots", "show", "--json"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout)
+    specs = {f: shown["data"][f][0]["content"] for f in ("cm.json", "rows.json")}
+    assert specs["cm.json"]["spec"]["transform"][:2] == [
+        ROWS,
+        {"aggregate": [{"op": "sum", "field": "rows", "as": "xy_count"}], "groupby": ["predicted", "actual"]},
+    ]
+    assert [r["count"] for r in specs["cm.json"]["data"]["values"]] == [7, 2]
+    cells = {f: sorted(re.findall(r">(\d+)</text>", vl_convert.vegalite_to_svg(static_spec(spec, "cm")))) for f, spec in specs.items()}
+    assert cells["cm.json"] == cells["rows.json"]
+    assert {"7", "2"} <= set(cells["cm.json"]), cells
 
 
 if __name__ == "__main__":  # rewrite .dvc/plots/ from the installed DVC's templates
