@@ -4,6 +4,13 @@ Python interpreter's start-up, DVC's own start-up (`dvc --version`), and each st
 (a fresh interpreter importing the stage module, the imports every run of it pays before any
 work). Goals: `dvc exp run` <= 15 s, no-op `dvc repro` <= 1 s.
 
+Two more floors are DVC's own, so that a run shows how much of its time DVC spends whatever the
+stages do: a no-op `dvc repro` of a one-stage project (any project's floor), and DVC rewriting
+this repository's `dvc.lock` (`dvc.utils.serialize.modify_yaml`, its round-trip YAML parser and
+writer), which `dvc exp run` does after every stage it runs: its cost grows with the lock, whose
+lines are mostly the stages' per-module code dependencies (DESIGN: a stage's deps name every
+module it imports).
+
 The first `dvc exp run` starts with no stage server (a runtime directory of its own): its first
 stage runs in its own process and starts the server the later stages are forked from. Then
 `dvc exp run --force` with that server warm and with ``MMP_FORKSERVER=0`` (each stage its own
@@ -48,11 +55,40 @@ def forced_runs(repo: Path, runtime: str) -> dict[str, float]:
     return {how: round(statistics.median(values), 2) for how, values in times.items()}
 
 
-def output_hashes(lock: Path) -> dict[str, str]:
+def one_stage_project(path: Path) -> Path:
+    """A git + DVC project with one stage that copies a file, reproduced once."""
+    path.mkdir()
+    (path / "a.txt").write_text("a\n")
+    stage = ["dvc", "stage", "add", "-q", "-n", "copy", "-d", "a.txt", "-o", "b.txt", "cp a.txt b.txt"]
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], stage, ["dvc", "repro", "-q"]):
+        subprocess.run(cmd, cwd=path, env=pipeline_env(path), check=True, capture_output=True)
+    return path
+
+
+def lock_update_s(lock: Path) -> float:
+    """Seconds DVC takes to load and write back ``lock`` as it does after each stage (a copy)."""
+    from dvc.utils.serialize import modify_yaml
+
+    copy = lock.with_name("copy.lock")
+    copy.write_bytes(lock.read_bytes())
+    times = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        with modify_yaml(copy):
+            pass
+        times.append(time.perf_counter() - started)
+    copy.unlink()
+    return round(statistics.median(times), 3)
+
+
+def lock_stages(lock: Path) -> dict:
     import yaml
 
-    stages = yaml.safe_load(lock.read_text())["stages"]
-    return {out["path"]: out.get("md5", "") for stage in stages.values() for out in stage.get("outs", [])}
+    return yaml.safe_load(lock.read_text())["stages"]
+
+
+def output_hashes(lock: Path) -> dict[str, str]:
+    return {out["path"]: out.get("md5", "") for stage in lock_stages(lock).values() for out in stage.get("outs", [])}
 
 
 def changed_outputs(committed: Path, ran: Path) -> list[str]:
@@ -69,12 +105,16 @@ def run() -> dict:
         forced = forced_runs(repo, runtime)
         floors = {"python_startup_s": median([sys.executable, "-c", "pass"], repo), "dvc_startup_s": median(["dvc", "--version"], repo)}
         imports = {name: median([sys.executable, "-c", f"import mmp.pipeline.stages.{name}"], repo) for name in STAGES}
+        floors["noop_repro_one_stage_project_s"] = median(["dvc", "repro"], one_stage_project(Path(tmp) / "one-stage"))
+        lock = {"lines": len((repo / "dvc.lock").read_text().splitlines()), "update_s": lock_update_s(repo / "dvc.lock")}
+        lock["updates_per_run_s"] = round(lock["update_s"] * len(lock_stages(repo / "dvc.lock")), 2)  # one rewrite per stage run
     return {
         "exp_run_default_s": exp_run,
         "exp_run_forced_s": forced,
         "noop_repro_s": noop,
         **floors,
         "stage_import_s": imports,
+        "dvc_lock": lock,
         # Cutting fixed costs must not change a byte of the default run: output hashes against
         # the committed dvc.lock (code-dependency hashes may differ).
         "outputs_differing_from_committed_dvc_lock": changed,

@@ -2,7 +2,11 @@
 ``tune.n_jobs=2`` as with 1 on a 2-core machine): the tune stage with ``tune.n_jobs=1`` against
 ``tune.n_jobs=2`` (two worker processes started by the stage), as back-to-back pairs, then two
 ``mmp tune-worker`` processes started by hand (one thread per trial each) sharing one study, and the wall time the median pruner saves at an equal
-number of trials. Every run is a real subprocess on a fresh SQLite study store; each is capped
+number of trials. Two decompositions go with the ratio: the two workers against one of them
+alone (one thread per trial each: how trials scale at equal threads), and one trial in the stage
+on the recipe's threads (the default recipe's ``n_jobs: 2``) against one worker's single thread
+(what the second core gives one trial, which bounds ``tune.n_jobs=2``'s speedup at 2 / that).
+Every run is a real subprocess on a fresh SQLite study store; each is capped
 by ``tune.timeout`` so the benchmark stays within a few minutes."""
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ def run(repeats: int = REPEATS) -> dict:
             (timed(ws, f"single{i}", [stage()], "none"), timed(ws, f"parallel{i}", [stage()], "none", n_jobs=2)) for i in range(repeats)
         ]
         workers = timed(ws, "workers", [WORKER, WORKER], pruner="none")
+        one_worker = timed(ws, "one_worker", [WORKER], pruner="none")
         pruned = timed(ws, "pruned", [stage()], pruner="median")
     single, parallel = pairs[0]
     speedups = sorted(ratio(p["trials_per_minute"], s["trials_per_minute"]) for s, p in pairs)
@@ -52,6 +57,14 @@ def run(repeats: int = REPEATS) -> dict:
         "speedup_n_jobs_2": round(statistics.median(speedups), 2),
         "speedup_n_jobs_2_all": speedups,
         "speedup_two_workers": ratio(workers["trials_per_minute"], single["trials_per_minute"]),
+        # The same two workers against one of them alone, each on one thread: how the trials
+        # scale when the threads per trial are equal ...
+        "one_thread_worker": one_worker,
+        "speedup_two_workers_vs_one": ratio(workers["trials_per_minute"], one_worker["trials_per_minute"]),
+        # ... and what the recipe's second thread gives one trial in the stage (tune.n_jobs=1),
+        # which bounds tune.n_jobs=2's speedup: two one-thread trials at once give at most
+        # 2 / this against one trial on both cores.
+        "second_thread_speedup": ratio(single["trials_per_minute"], one_worker["trials_per_minute"]),
         # Per finished trial, so the figure holds even when the time cap cut a run short.
         "pruning_wall_time_saved": round(1 - pruned["seconds_per_trial"] / single["seconds_per_trial"], 3),
         "goal_speedup": GOAL,
