@@ -112,7 +112,7 @@ def compiled_transform(featurizer: Any, frame: pd.DataFrame) -> Any:
     except NotCompilable:
         return None
     # NumPy-backed columns as arrays, the others (Arrow text) as pandas holds them: looked up without a copy.
-    return compiled.transform({c: frame[c].to_numpy() if isinstance(frame[c].dtype, np.dtype) else frame[c].array for c in frame.columns})
+    return compiled.transform({c: s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array for c, s in frame.items()})
 
 
 def train(
