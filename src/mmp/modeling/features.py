@@ -227,8 +227,7 @@ def fit_transform(
     The categorical block is fitted from its columns' value counts first (see
     :func:`fit_categorical_by_counts`), then the rest around it. When every block was fitted so
     and no selector follows, the column transformer's own fit only records the blocks' layout,
-    which its first rows give: ``fast`` then transforms a split longer than those rows (as in
-    :func:`transform`; a shorter one scikit-learn transforms whole, at no extra cost)."""
+    which its first rows give: ``fast`` then transforms the split."""
     import warnings
 
     columns = featurizer.steps[0][1]
@@ -237,7 +236,7 @@ def fit_transform(
         # SelectKBest warns on constant columns (e.g. a one-year date part); they score last.
         warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="sklearn.feature_selection")
-        if fast is not None and len(frame) > LAYOUT_ROWS and len(featurizer.steps) == 1 and len(fitted) == len(columns.transformers):
+        if fast is not None and len(featurizer.steps) == 1 and len(fitted) == len(columns.transformers):
             head = fit_around(featurizer, fitted, lambda: featurizer.fit_transform(frame.iloc[:LAYOUT_ROWS], y.iloc[:LAYOUT_ROWS]))
             X = _fast_like(_float32(head), fast, featurizer, frame)
             if X is not None:
